@@ -72,7 +72,9 @@ def run_one(
         record["title"] = getattr(module, "TITLE", "")
         if not getattr(module, "IMPLEMENTED", True):
             bars.update(task, total=1, completed=1, description=f"{exp.name}: not built yet")
-            return Outcome(exp.name, "not built", 0.0, [("status", "not built yet")])
+            issue = getattr(module, "ISSUE", None)
+            note = f"not built yet (issue #{issue} open)" if issue else "not built yet"
+            return Outcome(exp.name, "not built", 0.0, [("status", note)])
         record["environment"] = environment.capture(pythons, argv, record["mode"])
         with ProcessGroup() as procs:
             ctx = Context(

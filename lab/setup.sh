@@ -17,8 +17,10 @@ PACKAGES=(
   patchelf                                     # auditwheel repair of native wheels
 )
 
+# SETUP_EXTRA_PACKAGES adds names (tests use it to check the not-root message).
+read -r -a extra <<<"${SETUP_EXTRA_PACKAGES:-}"
 missing=()
-for pkg in "${PACKAGES[@]}"; do
+for pkg in "${PACKAGES[@]}" "${extra[@]}"; do
   if ! dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed"; then
     missing+=("$pkg")
   fi
