@@ -1,0 +1,216 @@
+"""The ``cmake`` build hook: configure, build and install a CMake project into the wheel.
+
+Whatever the project installs (``install(TARGETS mod LIBRARY DESTINATION pkg)``) lands in the
+wheel at the same relative path; the modules are read from CMake's ``install_manifest.txt``,
+never globbed, so nothing stale is shipped.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import shutil
+import sys
+import sysconfig
+from pathlib import Path
+from typing import ClassVar
+
+from hatchling_native.core import (
+    NativeBuildError,
+    NativeBuildHook,
+    Option,
+    Product,
+    info,
+    interpreter_abi_tag,
+    iter_files,
+    platform_tag_for_target,
+    require_tool,
+    run,
+    warn,
+)
+
+CMAKE_HINT = (
+    "Install CMake (e.g. `apt-get install cmake`, or add `cmake` to [build-system] requires"
+    " to get it from PyPI), or set CMAKE to the cmake executable."
+)
+
+SOURCE_SUFFIXES = (
+    ".c", ".cc", ".cpp", ".cxx", ".h", ".hh", ".hpp", ".hxx", ".inl", ".ipp", ".cmake", ".in",
+)  # fmt: skip
+
+
+def binding_cmake_dirs() -> dict[str, str]:
+    """``<pkg>_DIR`` for nanobind and pybind11 when the build environment has them."""
+    found = {}
+    with contextlib.suppress(ImportError):
+        import nanobind
+
+        found["nanobind_DIR"] = nanobind.cmake_dir()
+    with contextlib.suppress(ImportError):
+        import pybind11
+
+        found["pybind11_DIR"] = pybind11.get_cmake_dir()
+    return found
+
+
+def define(name: str, value: object) -> str:
+    if isinstance(value, bool):
+        value = "ON" if value else "OFF"
+    return f"-D{name}={value}"
+
+
+class CMakeBuildHook(NativeBuildHook):
+    """``[tool.hatch.build.hooks.cmake]``."""
+
+    PLUGIN_NAME = "cmake"
+
+    OPTIONS: ClassVar[dict[str, Option]] = {
+        "source-dir": Option((str,), ".", "directory holding the top CMakeLists.txt"),
+        "build-dir": Option((str,), "", "build directory (default build/cmake-<tag>-<type>)"),
+        "build-type": Option((str,), "Release", "CMAKE_BUILD_TYPE for wheels"),
+        "editable-build-type": Option((str,), "Debug", "CMAKE_BUILD_TYPE for editable installs"),
+        "defines": Option((dict,), {}, "-D cache entries, e.g. {FOO = \"ON\"}"),
+        "cmake-args": Option((list,), [], "extra arguments for the configure step"),
+        "build-args": Option((list,), [], "extra arguments for `cmake --build`"),
+        "targets": Option((list,), [], "build only these targets (default: all)"),
+        "generator": Option((str,), "", "CMake generator (default Ninja when on PATH)"),
+        "jobs": Option((int,), 0, "parallel jobs (default CMAKE_BUILD_PARALLEL_LEVEL or CPUs)"),
+    }
+
+    @property
+    def source_dir(self) -> Path:
+        path = (self.root_path / self.options["source-dir"]).resolve()
+        return path
+
+    def has_project(self) -> bool:
+        return (self.source_dir / "CMakeLists.txt").is_file()
+
+    def wheel_tag(self) -> str:
+        interpreter, abi = interpreter_abi_tag()
+        return f"{interpreter}-{abi}-{platform_tag_for_target(None)}"
+
+    def build_dir(self, build_type: str) -> Path:
+        if self.options["build-dir"]:
+            return (self.root_path / self.options["build-dir"]).resolve()
+        interpreter, abi = interpreter_abi_tag()
+        return self.root_path / "build" / f"cmake-{interpreter}-{abi}-{build_type.lower()}"
+
+    def configure_args(self, cmake: str, build_dir: Path, build_type: str) -> list[str]:
+        o = self.options
+        args = [cmake, "-S", str(self.source_dir), "-B", str(build_dir)]
+        cache = build_dir / "CMakeCache.txt"
+        if o["generator"]:
+            args += ["-G", o["generator"]]
+        elif not cache.is_file() and "CMAKE_GENERATOR" not in self.build_env():
+            if shutil.which("ninja"):
+                args += ["-G", "Ninja"]
+        python = sys.executable
+        args += [
+            define("CMAKE_BUILD_TYPE", build_type),
+            define("Python_EXECUTABLE", python),
+            define("Python3_EXECUTABLE", python),
+            define("Python_INCLUDE_DIR", sysconfig.get_paths()["include"]),
+            define("Python_FIND_STRATEGY", "LOCATION"),
+            define("HATCHLING_NATIVE", True),
+            define("HATCHLING_NATIVE_EXT_SUFFIX", sysconfig.get_config_var("EXT_SUFFIX")),
+        ]
+        for name, value in binding_cmake_dirs().items():
+            args.append(define(name, value))
+        for name, value in o["defines"].items():
+            if not isinstance(value, (str, bool, int, float)):
+                raise NativeBuildError(f"`defines.{name}` must be a string, number or boolean")
+            args.append(define(name, value))
+        return args + list(o["cmake-args"])
+
+    def build_products(self, *, editable: bool, stage: Path) -> list[Product]:
+        if not self.has_project():
+            if self.options["optional"]:
+                warn(f"no CMakeLists.txt in {self.source_dir}; skipping the optional `cmake` hook")
+                return []
+            raise NativeBuildError(
+                f"no CMakeLists.txt in {self.source_dir} (option `source-dir`);"
+                " set `optional = true` to skip the hook when there is none"
+            )
+        cmake = require_tool("cmake", CMAKE_HINT, env_var="CMAKE")
+        build_type = self.options["editable-build-type" if editable else "build-type"]
+        build_dir = self.build_dir(build_type)
+        env = self.build_env()
+        info(f"cmake configure ({build_type}) in {build_dir}")
+        run(self.configure_args(cmake, build_dir, build_type), what="CMake configure", env=env)
+        build = [cmake, "--build", str(build_dir), "--config", build_type]
+        jobs = self.options["jobs"] or int(env.get("CMAKE_BUILD_PARALLEL_LEVEL") or 0)
+        build += ["--parallel", str(jobs or os.cpu_count() or 1)]
+        for target in self.options["targets"]:
+            build += ["--target", target]
+        build += list(self.options["build-args"])
+        run(build, what="CMake build", env=env)
+        prefix = stage / "install"
+        install = [cmake, "--install", str(build_dir), "--prefix", str(prefix), "--config", build_type]
+        if self.options["strip"]:
+            install.append("--strip")
+        manifest = build_dir / "install_manifest.txt"
+        with contextlib.suppress(FileNotFoundError):
+            manifest.unlink()
+        run(install, what="CMake install", env=env)
+        if not manifest.is_file():
+            raise NativeBuildError(
+                "CMake installed nothing: add install(TARGETS <module> LIBRARY DESTINATION <pkg>)"
+                " to CMakeLists.txt"
+            )
+        products = []
+        for line in manifest.read_text().splitlines():
+            path = Path(line.strip())
+            if not line.strip() or not path.is_file():
+                continue
+            try:
+                rel = path.relative_to(prefix).as_posix()
+            except ValueError:
+                raise NativeBuildError(
+                    f"CMake installed {path} outside the install prefix; use relative DESTINATIONs"
+                ) from None
+            products.append(Product(path, rel))
+        if not any(p.is_extension for p in products):
+            raise NativeBuildError(
+                f"CMake installed {[p.wheel_path for p in products]} but no extension module"
+            )
+        for p in products:
+            if p.is_extension:
+                info(f"module {p.wheel_path}")
+        return products
+
+    def inplace_candidates(self) -> list[Path]:
+        # The editable build records what it copied into the source tree.
+        record = self.root_path / "build" / "hatchling-native-cmake-inplace.txt"
+        if not record.is_file():
+            return []
+        return [Path(line) for line in record.read_text().splitlines() if line]
+
+    def inplace_target(self, wheel_path: str) -> Path | None:
+        target = super().inplace_target(wheel_path)
+        if target is not None:
+            record = self.root_path / "build" / "hatchling-native-cmake-inplace.txt"
+            record.parent.mkdir(parents=True, exist_ok=True)
+            lines = set(record.read_text().splitlines()) if record.is_file() else set()
+            lines.add(str(target))
+            record.write_text("\n".join(sorted(lines)) + "\n")
+        return target
+
+    def clean(self, versions: list[str]) -> None:
+        super().clean(versions)
+        with contextlib.suppress(FileNotFoundError):
+            (self.root_path / "build" / "hatchling-native-cmake-inplace.txt").unlink()
+        for build_type in {self.options["build-type"], self.options["editable-build-type"]}:
+            build_dir = self.build_dir(build_type)
+            if build_dir.is_dir() and (build_dir / "CMakeCache.txt").is_file():
+                shutil.rmtree(build_dir)
+                info(f"removed {build_dir}")
+
+    def sdist_sources(self, stage: Path) -> dict[str, str]:
+        if not self.has_project():
+            return {}
+        root = self.root_path.resolve()
+        files = {}
+        for f in iter_files(self.source_dir, SOURCE_SUFFIXES):
+            with contextlib.suppress(ValueError):
+                files[str(f.resolve())] = f.resolve().relative_to(root).as_posix()
+        return files

@@ -1,0 +1,317 @@
+"""The ``pyo3`` build hook: a PyO3 crate compiled by cargo into a correctly named, tagged wheel."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any, ClassVar
+
+from hatchling_native.core import (
+    NativeBuildError,
+    NativeBuildHook,
+    Option,
+    Product,
+    capture,
+    check_module_path,
+    ext_suffix,
+    info,
+    interpreter_abi_tag,
+    iter_files,
+    parse_abi3,
+    platform_tag_for_target,
+    require_tool,
+    run,
+    warn,
+)
+
+try:
+    import tomllib
+except ModuleNotFoundError:  # Python < 3.11
+    import tomli as tomllib  # type: ignore[no-redef]
+
+CARGO_HINT = (
+    "Install Rust with rustup (https://rustup.rs) or your system's `cargo` package,"
+    " or set CARGO to the cargo executable."
+)
+
+CARGO_SOURCE_FILES = ("Cargo.toml", "Cargo.lock", "build.rs", "rust-toolchain", "rust-toolchain.toml")
+
+VENDOR_CONFIG = """
+# Added by hatchling-native (vendor = true): build from the vendored crates, offline.
+[source.crates-io]
+replace-with = "vendored-sources"
+
+[source.vendored-sources]
+directory = "vendor"
+"""
+
+
+def stable_interpreter() -> str:
+    """The interpreter to tell PyO3 about, as a path that stays the same across builds.
+
+    Isolated builds run in a fresh virtual environment each time; its ``python`` is a link to
+    the same base interpreter. PyO3's build script reruns (and everything after it rebuilds)
+    whenever PYO3_PYTHON changes, so we pass the resolved base interpreter: same version, ABI
+    and EXT_SUFFIX, and warm builds stay warm.
+    """
+    base = getattr(sys, "_base_executable", None) or sys.executable
+    resolved = os.path.realpath(base)
+    return resolved if os.path.isfile(resolved) else sys.executable
+
+
+class Pyo3BuildHook(NativeBuildHook):
+    """``[tool.hatch.build.hooks.pyo3]`` (or ``[tool.hatch.build.targets.wheel.hooks.pyo3]``)."""
+
+    PLUGIN_NAME = "pyo3"
+
+    OPTIONS: ClassVar[dict[str, Option]] = {
+        "manifest-path": Option((str,), "Cargo.toml", "the crate's (or workspace's) Cargo.toml"),
+        "module": Option((str,), "", "dotted import path of the extension, e.g. pkg._native"),
+        "profile": Option((str,), "release", "cargo profile for wheels (passed as --profile)"),
+        "editable-profile": Option((str,), "dev", "cargo profile for editable installs"),
+        "features": Option((list,), [], "cargo features to enable"),
+        "no-default-features": Option((bool,), False, "pass --no-default-features"),
+        "all-features": Option((bool,), False, "pass --all-features"),
+        "locked": Option((bool,), False, "pass --locked (Cargo.lock must be up to date)"),
+        "frozen": Option((bool,), False, "pass --frozen (--locked and --offline)"),
+        "target": Option((str,), "", "Rust target triple (CARGO_BUILD_TARGET is honoured)"),
+        "target-dir": Option((str,), "", "cargo target directory (CARGO_TARGET_DIR is honoured)"),
+        "cargo-args": Option((list,), [], "extra arguments for cargo build"),
+        "abi3": Option((str, bool), False, 'minimum Python for the stable ABI, e.g. "3.9"'),
+        "vendor": Option((bool,), False, "sdist: vendor crates and the cargo config to use them"),
+    }
+
+    # -- configuration
+    @property
+    def manifest(self) -> Path:
+        path = (self.root_path / self.options["manifest-path"]).resolve()
+        if not path.is_file():
+            if self.options["optional"]:
+                return path
+            raise NativeBuildError(
+                f"no Cargo.toml at {path} (option `manifest-path`); create the crate with"
+                " `cargo init --lib`, fix the path, or set `optional = true` to skip it"
+            )
+        return path
+
+    def manifest_data(self) -> dict[str, Any]:
+        try:
+            return tomllib.loads(self.manifest.read_text())
+        except tomllib.TOMLDecodeError as exc:
+            raise NativeBuildError(f"{self.manifest} is not valid TOML: {exc}") from None
+
+    def target_triple(self) -> str:
+        return self.options["target"] or self.build_env().get("CARGO_BUILD_TARGET", "")
+
+    def abi3(self) -> tuple[int, int] | None:
+        return parse_abi3(self.options["abi3"])
+
+    def module_name(self) -> str:
+        if self.options["module"]:
+            return check_module_path(self.options["module"])
+        data = self.manifest_data()
+        lib = data.get("lib", {}).get("name") or data.get("package", {}).get("name", "")
+        return lib.replace("-", "_")
+
+    def wheel_tag(self) -> str:
+        platform = platform_tag_for_target(self.target_triple())
+        abi3 = self.abi3()
+        if abi3:
+            return f"cp{abi3[0]}{abi3[1]}-abi3-{platform}"
+        interpreter, abi = interpreter_abi_tag()
+        return f"{interpreter}-{abi}-{platform}"
+
+    def wheel_path_for(self, module: str) -> str:
+        parts = module.split(".")
+        suffix = ext_suffix(abi3=self.abi3() is not None, target=self.target_triple())
+        return "/".join(parts[:-1] + [parts[-1] + suffix])
+
+    # -- the build
+    def cargo_command(self, cargo: str, profile: str) -> list[str]:
+        o = self.options
+        cmd = [cargo, "build", "--lib", "--message-format=json-render-diagnostics"]
+        cmd += ["--manifest-path", str(self.manifest), "--profile", profile]
+        features = list(o["features"])
+        abi3 = self.abi3()
+        if abi3:
+            features.append(f"pyo3/abi3-py{abi3[0]}{abi3[1]}")
+        if features:
+            cmd += ["--features", ",".join(features)]
+        for flag in ("no-default-features", "all-features", "locked", "frozen"):
+            if o[flag]:
+                cmd.append(f"--{flag}")
+        if o["target"]:
+            cmd += ["--target", o["target"]]
+        if o["target-dir"]:
+            cmd += ["--target-dir", str(self.root_path / o["target-dir"])]
+        return cmd + list(o["cargo-args"])
+
+    def cargo_env(self, profile: str) -> dict[str, str]:
+        env = self.build_env()
+        env["PYO3_PYTHON"] = stable_interpreter()
+        env["PYO3_BUILD_EXTENSION_MODULE"] = "1"
+        if self.options["strip"]:
+            env[f"CARGO_PROFILE_{profile.upper().replace('-', '_')}_STRIP"] = "symbols"
+        return env
+
+    def build_products(self, *, editable: bool, stage: Path) -> list[Product]:
+        if self.options["optional"] and not self.manifest.is_file():
+            warn(f"no Cargo.toml at {self.manifest}; skipping the optional `pyo3` hook")
+            return []
+        cargo = require_tool("cargo", CARGO_HINT, env_var="CARGO")
+        profile = self.options["editable-profile" if editable else "profile"]
+        module = self.options["module"] and check_module_path(self.options["module"])
+        cdylibs: list[tuple[str, Path]] = []
+
+        def on_message(line: str) -> None:
+            if not line.startswith("{"):
+                sys.stderr.write(line)
+                return
+            with contextlib.suppress(ValueError):
+                msg = json.loads(line)
+                if msg.get("reason") != "compiler-artifact":
+                    return
+                target = msg.get("target", {})
+                if "cdylib" not in target.get("kind", []):
+                    return
+                for filename in msg.get("filenames", []):
+                    if filename.endswith((".so", ".dylib", ".dll", ".pyd")):
+                        cdylibs.append((target.get("name", "?"), Path(filename)))
+
+        info(f"cargo build --profile {profile} ({self.manifest.relative_to(self.root_path)})")
+        run(
+            self.cargo_command(cargo, profile),
+            what=f"cargo build of {self.manifest}",
+            cwd=self.root,
+            env=self.cargo_env(profile),
+            on_stdout_line=on_message,
+        )
+        library = self._pick(cdylibs, module)
+        name = module or library[0]
+        src = library[1]
+        # Stage a copy outside the project: the wheel then never also picks up a same-named
+        # file an editable install left in the source tree, and strip-free cargo output stays.
+        staged = stage / src.name
+        staged.write_bytes(src.read_bytes())
+        return [Product(staged, self.wheel_path_for(name))]
+
+    def _pick(self, cdylibs: list[tuple[str, Path]], module: str) -> tuple[str, Path]:
+        if not cdylibs:
+            raise NativeBuildError(
+                f"cargo built no cdylib from {self.manifest}; add `crate-type = [\"cdylib\"]`"
+                " to its [lib] section"
+            )
+        if len(cdylibs) == 1:
+            return cdylibs[0]
+        if module:
+            leaf = module.rsplit(".", 1)[-1]
+            matching = [c for c in cdylibs if c[0] == leaf]
+            if len(matching) == 1:
+                return matching[0]
+        found = ", ".join(f"{n} ({p})" for n, p in cdylibs)
+        raise NativeBuildError(
+            f"cargo built {len(cdylibs)} cdylibs: {found}; set `module` to the dotted import path"
+            " whose last part names the one to ship"
+        )
+
+    def inplace_candidates(self) -> list[Path]:
+        try:
+            module = self.module_name()
+        except NativeBuildError:
+            return []
+        parts = module.split(".")
+        if len(parts) < 2:
+            return []
+        found = []
+        for base in self.package_source_dirs():
+            pkg = base.joinpath(*parts[:-1])
+            found += sorted(pkg.glob(f"{parts[-1]}.*so")) + sorted(pkg.glob(f"{parts[-1]}.*pyd"))
+        return found
+
+    def clean(self, versions: list[str]) -> None:
+        super().clean(versions)
+        cargo = require_tool("cargo", CARGO_HINT, env_var="CARGO")
+        if not self.manifest.is_file():
+            return
+        package = self.manifest_data().get("package", {}).get("name")
+        if not package:
+            return
+        for profile in {self.options["profile"], self.options["editable-profile"]}:
+            cmd = [cargo, "clean", "--manifest-path", str(self.manifest), "-p", package]
+            cmd += ["--profile", profile]
+            if self.options["target"]:
+                cmd += ["--target", self.options["target"]]
+            if self.options["target-dir"]:
+                cmd += ["--target-dir", str(self.root_path / self.options["target-dir"])]
+            run(cmd, what="cargo clean", cwd=self.root, env=self.build_env())
+
+    # -- sdist
+    def sdist_sources(self, stage: Path) -> dict[str, str]:
+        if self.options["optional"] and not self.manifest.is_file():
+            return {}
+        cargo = require_tool("cargo", CARGO_HINT, env_var="CARGO")
+        meta = json.loads(
+            capture(
+                [cargo, "metadata", "--no-deps", "--format-version", "1", "--offline",
+                 "--manifest-path", str(self.manifest)],
+                what="cargo metadata",
+                cwd=self.root,
+                env=self.build_env(),
+            )
+        )
+        root = self.root_path.resolve()
+        files: dict[str, str] = {}
+
+        def add(path: Path) -> None:
+            path = path.resolve()
+            try:
+                rel = path.relative_to(root).as_posix()
+            except ValueError:
+                raise NativeBuildError(
+                    f"{path} is outside the project root {root}; the sdist could not build it"
+                ) from None
+            files[str(path)] = rel
+
+        workspace = Path(meta["workspace_root"])
+        for name in CARGO_SOURCE_FILES:
+            if (workspace / name).is_file():
+                add(workspace / name)
+        if not (workspace / "Cargo.lock").is_file():
+            warn("no Cargo.lock: the sdist will resolve crate versions again when it is built")
+        for pkg in meta["packages"]:
+            pkg_dir = Path(pkg["manifest_path"]).parent
+            for name in CARGO_SOURCE_FILES:
+                if (pkg_dir / name).is_file():
+                    add(pkg_dir / name)
+            for target in pkg["targets"]:
+                src_dir = Path(target["src_path"]).parent
+                for f in iter_files(src_dir):
+                    add(f)
+        if self.options["vendor"]:
+            files.update(self.vendor(cargo, stage))
+        return files
+
+    def vendor(self, cargo: str, stage: Path) -> dict[str, str]:
+        """``cargo vendor`` into the stage; returns the vendor dir and the cargo config."""
+        vendor_dir = stage / "vendor"
+        info("cargo vendor (vendor = true)")
+        run(
+            [cargo, "vendor", "--manifest-path", str(self.manifest), "--versioned-dirs",
+             *(["--locked"] if (self.manifest.parent / "Cargo.lock").is_file() else []),
+             str(vendor_dir)],
+            what="cargo vendor",
+            cwd=self.root,
+            env=self.build_env(),
+            on_stdout_line=lambda _line: None,  # the config snippet: we write our own
+        )
+        config_dir = stage / "cargo-config"
+        config_dir.mkdir()
+        existing = self.root_path / ".cargo" / "config.toml"
+        text = existing.read_text() if existing.is_file() else ""
+        if "vendored-sources" not in text:
+            text += VENDOR_CONFIG
+        (config_dir / "config.toml").write_text(text)
+        return {str(vendor_dir): "vendor", str(config_dir / "config.toml"): ".cargo/config.toml"}
