@@ -1,0 +1,5 @@
+import sys
+
+from html_bench.cli import main
+
+sys.exit(main())
