@@ -66,7 +66,8 @@ def main(argv: list[str] | None = None) -> int:
         )
         print(json.dumps(rows, indent=2))
         return 0 if all(r.get("status") == "ok" for r in rows) else 1
-    from html_bench.verify import check, data
+    from html_bench.scenarios import data
+    from html_bench.verify import check
 
     result = check(engine, args.scenario)
     if args.check:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 #: The stylesheet of the complex page: static template content, emitted raw by every engine
@@ -201,3 +202,9 @@ def get(name: str) -> Scenario:
         raise UnknownNameError(
             f"unknown scenario {name!r}; valid scenarios: {', '.join(SCENARIOS)}"
         ) from None
+
+
+@cache
+def data(name: str) -> dict[str, Any]:
+    """The scenario's input, built once per process and shared (engines must not mutate it)."""
+    return get(name).build()

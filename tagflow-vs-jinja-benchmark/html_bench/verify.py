@@ -9,6 +9,7 @@ from typing import Any
 
 from html_bench import equivalence, reference, scenarios
 from html_bench.engines import Engine, resolve
+from html_bench.scenarios import data
 
 
 @dataclass
@@ -27,12 +28,6 @@ class Check:
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
-
-
-@cache
-def data(scenario: str) -> Any:
-    """The scenario's input, built once per process (never mutated by engines)."""
-    return scenarios.get(scenario).build()
 
 
 @cache
