@@ -1,20 +1,94 @@
-"""Interpreters the experiments run on.
+"""Interpreters the experiments run on, and ``lab pythons`` which builds them.
 
 The lab's own interpreter (Python 3.11 on this machine) is always used.
 Extra interpreters are provisioned by ``lab pythons`` into
 ``~/.cache/experiments/pythons/<version>/`` and picked up here.
+
+How CPython 3.13 is built (see ``shared/DESIGN.md``):
+
+1. A private apt configuration (``~/.cache/experiments/pythons/apt-trixie/``):
+   one deb822 ``Types: deb-src`` entry for suite ``trixie`` on the same Debian
+   mirror the system already uses, its own lists and cache directories. The
+   system's apt configuration and state are never read for sources nor written.
+2. ``apt-get update`` on that private list, then the version of ``python3.13``
+   that trixie's ``Sources`` index lists is pinned and fetched with
+   ``apt-get source --download-only python3.13=<version>`` (apt verifies the
+   files against the signed index).
+3. The pristine upstream tarball (``python3.13_<upstream>.orig.tar.xz``) is
+   configured with the performance-relevant options of the lab interpreter
+   (``sysconfig.get_config_var('CONFIG_ARGS')``: ``--enable-shared``, PGO and LTO
+   only if it had them), with prefix and rpath in the cache, built with make,
+   installed into a staging directory and moved into place in one rename, so a
+   half-built interpreter is never picked up.
+4. A smoke test imports the modules the experiments need (ssl, ctypes, sqlite3, ...).
+
+Per-interpreter virtual environments with uvloop and rloop (``loop_venv``) are
+made by ``uv venv --python PATH``; ``lab pythons`` creates them for every
+interpreter, and experiments call ``loop_venv`` at run time if one is missing.
 """
 
 from __future__ import annotations
 
+import argparse
+import hashlib
+import json
+import os
+import re
+import shlex
+import shutil
+import subprocess
 import sys
+import sysconfig
+import tarfile
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 from lab.paths import cache_dir
 
+#: The extra interpreter ``lab pythons`` builds, and where its sources come from.
+VERSION = "3.13"
+SUITE = "trixie"
+SOURCE_PACKAGE = f"python{VERSION}"
+
+#: Event loops installed into every interpreter's benchmark environment (latest on PyPI,
+#: tested). rloop only ships wheels for some interpreters; where it does not install the
+#: environment is made without it and says so.
+LOOP_PACKAGES = ("uvloop==0.23.0",)
+OPTIONAL_LOOP_PACKAGES = ("rloop==0.5.0",)
+
+#: Debian packages CPython's build needs for the modules the experiments import.
+BUILD_DEPS = (
+    "gcc",
+    "make",
+    "pkg-config",
+    "xz-utils",
+    "libssl-dev",
+    "libffi-dev",
+    "zlib1g-dev",
+    "libbz2-dev",
+    "liblzma-dev",
+    "libsqlite3-dev",
+    "libreadline-dev",
+    "libncurses-dev",
+    "uuid-dev",
+)
+
+#: Modules whose absence means the build silently dropped an extension.
+SMOKE_MODULES = ("ssl", "ctypes", "sqlite3", "zlib", "lzma", "bz2", "readline", "uuid", "_asyncio")
+
+
+class ProvisionError(RuntimeError):
+    """A step of ``lab pythons`` failed; the message says which and what to do."""
+
 
 def pythons_dir() -> Path:
     return cache_dir() / "pythons"
+
+
+def venvs_dir() -> Path:
+    return cache_dir() / "venvs"
 
 
 def provisioned() -> list[str]:
@@ -34,15 +108,589 @@ def default() -> list[str]:
     return [sys.executable, *provisioned()]
 
 
+# --------------------------------------------------------------------------- output
+
+
+def _say(msg: str) -> None:
+    print(f"lab pythons: {msg}", flush=True)
+
+
+def _run(
+    args: Sequence[str | os.PathLike[str]],
+    *,
+    what: str,
+    log: Path | None = None,
+    cwd: Path | None = None,
+    env: dict[str, str] | None = None,
+) -> str:
+    """Run a command; on failure raise ProvisionError naming ``what`` with the output's tail."""
+    if log is not None:
+        with log.open("ab") as fh:
+            fh.write(f"\n$ {shlex.join(map(str, args))}\n".encode())
+            fh.flush()
+            proc = subprocess.run(args, cwd=cwd, env=env, stdout=fh, stderr=subprocess.STDOUT)
+        if proc.returncode != 0:
+            tail = log.read_text(errors="replace").splitlines()[-25:]
+            raise ProvisionError(
+                f"{what} failed (exit {proc.returncode}); last lines of {log}:\n  "
+                + "\n  ".join(tail)
+            )
+        return ""
+    proc = subprocess.run(args, cwd=cwd, env=env, capture_output=True, text=True)
+    if proc.returncode != 0:
+        out = (proc.stdout + proc.stderr).strip().splitlines()[-25:]
+        raise ProvisionError(f"{what} failed (exit {proc.returncode}):\n  " + "\n  ".join(out))
+    return proc.stdout
+
+
+# --------------------------------------------------------------------------- apt sources
+
+
+@dataclass(frozen=True)
+class Mirror:
+    uri: str
+    signed_by: str | None
+    origin: str  # the file it was read from
+
+
+def _deb822_stanzas(text: str) -> list[dict[str, str]]:
+    stanzas: list[dict[str, str]] = []
+    cur: dict[str, str] = {}
+    key = None
+    for raw in text.splitlines():
+        if raw.startswith("#"):
+            continue
+        if not raw.strip():
+            if cur:
+                stanzas.append(cur)
+            cur, key = {}, None
+            continue
+        if raw[0] in " \t" and key:
+            cur[key] += "\n" + raw.strip()
+            continue
+        if ":" in raw:
+            key, _, value = raw.partition(":")
+            key = key.strip().lower()
+            cur[key] = value.strip()
+    if cur:
+        stanzas.append(cur)
+    return stanzas
+
+
+def system_mirror(etc_apt: Path = Path("/etc/apt")) -> Mirror:
+    """The Debian mirror the system's apt already uses for its main archive.
+
+    Looks at deb822 ``*.sources`` files first, then one-line ``*.list`` files and
+    ``sources.list``; takes the first entry of the main archive (not security).
+    """
+    candidates: list[Mirror] = []
+    parts = etc_apt / "sources.list.d"
+    files = sorted(parts.glob("*.sources")) if parts.is_dir() else []
+    for f in files:
+        for st in _deb822_stanzas(f.read_text(errors="replace")):
+            if st.get("enabled", "yes").lower() == "no":
+                continue
+            uris = st.get("uris", "").split()
+            suites = st.get("suites", "").split()
+            if (
+                "deb" not in st.get("types", "").split()
+                and "deb-src" not in st.get("types", "").split()
+            ):
+                continue
+            if not suites or all("security" in s for s in suites):
+                continue
+            for uri in uris:
+                if _is_debian_archive(uri):
+                    candidates.append(Mirror(uri.rstrip("/"), st.get("signed-by"), str(f)))
+    lists = [etc_apt / "sources.list"]
+    if parts.is_dir():
+        lists += sorted(parts.glob("*.list"))
+    for f in lists:
+        if not f.is_file():
+            continue
+        for line in f.read_text(errors="replace").splitlines():
+            line = line.split("#", 1)[0].strip()
+            m = re.match(r"^(deb|deb-src)\s+(\[[^\]]*\]\s+)?(\S+)\s+(\S+)", line)
+            if not m or "security" in m.group(4):
+                continue
+            if _is_debian_archive(m.group(3)):
+                candidates.append(Mirror(m.group(3).rstrip("/"), None, str(f)))
+    if not candidates:
+        raise ProvisionError(
+            f"no Debian archive mirror found in {etc_apt}/sources.list or "
+            f"{etc_apt}/sources.list.d/: lab pythons fetches {SOURCE_PACKAGE} from the "
+            "mirror the system already uses"
+        )
+    return candidates[0]
+
+
+def _is_debian_archive(uri: str) -> bool:
+    """A URI of the Debian archive proper (path ends in /debian; not the security archive)."""
+    from urllib.parse import urlparse
+
+    path = urlparse(uri).path.rstrip("/")
+    return path.endswith("/debian") and "security" not in uri
+
+
+class PrivateApt:
+    """apt-get/apt-cache on a private deb-src list and state; the system's is untouched."""
+
+    def __init__(self, root: Path, mirror: Mirror) -> None:
+        self.root = root
+        self.mirror = mirror
+        self.sources = root / f"{SUITE}-src.sources"
+        self.lists = root / "lists"
+        self.cache = root / "cache"
+
+    def write_config(self) -> None:
+        (self.lists / "partial").mkdir(parents=True, exist_ok=True)
+        (self.cache / "archives" / "partial").mkdir(parents=True, exist_ok=True)
+        keyring = self.mirror.signed_by or "/usr/share/keyrings/debian-archive-keyring.gpg"
+        text = (
+            f"# Written by `lab pythons` (from the mirror in {self.mirror.origin}).\n"
+            "Types: deb-src\n"
+            f"URIs: {self.mirror.uri}\n"
+            f"Suites: {SUITE}\n"
+            "Components: main\n"
+            f"Signed-By: {keyring}\n"
+        )
+        if not self.sources.is_file() or self.sources.read_text() != text:
+            self.sources.write_text(text)
+
+    def options(self) -> list[str]:
+        opts = {
+            "Dir::Etc::sourcelist": str(self.sources),
+            "Dir::Etc::sourceparts": "/dev/null",
+            "Dir::State::Lists": str(self.lists),
+            "Dir::Cache": str(self.cache),
+            "Dir::State::status": "/dev/null",
+            "APT::Sandbox::User": "root" if os.geteuid() == 0 else os.environ.get("USER", ""),
+            "Debug::NoLocking": "true",
+        }
+        out: list[str] = []
+        for k, v in opts.items():
+            if v:
+                out += ["-o", f"{k}={v}"]
+        return out
+
+    def update(self, log: Path) -> None:
+        _run(
+            ["apt-get", "-q", *self.options(), "update"],
+            what=f"apt-get update of the private {SUITE} deb-src list ({self.sources})",
+            log=log,
+        )
+
+    def candidate_version(self) -> str:
+        out = _run(
+            ["apt-cache", *self.options(), "showsrc", "--only-source", SOURCE_PACKAGE],
+            what=f"apt-cache showsrc {SOURCE_PACKAGE}",
+        )
+        versions = re.findall(r"^Version:\s*(\S+)", out, flags=re.M)
+        if not versions:
+            raise ProvisionError(
+                f"{SUITE}'s Sources index on {self.mirror.uri} lists no {SOURCE_PACKAGE}"
+            )
+        # Several stanzas are possible; dpkg ordering picks the newest one listed.
+        return max(versions, key=_DebVersion)
+
+    def download(self, version: str, dest: Path, log: Path) -> None:
+        dest.mkdir(parents=True, exist_ok=True)
+        _run(
+            [
+                "apt-get",
+                "-q",
+                *self.options(),
+                "source",
+                "--download-only",
+                f"{SOURCE_PACKAGE}={version}",
+            ],
+            what=f"apt-get source --download-only {SOURCE_PACKAGE}={version}",
+            log=log,
+            cwd=dest,
+        )
+
+
+class _DebVersion:
+    """Debian version ordering (enough of dpkg's algorithm for upstream-debian versions)."""
+
+    def __init__(self, v: str) -> None:
+        epoch, _, rest = v.rpartition(":") if ":" in v else ("0", "", v)
+        upstream, _, rev = rest.rpartition("-") if "-" in rest else (rest, "", "0")
+        self.key = (int(epoch or 0), _deb_key(upstream), _deb_key(rev))
+
+    def __lt__(self, other: _DebVersion) -> bool:
+        return self.key < other.key
+
+
+def _deb_key(s: str) -> tuple:
+    def char(c: str) -> int:  # dpkg: "~" before the end, letters before other symbols
+        return -1 if c == "~" else ord(c) if c.isalpha() else ord(c) + 256
+
+    parts = []
+    for m in re.finditer(r"(\D*)(\d*)", s):
+        text, num = m.group(1), m.group(2)
+        if text or num:
+            parts.append(((*map(char, text), 0), int(num or 0)))
+    parts += [((0,), 0)] * (32 - len(parts))  # a missing part compares as an empty one
+    return tuple(parts)
+
+
+# --------------------------------------------------------------------------- build
+
+
+def configure_args(prefix: Path, config_args: str | None = None) -> list[str]:
+    """Configure options for ``prefix`` with the lab interpreter's performance options.
+
+    Everything in the lab interpreter's CONFIG_ARGS that points at its own
+    install (prefix, libdir, -L/-I/-rpath flags) is dropped; the options that
+    change performance (--enable-shared, --enable-optimizations, --with-lto,
+    --with-computed-gotos, --without-pymalloc, --with-pydebug, ...) are kept.
+    """
+    if config_args is None:
+        config_args = sysconfig.get_config_var("CONFIG_ARGS") or ""
+    kept: list[str] = []
+    for arg in shlex.split(config_args):
+        name = arg.split("=", 1)[0]
+        if name in ("--prefix", "--exec-prefix", "--libdir", "--bindir", "--includedir"):
+            continue
+        if re.match(r"^[A-Z_]+=", arg):  # LDFLAGS=..., CPPFLAGS=..., LIBS=...: install paths
+            continue
+        if arg.startswith("--with-openssl") or arg.startswith("--with-tcltk"):
+            continue
+        kept.append(arg)
+    lib = prefix / "lib"
+    return [f"--prefix={prefix}", *kept, f"LDFLAGS=-Wl,-rpath,{lib}"]
+
+
+def missing_debs(packages: Sequence[str] = BUILD_DEPS) -> list[str]:
+    missing = []
+    for pkg in packages:
+        proc = subprocess.run(
+            ["dpkg-query", "-W", "-f=${Status}", pkg], capture_output=True, text=True
+        )
+        if "install ok installed" not in proc.stdout:
+            missing.append(pkg)
+    return missing
+
+
+def ensure_build_deps(log: Path) -> None:
+    missing = missing_debs()
+    if not missing:
+        return
+    cmd = ["apt-get", "install", "-y", "--no-install-recommends", *missing]
+    if os.geteuid() != 0:
+        raise ProvisionError(
+            "CPython's build needs Debian packages that are missing: "
+            + " ".join(missing)
+            + "\n  run as root:  sudo apt-get update && sudo "
+            + shlex.join(cmd)
+        )
+    _say(f"installing build dependencies: {' '.join(missing)}")
+    env = {**os.environ, "DEBIAN_FRONTEND": "noninteractive"}
+    _run(["apt-get", "update", "-qq"], what="apt-get update", log=log, env=env)
+    _run([*cmd, "-qq"], what="apt-get install of build dependencies", log=log, env=env)
+
+
+def _orig_tarball(src: Path) -> Path:
+    found = sorted(src.glob(f"{SOURCE_PACKAGE}_*.orig.tar.xz"))
+    if not found:
+        raise ProvisionError(f"no {SOURCE_PACKAGE}_*.orig.tar.xz in {src} after apt-get source")
+    return found[-1]
+
+
+def _extract(tarball: Path, dest: Path) -> Path:
+    if dest.exists():
+        shutil.rmtree(dest)
+    dest.mkdir(parents=True)
+    with tarfile.open(tarball) as tf:
+        tf.extractall(dest, filter="data")
+    tops = [p for p in dest.iterdir() if p.is_dir()]
+    if len(tops) != 1 or not (tops[0] / "configure").is_file():
+        raise ProvisionError(f"{tarball} does not unpack to one CPython source tree")
+    return tops[0]
+
+
+def _make_with_progress(tree: Path, jobs: int, log: Path) -> None:
+    """``make -jN`` with a live line: elapsed time and objects compiled so far."""
+    from rich.console import Console
+    from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+    total = sum(1 for _ in tree.glob("Objects/*.c")) + sum(1 for _ in tree.glob("Python/*.c"))
+    with (
+        log.open("ab") as fh,
+        Progress(
+            SpinnerColumn(),
+            TextColumn("{task.description}"),
+            TimeElapsedColumn(),
+            console=Console(stderr=True),
+            transient=True,
+        ) as bar,
+    ):
+        fh.write(f"\n$ make -j{jobs}\n".encode())
+        fh.flush()
+        proc = subprocess.Popen(
+            ["make", f"-j{jobs}"], cwd=tree, stdout=fh, stderr=subprocess.STDOUT
+        )
+        task = bar.add_task("make")
+        try:
+            while proc.poll() is None:
+                done = sum(1 for _ in tree.glob("Objects/*.o")) + sum(
+                    1 for _ in tree.glob("Python/*.o")
+                )
+                mods = sum(1 for _ in tree.glob("build/lib.*/*.so"))
+                bar.update(
+                    task,
+                    description=f"make -j{jobs}: core {done}/{total} objects, {mods} extensions",
+                )
+                time.sleep(1.0)
+        except BaseException:
+            proc.terminate()
+            proc.wait()
+            raise
+    if proc.returncode != 0:
+        tail = log.read_text(errors="replace").splitlines()[-25:]
+        raise ProvisionError(
+            f"make failed (exit {proc.returncode}); last lines of {log}:\n  " + "\n  ".join(tail)
+        )
+
+
+def smoke_test(exe: Path) -> dict[str, str]:
+    code = (
+        "import json, sys, sysconfig\n"
+        f"for m in {SMOKE_MODULES!r}: __import__(m)\n"
+        "print(json.dumps({'version': sys.version.split()[0],"
+        " 'config_args': sysconfig.get_config_var('CONFIG_ARGS') or '',"
+        " 'py_enable_shared': str(sysconfig.get_config_var('Py_ENABLE_SHARED'))}))\n"
+    )
+    proc = subprocess.run([str(exe), "-c", code], capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise ProvisionError(
+            f"{exe} was built but fails its smoke test (a module is missing; "
+            f"install the -dev package and rebuild with --force):\n  {proc.stderr.strip()}"
+        )
+    return json.loads(proc.stdout)
+
+
+@dataclass
+class BuildPlan:
+    prefix: Path
+    work: Path
+    jobs: int
+    force: bool
+
+
+def provision_cpython(plan: BuildPlan) -> Path:
+    """Build CPython ``VERSION`` into ``plan.prefix`` (cached); return its executable."""
+    exe = plan.prefix / "bin" / f"python{VERSION}"
+    stamp = plan.prefix / "PROVENANCE.json"
+    want_args = configure_args(plan.prefix)
+    if exe.is_file() and stamp.is_file() and not plan.force:
+        info = json.loads(stamp.read_text())
+        if info.get("configure_args") == want_args:
+            _say(f"CPython {info.get('python_version')} already built: {exe} (--force rebuilds)")
+            return exe
+        _say("configure options changed since the cached build; rebuilding")
+    plan.work.mkdir(parents=True, exist_ok=True)
+    log = plan.work / "build.log"
+    log.write_text("")
+    steps = 7
+    _say(f"[1/{steps}] checking build dependencies (log: {log})")
+    ensure_build_deps(log)
+
+    mirror = system_mirror()
+    apt = PrivateApt(plan.work / f"apt-{SUITE}", mirror)
+    apt.write_config()
+    _say(f"[2/{steps}] apt-get update of a private {SUITE} deb-src list on {mirror.uri}")
+    apt.update(log)
+    version = apt.candidate_version()
+    _say(f"[3/{steps}] fetching {SOURCE_PACKAGE}={version} (pinned: what {SUITE} lists)")
+    src = plan.work / "src" / version
+    have = sorted(src.glob(f"{SOURCE_PACKAGE}_*.orig.tar.xz")) if src.is_dir() else []
+    if not have:
+        apt.download(version, src, log)
+    tarball = _orig_tarball(src)
+
+    _say(f"[4/{steps}] unpacking the pristine upstream tarball {tarball.name}")
+    tree = _extract(tarball, plan.work / "tree")
+    _say(f"[5/{steps}] configure {shlex.join(want_args)}")
+    _run(["./configure", *want_args], what="configure", log=log, cwd=tree)
+    _say(f"[6/{steps}] make -j{plan.jobs} (a few minutes; log: {log})")
+    _make_with_progress(tree, plan.jobs, log)
+    _say(f"[7/{steps}] installing into {plan.prefix}")
+    stage = plan.work / "stage"
+    if stage.exists():
+        shutil.rmtree(stage)
+    _run(["make", "install", f"DESTDIR={stage}"], what="make install", log=log, cwd=tree)
+    staged = stage / plan.prefix.relative_to("/")
+    if plan.prefix.exists():
+        shutil.rmtree(plan.prefix)
+    plan.prefix.parent.mkdir(parents=True, exist_ok=True)
+    os.replace(staged, plan.prefix)
+    shutil.rmtree(stage, ignore_errors=True)
+    info = smoke_test(exe)
+    provenance = {
+        "python_version": info["version"],
+        "source": f"Debian {SUITE} source package {SOURCE_PACKAGE}={version}",
+        "tarball": tarball.name,
+        "tarball_sha256": hashlib.sha256(tarball.read_bytes()).hexdigest(),
+        "mirror": mirror.uri,
+        "configure_args": want_args,
+        "reference_config_args": sysconfig.get_config_var("CONFIG_ARGS") or "",
+        "built": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+    }
+    stamp.write_text(json.dumps(provenance, indent=2) + "\n")
+    shutil.rmtree(tree.parent, ignore_errors=True)
+    _say(f"built CPython {info['version']}: {exe}")
+    return exe
+
+
+# --------------------------------------------------------------------------- venvs
+
+
+def _uv() -> list[str]:
+    uv = shutil.which("uv")
+    return [uv] if uv else [sys.executable, "-m", "uv"]
+
+
+def _python_version(python: str) -> str:
+    out = subprocess.run(
+        [python, "-c", "import sys; print('%d.%d.%d' % sys.version_info[:3])"],
+        capture_output=True,
+        text=True,
+    )
+    if out.returncode != 0:
+        raise ProvisionError(f"{python} does not run: {out.stderr.strip()}")
+    return out.stdout.strip()
+
+
+def loop_venv(python: str, *, quiet: bool = False) -> Path:
+    """A cached venv for ``python`` with uvloop (and rloop where it installs); its python.
+
+    ``~/.cache/experiments/venvs/loops-<version>-<hash>/``: the hash covers the
+    interpreter path and the pinned packages, so a change makes a new one.
+    The file ``LOOPS.json`` inside lists what got installed.
+    """
+    version = _python_version(python)
+    key = hashlib.sha256(
+        "\n".join([str(Path(python).resolve()), *LOOP_PACKAGES, *OPTIONAL_LOOP_PACKAGES]).encode()
+    ).hexdigest()[:10]
+    venv = venvs_dir() / f"loops-{version}-{key}"
+    exe = venv / "bin" / "python"
+    marker = venv / "LOOPS.json"
+    if exe.is_file() and marker.is_file():
+        return exe
+    if venv.exists():
+        shutil.rmtree(venv)
+    venv.parent.mkdir(parents=True, exist_ok=True)
+    if not quiet:
+        _say(f"venv for Python {version}: {venv}")
+    _run([*_uv(), "venv", "-q", "--python", python, str(venv)], what=f"uv venv for {python}")
+    installed = list(LOOP_PACKAGES)
+    _run(
+        [*_uv(), "pip", "install", "-q", "--python", str(exe), *LOOP_PACKAGES],
+        what=f"installing {' '.join(LOOP_PACKAGES)} for Python {version}",
+    )
+    skipped: dict[str, str] = {}
+    for pkg in OPTIONAL_LOOP_PACKAGES:
+        try:
+            _run(
+                [
+                    *_uv(),
+                    "pip",
+                    "install",
+                    "-q",
+                    "--only-binary",
+                    ":all:",
+                    "--python",
+                    str(exe),
+                    pkg,
+                ],
+                what=f"installing {pkg}",
+            )
+            installed.append(pkg)
+        except ProvisionError as exc:
+            skipped[pkg] = str(exc).splitlines()[-1].strip()
+            if not quiet:
+                _say(f"{pkg} does not install on Python {version}; going on without it")
+    marker.write_text(
+        json.dumps({"python": python, "installed": installed, "skipped": skipped}, indent=2)
+    )
+    return exe
+
+
+def loop_venv_info(venv_python: Path) -> dict:
+    """What ``loop_venv`` installed into the venv of ``venv_python``."""
+    return json.loads((venv_python.parent.parent / "LOOPS.json").read_text())
+
+
+# --------------------------------------------------------------------------- CLI
+
+
+EPILOG = f"""\
+what it does:
+  1. checks CPython's build dependencies (Debian packages; installs them when root)
+  2. apt-get update on a private deb-src list for {SUITE} (same mirror as the system's
+     apt; private lists and cache under the work directory; system apt untouched)
+  3. pins the {SOURCE_PACKAGE} version {SUITE}'s Sources index lists and fetches it with
+     apt-get source --download-only
+  4-7. builds the pristine *.orig.tar.xz with the lab interpreter's configure options
+     (--enable-shared, no PGO, no LTO today), prefix and rpath in the cache, then
+     installs it atomically and smoke-tests it
+  then: one venv per interpreter with {', '.join(LOOP_PACKAGES + OPTIONAL_LOOP_PACKAGES)}
+
+Everything is cached: a second run only checks. Interpreters land in
+{pythons_dir()}/<version>/ and are used by `lab run` automatically.
+"""
+
+
+def _parse(argv: list[str]) -> argparse.Namespace:
+    p = argparse.ArgumentParser(
+        prog="lab pythons",
+        description=f"Build CPython {VERSION} from Debian {SUITE}'s source package into "
+        f"{pythons_dir()} and make per-interpreter venvs with uvloop and rloop.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    p.add_argument("--force", action="store_true", help="rebuild even if a cached build exists")
+    p.add_argument(
+        "--jobs", "-j", type=int, default=min(2, os.cpu_count() or 1), help="make -j (default 2)"
+    )
+    p.add_argument("--no-venvs", action="store_true", help="only build the interpreter")
+    p.add_argument(
+        "--list", action="store_true", help="print the interpreters `lab run` uses and exit"
+    )
+    return p.parse_args(argv)
+
+
 def provision(argv: list[str]) -> int:
     """Entry point of ``lab pythons``."""
+    if not argv and "pythons" in sys.argv[1:]:
+        # `lab`'s parser keeps only positional leftovers in argv; take the options from
+        # the command line itself so `lab pythons --force` works.
+        argv = sys.argv[sys.argv.index("pythons", 1) + 1 :]
+    args = _parse(argv)
+    if args.list:
+        for exe in default():
+            print(exe)
+        return 0
+    if args.jobs < 1:
+        print("lab pythons: --jobs must be at least 1", file=sys.stderr)
+        return 2
+    base = pythons_dir()
+    plan = BuildPlan(
+        prefix=base / VERSION, work=base / f"work-{VERSION}", jobs=args.jobs, force=args.force
+    )
     try:
-        from lab import provision as _provision  # built by the uvloop experiment's issue
-    except ImportError:
-        print(
-            "lab pythons: provisioning of extra interpreters is not built yet; "
-            f"found: {', '.join(default())}",
-            file=sys.stderr,
-        )
+        provision_cpython(plan)
+        if not args.no_venvs:
+            for python in default():
+                exe = loop_venv(python)
+                info = loop_venv_info(exe)
+                _say(f"venv {exe.parent.parent.name}: {', '.join(info['installed'])}")
+    except ProvisionError as exc:
+        print(f"lab pythons: error: {exc}", file=sys.stderr)
         return 1
-    return _provision.main(argv)
+    except FileNotFoundError as exc:
+        print(f"lab pythons: error: a required program is missing: {exc.filename}", file=sys.stderr)
+        return 1
+    return 0

@@ -1,0 +1,41 @@
+// Single-threaded TCP echo servers: the ceiling one core reaches.
+//
+// Both listen on construction (port 0 picks a free one), serve every
+// connection from one thread in run(), and return from run() soon after
+// stop() (thread- and async-signal-safe: it writes an eventfd).
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+
+#include "net.hpp"
+
+namespace echo {
+
+class EchoServer {
+ public:
+  virtual ~EchoServer() = default;
+  [[nodiscard]] std::uint16_t port() const noexcept { return port_; }
+  virtual void run() = 0;
+  void stop() noexcept;
+  // Connections accepted so far (read after run() returned).
+  [[nodiscard]] std::uint64_t accepted() const noexcept { return accepted_; }
+
+ protected:
+  EchoServer(const std::string& host, std::uint16_t port);
+  Fd listener_;
+  Fd stop_fd_;  // eventfd
+  std::uint16_t port_ = 0;
+  std::uint64_t accepted_ = 0;
+};
+
+// epoll, level-triggered; a connection whose echo cannot be written in full
+// stops being read until the rest is written (back-pressure, bounded memory).
+std::unique_ptr<EchoServer> make_epoll_server(const std::string& host, std::uint16_t port);
+
+// io_uring (liburing): one accept, one recv-or-send per connection in flight.
+// Throws std::runtime_error if the kernel refuses io_uring.
+std::unique_ptr<EchoServer> make_uring_server(const std::string& host, std::uint16_t port);
+
+}  // namespace echo

@@ -1,0 +1,85 @@
+// echoserver: the C++ reference echo servers (one thread, epoll or io_uring). See --help.
+#include <csignal>
+#include <cstdlib>
+#include <iostream>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "echo_server.hpp"
+
+namespace {
+
+constexpr std::string_view kHelp =
+    R"(usage: echoserver [--engine epoll|io_uring] [--host ADDR] [--port PORT]
+
+A single-threaded TCP echo server: the ceiling one core reaches on this machine.
+Prints "listening on ADDR:PORT" once it accepts connections (--port 0, the
+default, picks a free port), serves until SIGINT or SIGTERM, then exits 0.
+
+  --engine epoll|io_uring   readiness (epoll) or completion (io_uring) based (default epoll)
+  --host ADDR               IPv4 address to listen on (default 127.0.0.1)
+  --port PORT               TCP port (default 0: any free port)
+)";
+
+echo::EchoServer* g_server = nullptr;
+
+extern "C" void on_signal(int) {
+  if (g_server != nullptr) g_server->stop();
+}
+
+[[noreturn]] void usage_error(const std::string& msg) {
+  std::cerr << "echoserver: " << msg << "\n(try echoserver --help)\n";
+  std::exit(2);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::string engine = "epoll", host = "127.0.0.1";
+  long port = 0;
+  for (int i = 1; i < argc; ++i) {
+    const std::string_view a = argv[i];
+    const auto value = [&]() -> std::string {
+      if (i + 1 >= argc) usage_error(std::string(a) + " needs a value");
+      return argv[++i];
+    };
+    if (a == "-h" || a == "--help") {
+      std::cout << kHelp;
+      return 0;
+    } else if (a == "--engine") {
+      engine = value();
+    } else if (a == "--host") {
+      host = value();
+    } else if (a == "--port") {
+      const std::string v = value();
+      char* end = nullptr;
+      port = std::strtol(v.c_str(), &end, 10);
+      if (v.empty() || *end != '\0' || port < 0 || port > 65535) {
+        usage_error("--port must be 0..65535, not '" + v + "'");
+      }
+    } else {
+      usage_error("unknown option '" + std::string(a) + "'");
+    }
+  }
+  if (engine != "epoll" && engine != "io_uring") {
+    usage_error("--engine must be epoll or io_uring, not '" + engine + "'");
+  }
+  std::signal(SIGPIPE, SIG_IGN);
+  try {
+    const auto p = static_cast<std::uint16_t>(port);
+    std::unique_ptr<echo::EchoServer> server =
+        engine == "epoll" ? echo::make_epoll_server(host, p) : echo::make_uring_server(host, p);
+    g_server = server.get();
+    std::signal(SIGINT, on_signal);
+    std::signal(SIGTERM, on_signal);
+    std::cout << "listening on " << host << ":" << server->port() << " (" << engine << ")"
+              << std::endl;
+    server->run();
+    g_server = nullptr;
+  } catch (const std::exception& e) {
+    std::cerr << "echoserver: " << e.what() << "\n";
+    return 1;
+  }
+  return 0;
+}

@@ -1,0 +1,177 @@
+#include <gtest/gtest.h>
+
+#include <array>
+
+#include "loadgen.hpp"
+#include "test_support.hpp"
+
+using echo::LoadConfig;
+using echo::LoadError;
+using echo::run_load;
+using echo::testing::ScriptedServer;
+using echo::testing::ServerThread;
+
+namespace {
+
+LoadConfig counted(std::uint16_t port, int conns, std::size_t size, std::uint64_t requests) {
+  LoadConfig cfg;
+  cfg.port = port;
+  cfg.connections = conns;
+  cfg.size = size;
+  cfg.requests = requests;
+  return cfg;
+}
+
+LoadError::Kind failure_kind(const LoadConfig& cfg, std::string* message = nullptr) {
+  try {
+    run_load(cfg);
+  } catch (const LoadError& e) {
+    if (message) *message = e.what();
+    return e.kind();
+  }
+  ADD_FAILURE() << "run_load did not fail";
+  return LoadError::Kind::Io;
+}
+
+}  // namespace
+
+TEST(Loadgen, VerifiesThousandsOfEchoesOverThreads) {
+  ServerThread server(echo::make_epoll_server("127.0.0.1", 0));
+  LoadConfig cfg = counted(server.port(), 6, 1000, 1000);
+  cfg.threads = 3;
+  cfg.depth = 4;
+  const auto r = run_load(cfg);
+  EXPECT_EQ(r.requests, 6000u);
+  EXPECT_EQ(r.bytes, 6'000'000u);
+  EXPECT_EQ(r.latency.count(), 6000u);
+  EXPECT_GT(r.latency.min(), 0);
+}
+
+TEST(Loadgen, LargeMessagesCrossManyReads) {
+  ServerThread server(echo::make_epoll_server("127.0.0.1", 0));
+  const auto r = run_load(counted(server.port(), 3, 100'000, 200));
+  EXPECT_EQ(r.requests, 600u);
+}
+
+TEST(Loadgen, OpenLoopCompletesTheScheduledRequests) {
+  ServerThread server(echo::make_epoll_server("127.0.0.1", 0));
+  LoadConfig cfg = counted(server.port(), 2, 64, 300);
+  cfg.rate = 20'000;  // 10k/s per connection: 300 requests in 30 ms
+  const auto r = run_load(cfg);
+  EXPECT_EQ(r.requests, 600u);
+  EXPECT_EQ(r.latency.count(), 600u);
+}
+
+TEST(Loadgen, TimedRunCountsOnlyTheMeasuredWindow) {
+  ServerThread server(echo::make_epoll_server("127.0.0.1", 0));
+  LoadConfig cfg;
+  cfg.port = server.port();
+  cfg.warmup_s = 0.05;
+  cfg.duration_s = 0.2;
+  const auto r = run_load(cfg);
+  EXPECT_DOUBLE_EQ(r.seconds, 0.2);
+  EXPECT_EQ(r.latency.count(), r.requests);
+  EXPECT_EQ(r.bytes, r.requests * cfg.size);
+  EXPECT_GE(r.cpu_user_s + r.cpu_sys_s, 0.0);
+}
+
+TEST(Loadgen, ShortReadsAndWritesFromTheServerAreReassembled) {
+  // Echoes byte by byte: every response arrives in many tiny segments.
+  ScriptedServer server(1, [](int fd) {
+    char c;
+    while (::read(fd, &c, 1) == 1) {
+      if (!echo::testing::write_all(fd, &c, 1)) return;
+    }
+  });
+  const auto r = run_load(counted(server.port(), 1, 300, 50));
+  EXPECT_EQ(r.requests, 50u);
+}
+
+TEST(Loadgen, DetectsACorruptedByte) {
+  ScriptedServer server(1, [](int fd) {
+    std::array<char, 4096> buf{};
+    std::uint64_t total = 0;
+    for (;;) {
+      const ssize_t r = ::read(fd, buf.data(), buf.size());
+      if (r <= 0) return;
+      for (ssize_t i = 0; i < r; ++i, ++total) {
+        if (total == 1234) buf[static_cast<std::size_t>(i)] ^= 0x40;
+      }
+      if (!echo::testing::write_all(fd, buf.data(), static_cast<std::size_t>(r))) return;
+    }
+  });
+  std::string msg;
+  EXPECT_EQ(failure_kind(counted(server.port(), 1, 1000, 10), &msg), LoadError::Kind::Mismatch);
+  EXPECT_NE(msg.find("request 1, byte 234"), std::string::npos) << msg;
+}
+
+TEST(Loadgen, ReportsAPeerReset) {
+  ScriptedServer server(1, [](int fd) {
+    std::array<char, 100> buf{};
+    echo::testing::read_exact(fd, buf.data(), buf.size());
+    echo::testing::arm_reset(fd);  // closed on return
+  });
+  std::string msg;
+  EXPECT_EQ(failure_kind(counted(server.port(), 1, 1000, 10), &msg), LoadError::Kind::Reset);
+  EXPECT_NE(msg.find("reset"), std::string::npos) << msg;
+}
+
+TEST(Loadgen, ReportsAServerThatCloses) {
+  ScriptedServer server(1, [](int fd) {
+    std::array<char, 10> buf{};
+    echo::testing::read_exact(fd, buf.data(), buf.size());
+    ::shutdown(fd, SHUT_RDWR);
+  });
+  std::string msg;
+  EXPECT_EQ(failure_kind(counted(server.port(), 1, 1000, 10), &msg), LoadError::Kind::Closed);
+  EXPECT_NE(msg.find("did the server die"), std::string::npos) << msg;
+}
+
+TEST(Loadgen, ReportsAServerThatSendsTooMuch) {
+  ScriptedServer server(1, [](int fd) {
+    std::array<char, 10> buf{};
+    echo::testing::read_exact(fd, buf.data(), buf.size());
+    std::array<char, 20> twice{};
+    echo::testing::write_all(fd, twice.data(), twice.size());
+    std::array<char, 1> wait{};
+    echo::testing::read_exact(fd, wait.data(), 1);  // until the client gives up
+  });
+  EXPECT_EQ(failure_kind(counted(server.port(), 1, 10, 1)), LoadError::Kind::Mismatch);
+}
+
+TEST(Loadgen, ReportsNothingListening) {
+  std::uint16_t port = 0;
+  {
+    const echo::Fd probe = echo::listen_tcp("127.0.0.1", 0);
+    port = echo::local_port(probe.get());
+  }  // closed: nothing listens there now
+  std::string msg;
+  EXPECT_EQ(failure_kind(counted(port, 1, 10, 1), &msg), LoadError::Kind::Connect);
+  EXPECT_NE(msg.find("is the server running"), std::string::npos) << msg;
+}
+
+TEST(Loadgen, RejectsBadConfigurations) {
+  LoadConfig cfg;
+  EXPECT_NE(echo::validate(cfg), "");  // no port
+  cfg.port = 1;
+  EXPECT_EQ(echo::validate(cfg), "");
+  cfg.threads = 2;  // more threads than connections
+  EXPECT_NE(echo::validate(cfg), "");
+  cfg.threads = 1;
+  cfg.size = 0;
+  EXPECT_NE(echo::validate(cfg), "");
+  cfg.size = 10;
+  cfg.rate = -1;
+  EXPECT_NE(echo::validate(cfg), "");
+  EXPECT_THROW(run_load(cfg), std::invalid_argument);
+}
+
+TEST(Loadgen, JsonHasTheReportedFields) {
+  ServerThread server(echo::make_epoll_server("127.0.0.1", 0));
+  const LoadConfig cfg = counted(server.port(), 1, 100, 100);
+  const std::string json = echo::to_json(cfg, run_load(cfg));
+  for (const char* key : {"\"req_per_s\":", "\"mb_per_s\":", "\"p50\":", "\"p999\":", "\"cores\":",
+                          "\"verified\":true", "\"requests\":100,"}) {
+    EXPECT_NE(json.find(key), std::string::npos) << key << " in " << json;
+  }
+}
