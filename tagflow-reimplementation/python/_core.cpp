@@ -1,0 +1,1212 @@
+// tagflow_cpp._core: the CPython binding of the engine, written against the C API directly
+// (chosen over nanobind by measurement, see README "Design notes"). The product is the cost of
+// one Python call per element, so every element method is a METH_FASTCALL|METH_KEYWORDS
+// function generated per tag, and `with` guards are cached per depth (no allocation).
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <structmember.h>
+
+#include <array>
+#include <cstring>
+#include <new>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+#include "tagflow/document.hpp"
+
+namespace {
+
+using tagflow::AttrValue;
+using tagflow::ElementKind;
+
+// ---------------------------------------------------------------------------------------------
+// Tag table
+// ---------------------------------------------------------------------------------------------
+
+struct TagInfo {
+  const char* name;    // HTML name
+  const char* method;  // Python method name
+  ElementKind kind;
+};
+
+constexpr ElementKind kind_of(char k) {
+  return k == 'V' ? ElementKind::kVoid : k == 'R' ? ElementKind::kRawText : ElementKind::kNormal;
+}
+
+constexpr TagInfo kTags[] = {
+#define TAGFLOW_TAG(id, name, kind) {name, #id, kind_of(#kind[0])},
+#include "tagflow/tags.def"
+#undef TAGFLOW_TAG
+};
+constexpr std::size_t kTagCount = sizeof(kTags) / sizeof(kTags[0]);
+
+// Python method name: the identifier without a trailing underscore ("template"), except for
+// Python keywords ("del_").
+std::string python_method_name(const char* ident) {
+  std::string n(ident);
+  if (!n.empty() && n.back() == '_') n.pop_back();
+  if (n == "del") n = "del_";
+  return n;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Objects
+// ---------------------------------------------------------------------------------------------
+
+struct DocumentObject;
+
+// What `doc.div()` returns: a context manager that closes the element it opened. One per depth,
+// cached by the document, so `with doc.div():` allocates nothing.
+struct GuardObject {
+  PyObject_HEAD DocumentObject* doc;  // borrowed; cleared when the document dies
+  std::uint64_t serial;
+  bool void_guard;  // compat: void elements used with `with` (nothing to close)
+};
+
+struct DocumentObject {
+  PyObject_HEAD tagflow::Document* doc;
+  unsigned long owner;  // thread that created the document
+  bool busy;            // re-entrancy guard (a __html__ calling back into the same document)
+  bool compat;          // tagflow 0.12.0 semantics (tagflow_cpp.compat)
+  std::vector<GuardObject*>* guards;
+  GuardObject* void_guard;
+  PyObject* weakrefs;
+};
+
+PyTypeObject* g_document_type = nullptr;
+PyTypeObject* g_guard_type = nullptr;
+PyObject* g_leaf_result = nullptr;  // returned by leaf / void calls; refuses `with`
+PyObject* g_str_html = nullptr;     // "__html__"
+
+// ---------------------------------------------------------------------------------------------
+// Helpers
+// ---------------------------------------------------------------------------------------------
+
+// Entering and leaving a document method: thread ownership and re-entrancy.
+class Enter {
+ public:
+  explicit Enter(DocumentObject* self) : self_(self) {
+    if (self->doc == nullptr) [[unlikely]] {
+      PyErr_SetString(PyExc_RuntimeError, "Document.__init__ was not called");
+      return;
+    }
+    if (self->owner != PyThread_get_thread_ident()) [[unlikely]] {
+      PyErr_Format(PyExc_RuntimeError,
+                   "this Document belongs to thread %lu and cannot be used from thread %lu "
+                   "(create one Document per thread)",
+                   self->owner, PyThread_get_thread_ident());
+      return;
+    }
+    if (self->busy) [[unlikely]] {
+      PyErr_SetString(PyExc_RuntimeError,
+                      "Document used re-entrantly (e.g. from __html__ or __str__ of a value "
+                      "being written to the same document)");
+      return;
+    }
+    self->busy = true;
+    ok_ = true;
+  }
+  ~Enter() {
+    if (ok_) self_->busy = false;
+  }
+  explicit operator bool() const noexcept { return ok_; }
+  Enter(const Enter&) = delete;
+  Enter& operator=(const Enter&) = delete;
+
+ private:
+  DocumentObject* self_;
+  bool ok_ = false;
+};
+
+// Translates a C++ exception into a Python one; always returns nullptr.
+PyObject* set_error_from_exception() {
+  try {
+    throw;
+  } catch (const tagflow::Error& e) {
+    PyErr_SetString(PyExc_ValueError, e.what());
+  } catch (const std::bad_alloc&) {
+    PyErr_NoMemory();
+  } catch (const std::exception& e) {
+    PyErr_SetString(PyExc_RuntimeError, e.what());
+  }
+  return nullptr;
+}
+
+// UTF-8 of a str (zero-copy for ASCII); nullptr with UnicodeEncodeError for lone surrogates.
+bool utf8(PyObject* s, std::string_view& out) {
+  Py_ssize_t n = 0;
+  const char* p = PyUnicode_AsUTF8AndSize(s, &n);
+  if (p == nullptr) return false;
+  out = std::string_view(p, static_cast<std::size_t>(n));
+  return true;
+}
+
+// Owns the text form of a value while it is written.
+class TextValue {
+ public:
+  TextValue() = default;
+  TextValue(const TextValue&) = delete;
+  TextValue& operator=(const TextValue&) = delete;
+  ~TextValue() {
+    Py_XDECREF(ref_);
+    if (heap_ != nullptr) PyMem_Free(heap_);
+  }
+  std::string_view view;
+  bool markup = false;  // from __html__: inserted as is
+  bool none = false;
+
+  bool from_str(PyObject* s) {
+    ref_ = Py_NewRef(s);
+    return utf8(s, view);
+  }
+  bool from_float(PyObject* f) {
+    heap_ = PyOS_double_to_string(PyFloat_AS_DOUBLE(f), 'r', 0, Py_DTSF_ADD_DOT_0, nullptr);
+    if (heap_ == nullptr) return false;
+    view = heap_;
+    return true;
+  }
+  bool from_int(PyObject* i) {
+    int overflow = 0;
+    const long long v = PyLong_AsLongLongAndOverflow(i, &overflow);
+    if (overflow == 0) {
+      if (v == -1 && PyErr_Occurred()) return false;
+      const int n = PyOS_snprintf(small_, sizeof small_, "%lld", v);
+      view = std::string_view(small_, static_cast<std::size_t>(n));
+      return true;
+    }
+    PyObject* s = PyLong_Type.tp_repr(i);  // big ints; int's own repr, no user code
+    if (s == nullptr) return false;
+    ref_ = s;
+    return utf8(s, view);
+  }
+  bool from_bool(PyObject* b) {
+    view = b == Py_True ? "True" : "False";
+    return true;
+  }
+
+ private:
+  PyObject* ref_ = nullptr;
+  char* heap_ = nullptr;
+  char small_[32] = {};
+};
+
+// Text content: str, int, float, None (nothing), or an object with __html__ (markup).
+bool text_value(PyObject* v, TextValue& out) {
+  if (PyUnicode_CheckExact(v)) return out.from_str(v);
+  if (v == Py_None) {
+    out.none = true;
+    return true;
+  }
+  PyObject* html = nullptr;
+#if PY_VERSION_HEX >= 0x030D0000
+  if (PyObject_GetOptionalAttr(v, g_str_html, &html) < 0) return false;
+#else
+  if (_PyObject_LookupAttr(v, g_str_html, &html) < 0) return false;
+#endif
+  if (html != nullptr) {
+    PyObject* markup = PyObject_CallNoArgs(html);
+    Py_DECREF(html);
+    if (markup == nullptr) return false;
+    if (!PyUnicode_Check(markup)) {
+      PyErr_Format(PyExc_TypeError, "%.100s.__html__() returned %.100s, not str",
+                   Py_TYPE(v)->tp_name, Py_TYPE(markup)->tp_name);
+      Py_DECREF(markup);
+      return false;
+    }
+    out.markup = true;
+    const bool ok = out.from_str(markup);
+    Py_DECREF(markup);
+    return ok;
+  }
+  if (PyUnicode_Check(v)) return out.from_str(v);
+  if (PyBool_Check(v)) return out.from_bool(v);
+  if (PyLong_Check(v)) return out.from_int(v);
+  if (PyFloat_Check(v)) return out.from_float(v);
+  PyErr_Format(PyExc_TypeError,
+               "cannot write a value of type %.100s as text (use str, int, float, None, or an "
+               "object with __html__)",
+               Py_TYPE(v)->tp_name);
+  return false;
+}
+
+void write_text(tagflow::Document& doc, const TextValue& t) {
+  if (t.none) return;
+  if (t.markup) {
+    doc.raw(t.view);
+  } else {
+    doc.text(t.view);
+  }
+}
+
+// Attribute name from a keyword: one trailing underscore dropped (class_, for_), every other
+// underscore becomes a hyphen (hx_post -> hx-post, data_a_b_c -> data-a-b-c).
+bool convert_name(PyObject* key, std::string& out) {
+  std::string_view k;
+  if (!utf8(key, k)) return false;
+  if (k.size() > 1 && k.back() == '_') k.remove_suffix(1);
+  out.assign(k);
+  for (char& c : out) {
+    if (c == '_') c = '-';
+  }
+  if (!tagflow::is_valid_attr_name(out)) {
+    PyErr_Format(PyExc_ValueError,
+                 "invalid attribute name %R: names may not be empty or contain whitespace, "
+                 "quotes, < > / = or control characters",
+                 key);
+    return false;
+  }
+  return true;
+}
+
+PyObject* unsupported_attr(std::string_view name, PyObject* v) {
+  PyErr_Format(PyExc_TypeError,
+               "attribute '%.*s': unsupported value type %.100s (use str, int, float, bool or "
+               "None)",
+               static_cast<int>(name.size()), name.data(), Py_TYPE(v)->tp_name);
+  return nullptr;
+}
+
+// One attribute (explicit API rules). Returns false with a Python error set.
+bool write_attr(tagflow::Document& doc, std::string_view name, PyObject* v) {
+  if (v == Py_None || v == Py_False) return true;
+  if (v == Py_True) {
+    doc.attr_trusted(name, AttrValue(true));
+    return true;
+  }
+  if (PyUnicode_Check(v)) {
+    std::string_view s;
+    if (!utf8(v, s)) return false;
+    doc.attr_trusted(name, AttrValue(s));
+    return true;
+  }
+  if (PyLong_Check(v) && !PyBool_Check(v)) {
+    TextValue t;
+    if (!t.from_int(v)) return false;
+    doc.attr_trusted(name, AttrValue(t.view));
+    return true;
+  }
+  if (PyFloat_Check(v)) {
+    TextValue t;
+    if (!t.from_float(v)) return false;
+    doc.attr_trusted(name, AttrValue(t.view));
+    return true;
+  }
+  if (name == "class" && (PyList_Check(v) || PyTuple_Check(v))) {
+    PyObject* seq = PySequence_Fast(v, "class");
+    if (seq == nullptr) return false;
+    const Py_ssize_t n = PySequence_Fast_GET_SIZE(seq);
+    PyObject** items = PySequence_Fast_ITEMS(seq);
+    bool ok = true;
+    for (Py_ssize_t i = 0; ok && i < n; ++i) {
+      PyObject* item = items[i];
+      if (item == Py_None || item == Py_False) continue;
+      if (!PyUnicode_Check(item)) {
+        PyErr_Format(PyExc_TypeError, "attribute 'class': list items must be str, not %.100s",
+                     Py_TYPE(item)->tp_name);
+        ok = false;
+        break;
+      }
+      std::string_view s;
+      ok = utf8(item, s);
+      if (ok) doc.classes(s);
+    }
+    Py_DECREF(seq);
+    return ok;
+  }
+  return unsupported_attr(name, v) != nullptr;
+}
+
+// data={...} / aria={...}: prefix-key for each entry.
+bool write_prefixed(tagflow::Document& doc, std::string_view prefix, PyObject* dict) {
+  PyObject* key = nullptr;
+  PyObject* value = nullptr;
+  Py_ssize_t pos = 0;
+  std::string name;
+  std::string full;
+  while (PyDict_Next(dict, &pos, &key, &value)) {
+    if (!PyUnicode_Check(key)) {
+      PyErr_Format(PyExc_TypeError, "%.*s={...} keys must be str, not %.100s",
+                   static_cast<int>(prefix.size()), prefix.data(), Py_TYPE(key)->tp_name);
+      return false;
+    }
+    if (!convert_name(key, name)) return false;
+    full.assign(prefix);
+    full.push_back('-');
+    full.append(name);
+    if (!write_attr(doc, full, value)) return false;
+  }
+  return true;
+}
+
+// All keyword arguments of an element call (explicit API).
+bool write_kwargs(tagflow::Document& doc, PyObject* const* values, PyObject* kwnames) {
+  const Py_ssize_t n = PyTuple_GET_SIZE(kwnames);
+  std::string name;
+  for (Py_ssize_t i = 0; i < n; ++i) {
+    PyObject* key = PyTuple_GET_ITEM(kwnames, i);
+    PyObject* v = values[i];
+    if (!convert_name(key, name)) return false;
+    if ((name == "data" || name == "aria") && PyDict_Check(v)) {
+      if (!write_prefixed(doc, name, v)) return false;
+      continue;
+    }
+    if (!write_attr(doc, name, v)) return false;
+  }
+  return true;
+}
+
+GuardObject* guard_for_top(DocumentObject* self) {
+  const std::size_t depth = self->doc->depth() - 1;
+  auto& guards = *self->guards;
+  if (guards.size() <= depth) guards.resize(depth + 1, nullptr);
+  GuardObject* g = guards[depth];
+  if (g == nullptr) {
+    g = PyObject_New(GuardObject, g_guard_type);
+    if (g == nullptr) return nullptr;
+    g->doc = self;
+    g->void_guard = false;
+    guards[depth] = g;
+  }
+  g->serial = self->doc->top_serial();
+  return g;
+}
+
+// The shared body of `doc.<tag>(...)` and `doc.tag(name, ...)`.
+PyObject* element_call(DocumentObject* self, std::string_view name, ElementKind kind,
+                       PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames) {
+  if (nargs > 1) {
+    PyErr_Format(PyExc_TypeError,
+                 "<%.*s>: at most one positional argument (the text of a leaf element), got %zd",
+                 static_cast<int>(name.size()), name.data(), nargs);
+    return nullptr;
+  }
+  TextValue content;
+  if (nargs == 1) {
+    if (kind == ElementKind::kVoid) {
+      PyErr_Format(PyExc_TypeError, "<%.*s> is a void element and cannot have text content",
+                   static_cast<int>(name.size()), name.data());
+      return nullptr;
+    }
+    if (!text_value(args[0], content)) return nullptr;  // may run __html__: before Enter
+  }
+  Enter enter(self);
+  if (!enter) return nullptr;
+  tagflow::Document& doc = *self->doc;
+  const auto mark = doc.checkpoint();
+  try {
+    doc.start_trusted(name, kind);
+    if (kwnames != nullptr && !write_kwargs(doc, args + nargs, kwnames)) {
+      doc.rollback(mark);
+      return nullptr;
+    }
+    if (nargs == 1 || kind == ElementKind::kVoid) {
+      if (nargs == 1) {
+        write_text(doc, content);
+        doc.end();
+      }
+      return Py_NewRef(g_leaf_result);
+    }
+  } catch (...) {
+    doc.rollback(mark);
+    return set_error_from_exception();
+  }
+  GuardObject* g = guard_for_top(self);
+  if (g == nullptr) {
+    doc.rollback(mark);
+    return nullptr;
+  }
+  return Py_NewRef(reinterpret_cast<PyObject*>(g));
+}
+
+template <std::size_t I>
+PyObject* tag_method(PyObject* self, PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames) {
+  static constexpr std::string_view name = kTags[I].name;
+  return element_call(reinterpret_cast<DocumentObject*>(self), name, kTags[I].kind, args, nargs,
+                      kwnames);
+}
+
+using FastKeywords = PyObject* (*)(PyObject*, PyObject* const*, Py_ssize_t, PyObject*);
+
+template <std::size_t... I>
+constexpr std::array<FastKeywords, sizeof...(I)> make_tag_functions(std::index_sequence<I...>) {
+  return {&tag_method<I>...};
+}
+constexpr auto kTagFunctions = make_tag_functions(std::make_index_sequence<kTagCount>{});
+
+// ---------------------------------------------------------------------------------------------
+// Guard and leaf-result types
+// ---------------------------------------------------------------------------------------------
+
+PyObject* guard_enter(PyObject*, PyObject*) {
+  return Py_NewRef(Py_None);
+}
+
+PyObject* guard_exit(PyObject* op, PyObject* const*, Py_ssize_t) {
+  auto* g = reinterpret_cast<GuardObject*>(op);
+  DocumentObject* self = g->doc;
+  if (self == nullptr) {
+    PyErr_SetString(PyExc_RuntimeError, "the Document of this element no longer exists");
+    return nullptr;
+  }
+  if (g->void_guard) Py_RETURN_FALSE;
+  Enter enter(self);
+  if (!enter) return nullptr;
+  tagflow::Document& doc = *self->doc;
+  if (doc.depth() == 0 || doc.top_serial() != g->serial) {
+    PyErr_Format(PyExc_ValueError,
+                 "elements closed out of order: this `with` block's element is not the "
+                 "innermost open one (open: %s)",
+                 doc.describe_open().c_str());
+    return nullptr;
+  }
+  try {
+    doc.end();
+  } catch (...) {
+    return set_error_from_exception();
+  }
+  Py_RETURN_FALSE;
+}
+
+void guard_dealloc(PyObject* op) {
+  PyTypeObject* type = Py_TYPE(op);
+  PyObject_Free(op);
+  Py_DECREF(type);
+}
+
+PyMethodDef guard_methods[] = {
+    {"__enter__", guard_enter, METH_NOARGS, nullptr},
+    {"__exit__", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(guard_exit)),
+     METH_FASTCALL, nullptr},
+    {nullptr, nullptr, 0, nullptr}};
+
+PyType_Slot guard_slots[] = {
+    {Py_tp_dealloc, reinterpret_cast<void*>(guard_dealloc)},
+    {Py_tp_methods, guard_methods},
+    {Py_tp_doc, const_cast<char*>("Context manager returned by doc.<element>(): closes it.")},
+    {0, nullptr}};
+
+PyType_Spec guard_spec = {"tagflow_cpp._core.Element", sizeof(GuardObject), 0, Py_TPFLAGS_DEFAULT,
+                          guard_slots};
+
+PyObject* leaf_enter(PyObject*, PyObject*) {
+  PyErr_SetString(PyExc_TypeError,
+                  "this call already wrote a complete element (a leaf with text, or a void "
+                  "element); use `with doc.<tag>(**attrs):` without text to nest content");
+  return nullptr;
+}
+PyObject* leaf_exit(PyObject*, PyObject* const*, Py_ssize_t) {
+  Py_RETURN_FALSE;
+}
+
+PyMethodDef leaf_methods[] = {
+    {"__enter__", leaf_enter, METH_NOARGS, nullptr},
+    {"__exit__", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(leaf_exit)),
+     METH_FASTCALL, nullptr},
+    {nullptr, nullptr, 0, nullptr}};
+
+PyObject* leaf_repr(PyObject*) {
+  return PyUnicode_FromString("<tagflow_cpp: element written>");
+}
+
+PyType_Slot leaf_slots[] = {
+    {Py_tp_methods, leaf_methods}, {Py_tp_repr, reinterpret_cast<void*>(leaf_repr)}, {0, nullptr}};
+PyType_Spec leaf_spec = {"tagflow_cpp._core.Written", 0, 0, Py_TPFLAGS_DEFAULT, leaf_slots};
+
+// ---------------------------------------------------------------------------------------------
+// Document methods
+// ---------------------------------------------------------------------------------------------
+
+DocumentObject* as_doc(PyObject* o) {
+  return reinterpret_cast<DocumentObject*>(o);
+}
+
+int document_init(PyObject* op, PyObject* args, PyObject* kwds) {
+  static const char* kwlist[] = {"compat", nullptr};
+  int compat = 0;
+  if (!PyArg_ParseTupleAndKeywords(args, kwds, "|$p:Document", const_cast<char**>(kwlist),
+                                   &compat)) {
+    return -1;
+  }
+  DocumentObject* self = as_doc(op);
+  tagflow::Options options;
+  if (compat != 0) {
+    options.attr_escape = tagflow::escape::Mode::kTagflowAttr;
+    options.etree_voids = true;
+  }
+  try {
+    delete self->doc;
+    self->doc = new tagflow::Document(options);
+    if (self->guards == nullptr) self->guards = new std::vector<GuardObject*>();
+  } catch (...) {
+    set_error_from_exception();
+    return -1;
+  }
+  self->compat = compat != 0;
+  self->owner = PyThread_get_thread_ident();
+  self->busy = false;
+  return 0;
+}
+
+PyObject* document_new(PyTypeObject* type, PyObject*, PyObject*) {
+  PyObject* op = type->tp_alloc(type, 0);
+  if (op == nullptr) return nullptr;
+  DocumentObject* self = as_doc(op);
+  self->doc = nullptr;
+  self->guards = nullptr;
+  self->void_guard = nullptr;
+  self->weakrefs = nullptr;
+  self->owner = PyThread_get_thread_ident();
+  return op;
+}
+
+void document_dealloc(PyObject* op) {
+  DocumentObject* self = as_doc(op);
+  if (self->weakrefs != nullptr) PyObject_ClearWeakRefs(op);
+  if (self->guards != nullptr) {
+    for (GuardObject* g : *self->guards) {
+      if (g != nullptr) {
+        g->doc = nullptr;
+        Py_DECREF(g);
+      }
+    }
+    delete self->guards;
+  }
+  if (self->void_guard != nullptr) {
+    self->void_guard->doc = nullptr;
+    Py_DECREF(self->void_guard);
+  }
+  delete self->doc;
+  PyTypeObject* type = Py_TYPE(op);
+  type->tp_free(op);
+  Py_DECREF(type);
+}
+
+bool ready(DocumentObject* self) {
+  if (self->doc == nullptr) {
+    PyErr_SetString(PyExc_RuntimeError, "Document.__init__ was not called");
+    return false;
+  }
+  return true;
+}
+
+PyObject* document_tag(PyObject* op, PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames) {
+  DocumentObject* self = as_doc(op);
+  if (nargs < 1) {
+    PyErr_SetString(PyExc_TypeError, "tag() needs the element name: doc.tag(\"div\", ...)");
+    return nullptr;
+  }
+  if (!PyUnicode_Check(args[0])) {
+    PyErr_Format(PyExc_TypeError, "tag(): the element name must be str, not %.100s",
+                 Py_TYPE(args[0])->tp_name);
+    return nullptr;
+  }
+  std::string_view name;
+  if (!utf8(args[0], name)) return nullptr;
+  try {
+    tagflow::validate_tag_name(name);
+  } catch (...) {
+    return set_error_from_exception();
+  }
+  return element_call(self, name, tagflow::element_kind(name, self->compat), args + 1, nargs - 1,
+                      kwnames);
+}
+
+PyObject* document_text(PyObject* op, PyObject* const* args, Py_ssize_t nargs) {
+  DocumentObject* self = as_doc(op);
+  if (nargs != 1) {
+    PyErr_SetString(PyExc_TypeError, "text() takes exactly one argument");
+    return nullptr;
+  }
+  TextValue t;
+  if (!text_value(args[0], t)) return nullptr;  // before Enter: __html__ may run user code
+  Enter enter(self);
+  if (!enter) return nullptr;
+  try {
+    write_text(*self->doc, t);
+  } catch (...) {
+    return set_error_from_exception();
+  }
+  Py_RETURN_NONE;
+}
+
+PyObject* document_raw(PyObject* op, PyObject* arg) {
+  DocumentObject* self = as_doc(op);
+  Enter enter(self);
+  if (!enter) return nullptr;
+  if (!PyUnicode_Check(arg)) {
+    PyErr_Format(PyExc_TypeError, "raw() takes a str, not %.100s", Py_TYPE(arg)->tp_name);
+    return nullptr;
+  }
+  std::string_view s;
+  if (!utf8(arg, s)) return nullptr;
+  try {
+    self->doc->raw(s);
+  } catch (...) {
+    return set_error_from_exception();
+  }
+  Py_RETURN_NONE;
+}
+
+PyObject* document_attr(PyObject* op, PyObject* const* args, Py_ssize_t nargs) {
+  DocumentObject* self = as_doc(op);
+  if (nargs != 2 || !PyUnicode_Check(args[0])) {
+    PyErr_SetString(PyExc_TypeError, "attr(name: str, value) takes exactly two arguments");
+    return nullptr;
+  }
+  Enter enter(self);
+  if (!enter) return nullptr;
+  std::string name;
+  if (!convert_name(args[0], name)) return nullptr;
+  tagflow::Document& doc = *self->doc;
+  const auto mark = doc.checkpoint();
+  try {
+    if (!doc.accepts_attributes()) {
+      doc.attr_trusted(name, AttrValue(nullptr));  // throws the error naming the element
+    }
+    if (args[1] == Py_None || args[1] == Py_False) {
+      doc.remove_attr(name);
+    } else if ((name == "data" || name == "aria") && PyDict_Check(args[1])) {
+      if (!write_prefixed(doc, name, args[1])) {
+        doc.rollback(mark);
+        return nullptr;
+      }
+    } else if (!write_attr(doc, name, args[1])) {
+      doc.rollback(mark);
+      return nullptr;
+    }
+  } catch (...) {
+    doc.rollback(mark);
+    return set_error_from_exception();
+  }
+  Py_RETURN_NONE;
+}
+
+PyObject* document_classes(PyObject* op, PyObject* const* args, Py_ssize_t nargs) {
+  DocumentObject* self = as_doc(op);
+  Enter enter(self);
+  if (!enter) return nullptr;
+  tagflow::Document& doc = *self->doc;
+  const auto mark = doc.checkpoint();
+  try {
+    if (!doc.accepts_attributes()) doc.classes("");  // throws the error naming the element
+    for (Py_ssize_t i = 0; i < nargs; ++i) {
+      if (args[i] == Py_None || args[i] == Py_False) continue;
+      if (!PyUnicode_Check(args[i])) {
+        doc.rollback(mark);
+        PyErr_Format(PyExc_TypeError, "classes() takes str arguments, not %.100s",
+                     Py_TYPE(args[i])->tp_name);
+        return nullptr;
+      }
+      std::string_view s;
+      if (!utf8(args[i], s)) {
+        doc.rollback(mark);
+        return nullptr;
+      }
+      doc.classes(s);
+    }
+  } catch (...) {
+    doc.rollback(mark);
+    return set_error_from_exception();
+  }
+  Py_RETURN_NONE;
+}
+
+PyObject* document_doctype(PyObject* op, PyObject*) {
+  DocumentObject* self = as_doc(op);
+  Enter enter(self);
+  if (!enter) return nullptr;
+  try {
+    self->doc->doctype();
+  } catch (...) {
+    return set_error_from_exception();
+  }
+  Py_RETURN_NONE;
+}
+
+PyObject* document_render(PyObject* op, PyObject*) {
+  DocumentObject* self = as_doc(op);
+  if (!ready(self)) return nullptr;
+  Enter enter(self);
+  if (!enter) return nullptr;
+  std::string_view out;
+  try {
+    out = self->doc->view();
+  } catch (...) {
+    return set_error_from_exception();
+  }
+  return PyUnicode_DecodeUTF8(out.data(), static_cast<Py_ssize_t>(out.size()), "strict");
+}
+
+PyObject* document_str(PyObject* op) {
+  return document_render(op, nullptr);
+}
+
+PyObject* document_clear(PyObject* op, PyObject*) {
+  DocumentObject* self = as_doc(op);
+  Enter enter(self);
+  if (!enter) return nullptr;
+  self->doc->clear();
+  Py_RETURN_NONE;
+}
+
+PyObject* document_clear_content(PyObject* op, PyObject*) {
+  DocumentObject* self = as_doc(op);
+  Enter enter(self);
+  if (!enter) return nullptr;
+  try {
+    self->doc->clear_content();
+  } catch (...) {
+    return set_error_from_exception();
+  }
+  Py_RETURN_NONE;
+}
+
+PyObject* document_open_tags(PyObject* op, void*) {
+  DocumentObject* self = as_doc(op);
+  if (!ready(self)) return nullptr;
+  const std::size_t n = self->doc->depth();
+  PyObject* t = PyTuple_New(static_cast<Py_ssize_t>(n));
+  if (t == nullptr) return nullptr;
+  for (std::size_t i = 0; i < n; ++i) {
+    const std::string_view s = self->doc->open_tag(i);
+    PyObject* name = PyUnicode_FromStringAndSize(s.data(), static_cast<Py_ssize_t>(s.size()));
+    if (name == nullptr) {
+      Py_DECREF(t);
+      return nullptr;
+    }
+    PyTuple_SET_ITEM(t, static_cast<Py_ssize_t>(i), name);
+  }
+  return t;
+}
+
+PyObject* document_elements(PyObject* op, void*) {
+  DocumentObject* self = as_doc(op);
+  if (!ready(self)) return nullptr;
+  return PyLong_FromUnsignedLongLong(self->doc->elements_written());
+}
+
+PyObject* document_compat(PyObject* op, void*) {
+  return PyBool_FromLong(as_doc(op)->compat);
+}
+
+// ---------------------------------------------------------------------------------------------
+// tagflow 0.12.0 semantics (used by tagflow_cpp.compat)
+// ---------------------------------------------------------------------------------------------
+
+bool is_word_byte(unsigned char c) {
+  return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' ||
+         c >= 0x80;
+}
+
+// tagflow's attr_name_to_xml: "classes"/"class_" -> "class", else re.sub(r"(\w)_(\w)", r"\1-\2")
+// (non-overlapping, so data_a_b_c -> data-a_b-c, exactly as tagflow does).
+bool tagflow_name(PyObject* key, std::string& out) {
+  std::string_view k;
+  if (!utf8(key, k)) return false;
+  if (k == "classes" || k == "class_") {
+    out = "class";
+    return true;
+  }
+  out.assign(k);
+  std::size_t consumed = 0;  // first index a new match may start at
+  for (std::size_t i = 1; i + 1 < out.size(); ++i) {
+    if (out[i] == '_' && i - 1 >= consumed && is_word_byte(static_cast<unsigned char>(k[i - 1])) &&
+        is_word_byte(static_cast<unsigned char>(k[i + 1]))) {
+      out[i] = '-';
+      consumed = i + 2;
+    }
+  }
+  if (!tagflow::is_valid_attr_name(out)) {
+    PyErr_Format(PyExc_ValueError, "invalid attribute name %R", key);
+    return false;
+  }
+  return true;
+}
+
+// tagflow's strs(): a str, or nested lists of str joined by spaces, falsy items skipped.
+bool tagflow_strs(PyObject* v, std::string& out, int depth = 0) {
+  if (PyUnicode_Check(v)) {
+    std::string_view s;
+    if (!utf8(v, s)) return false;
+    out.append(s);
+    return true;
+  }
+  if (PyList_Check(v)) {
+    if (depth > 100) {
+      PyErr_SetString(PyExc_RecursionError, "class list nested too deeply");
+      return false;
+    }
+    bool first = true;
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(v); ++i) {
+      PyObject* item = PyList_GET_ITEM(v, i);
+      const int truth = PyObject_IsTrue(item);
+      if (truth < 0) return false;
+      if (truth == 0) continue;
+      if (!first) out.push_back(' ');
+      first = false;
+      Py_INCREF(item);
+      const bool ok = tagflow_strs(item, out, depth + 1);
+      Py_DECREF(item);
+      if (!ok) return false;
+    }
+    return true;
+  }
+  return true;  // anything else contributes ""
+}
+
+struct PendingAttr {
+  std::string name;
+  std::string value;
+};
+
+// tag(name, *klasses, **kwargs) with tagflow's rules for values and class merging.
+PyObject* tf_open(PyObject*, PyObject* const* args, Py_ssize_t nargs) {
+  if (nargs != 4) {
+    PyErr_SetString(PyExc_TypeError, "_tf_open(doc, name, klasses, kwargs)");
+    return nullptr;
+  }
+  if (args[0] == Py_None) {
+    PyErr_SetString(PyExc_LookupError,
+                    "tagflow_cpp.compat: no document is active (use `with document():`)");
+    return nullptr;
+  }
+  if (!PyObject_TypeCheck(args[0], g_document_type) || !PyUnicode_Check(args[1]) ||
+      !PyTuple_Check(args[2]) || !PyDict_Check(args[3])) {
+    PyErr_SetString(PyExc_TypeError, "_tf_open(doc, name: str, klasses: tuple, kwargs: dict)");
+    return nullptr;
+  }
+  DocumentObject* self = as_doc(args[0]);
+  std::string_view name;
+  if (!utf8(args[1], name)) return nullptr;
+  // Attributes first (no document change yet): tagflow's dict semantics, later duplicates
+  // replace earlier values in place.
+  std::vector<PendingAttr> attrs;
+  PyObject* key = nullptr;
+  PyObject* v = nullptr;
+  Py_ssize_t pos = 0;
+  std::string xml_name;
+  auto set = [&attrs](std::string&& n, std::string&& value) {
+    for (auto& a : attrs) {
+      if (a.name == n) {
+        a.value = std::move(value);
+        return;
+      }
+    }
+    attrs.push_back({std::move(n), std::move(value)});
+  };
+  while (PyDict_Next(args[3], &pos, &key, &v)) {
+    if (v == Py_None || v == Py_False) continue;
+    if (!tagflow_name(key, xml_name)) return nullptr;
+    std::string value;
+    if (v == Py_True) {
+      // tagflow: True -> empty value
+    } else if (PyUnicode_Check(v) || PyList_Check(v)) {
+      if (!tagflow_strs(v, value)) return nullptr;
+    } else if (PyLong_Check(v) || PyFloat_Check(v)) {
+      PyObject* s = PyObject_Str(v);
+      if (s == nullptr) return nullptr;
+      std::string_view sv;
+      const bool ok = utf8(s, sv);
+      if (ok) value.assign(sv);
+      Py_DECREF(s);
+      if (!ok) return nullptr;
+    } else {
+      PyErr_Format(PyExc_TypeError,
+                   "Attribute values must be strings, numbers, booleans, or lists. Got %R for "
+                   "attribute '%U'",
+                   reinterpret_cast<PyObject*>(Py_TYPE(v)), key);
+      return nullptr;
+    }
+    set(std::string(xml_name), std::move(value));
+  }
+  if (PyTuple_GET_SIZE(args[2]) > 0) {
+    // class_values = list(klasses) + [attrs["class"]] if it is truthy; then strs(class_values)
+    PyObject* list = PySequence_List(args[2]);
+    if (list == nullptr) return nullptr;
+    for (auto& a : attrs) {
+      if (a.name == "class" && !a.value.empty()) {
+        PyObject* s =
+            PyUnicode_FromStringAndSize(a.value.data(), static_cast<Py_ssize_t>(a.value.size()));
+        if (s == nullptr || PyList_Append(list, s) < 0) {
+          Py_XDECREF(s);
+          Py_DECREF(list);
+          return nullptr;
+        }
+        Py_DECREF(s);
+      }
+    }
+    std::string value;
+    const bool ok = tagflow_strs(list, value);
+    Py_DECREF(list);
+    if (!ok) return nullptr;
+    set("class", std::move(value));
+  }
+  Enter enter(self);
+  if (!enter) return nullptr;
+  tagflow::Document& doc = *self->doc;
+  const ElementKind kind = tagflow::element_kind(name, true);
+  const auto mark = doc.checkpoint();
+  try {
+    tagflow::validate_tag_name(name);
+    doc.start_trusted(name, kind);
+    for (const auto& a : attrs) doc.attr_trusted(a.name, AttrValue(std::string_view(a.value)));
+  } catch (...) {
+    doc.rollback(mark);
+    return set_error_from_exception();
+  }
+  if (kind == ElementKind::kVoid) {
+    if (self->void_guard == nullptr) {
+      GuardObject* g = PyObject_New(GuardObject, g_guard_type);
+      if (g == nullptr) return nullptr;
+      g->doc = self;
+      g->serial = 0;
+      g->void_guard = true;
+      self->void_guard = g;
+    }
+    return Py_NewRef(reinterpret_cast<PyObject*>(self->void_guard));
+  }
+  GuardObject* g = guard_for_top(self);
+  if (g == nullptr) {
+    doc.rollback(mark);
+    return nullptr;
+  }
+  return Py_NewRef(reinterpret_cast<PyObject*>(g));
+}
+
+// tagflow's attr(name, value): None/False remove, True -> "", else str(value).
+PyObject* tf_attr(PyObject*, PyObject* const* args, Py_ssize_t nargs) {
+  if (nargs != 3 || !PyObject_TypeCheck(args[0], g_document_type) || !PyUnicode_Check(args[1])) {
+    if (nargs == 3 && args[0] == Py_None) {
+      PyErr_SetString(PyExc_LookupError,
+                      "tagflow_cpp.compat: no document is active (use `with document():`)");
+    } else {
+      PyErr_SetString(PyExc_TypeError, "attr(name: str, value)");
+    }
+    return nullptr;
+  }
+  DocumentObject* self = as_doc(args[0]);
+  std::string name;
+  if (!tagflow_name(args[1], name)) return nullptr;
+  PyObject* v = args[2];
+  PyObject* s = nullptr;
+  if (v != Py_None && v != Py_False && v != Py_True) {
+    s = PyObject_Str(v);
+    if (s == nullptr) return nullptr;
+  }
+  Enter enter(self);
+  if (!enter) {
+    Py_XDECREF(s);
+    return nullptr;
+  }
+  tagflow::Document& doc = *self->doc;
+  try {
+    if (v == Py_None || v == Py_False) {
+      doc.remove_attr(name);
+    } else if (v == Py_True) {
+      doc.attr_trusted(name, AttrValue(std::string_view()));
+    } else {
+      std::string_view sv;
+      if (!utf8(s, sv)) {
+        Py_DECREF(s);
+        return nullptr;
+      }
+      doc.attr_trusted(name, AttrValue(sv));
+    }
+  } catch (...) {
+    Py_XDECREF(s);
+    return set_error_from_exception();
+  }
+  Py_XDECREF(s);
+  Py_RETURN_NONE;
+}
+
+// tagflow's classes(*names): existing value stripped, a space, strs(list(names)); no dedupe.
+PyObject* tf_classes(PyObject*, PyObject* const* args, Py_ssize_t nargs) {
+  if (nargs != 2 || !PyObject_TypeCheck(args[0], g_document_type) || !PyTuple_Check(args[1])) {
+    if (nargs == 2 && args[0] == Py_None) {
+      PyErr_SetString(PyExc_LookupError,
+                      "tagflow_cpp.compat: no document is active (use `with document():`)");
+    } else {
+      PyErr_SetString(PyExc_TypeError, "_tf_classes(doc, names: tuple)");
+    }
+    return nullptr;
+  }
+  DocumentObject* self = as_doc(args[0]);
+  std::string added;
+  PyObject* list = PySequence_List(args[1]);
+  if (list == nullptr) return nullptr;
+  const bool ok = tagflow_strs(list, added);
+  Py_DECREF(list);
+  if (!ok) return nullptr;
+  Enter enter(self);
+  if (!enter) return nullptr;
+  tagflow::Document& doc = *self->doc;
+  try {
+    if (!doc.accepts_attributes()) doc.classes("");  // throws the error naming the element
+    std::string_view escaped;
+    std::string current;
+    if (doc.attr_value("class", escaped)) {
+      // Undo the tagflow-mode escaping (& > " only) to get the value back.
+      for (std::size_t i = 0; i < escaped.size();) {
+        if (escaped.compare(i, 5, "&amp;") == 0) {
+          current.push_back('&');
+          i += 5;
+        } else if (escaped.compare(i, 4, "&gt;") == 0) {
+          current.push_back('>');
+          i += 4;
+        } else if (escaped.compare(i, 6, "&quot;") == 0) {
+          current.push_back('"');
+          i += 6;
+        } else {
+          current.push_back(escaped[i++]);
+        }
+      }
+      const auto b = current.find_first_not_of(" \t\n\r\f\v");
+      const auto e = current.find_last_not_of(" \t\n\r\f\v");
+      current = b == std::string::npos ? std::string() : current.substr(b, e - b + 1);
+    }
+    if (!current.empty() && PyTuple_GET_SIZE(args[1]) > 0) current.push_back(' ');
+    current.append(added);
+    doc.attr_trusted("class", AttrValue(std::string_view(current)));
+  } catch (...) {
+    return set_error_from_exception();
+  }
+  Py_RETURN_NONE;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Type and module definitions
+// ---------------------------------------------------------------------------------------------
+
+std::vector<PyMethodDef>* build_methods() {
+  auto* defs = new std::vector<PyMethodDef>();
+  static std::vector<std::string> names;  // storage for generated method names
+  names.reserve(kTagCount);
+  auto fast = [](auto f) { return reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(f)); };
+  defs->push_back({"tag", fast(document_tag), METH_FASTCALL | METH_KEYWORDS,
+                   "tag(name, text=..., /, **attrs): open any element (or write a leaf)."});
+  defs->push_back({"text", fast(document_text), METH_FASTCALL,
+                   "text(value): escaped text; str, int, float; None writes nothing; __html__ "
+                   "objects are inserted as markup."});
+  defs->push_back({"raw", document_raw, METH_O, "raw(html): insert markup as is."});
+  defs->push_back({"attr", fast(document_attr), METH_FASTCALL,
+                   "attr(name, value): set an attribute of the element just opened."});
+  defs->push_back({"classes", fast(document_classes), METH_FASTCALL,
+                   "classes(*names): add class names to the element just opened."});
+  defs->push_back({"doctype", document_doctype, METH_NOARGS, "doctype(): <!doctype html>."});
+  defs->push_back({"render", document_render, METH_NOARGS,
+                   "render() -> str: the HTML; ValueError naming any unclosed tags."});
+  defs->push_back(
+      {"clear", document_clear, METH_NOARGS, "clear(): empty the document to reuse it."});
+  defs->push_back({"clear_content", document_clear_content, METH_NOARGS,
+                   "clear_content(): remove what was written inside the innermost open element."});
+  for (std::size_t i = 0; i < kTagCount; ++i) {
+    names.push_back(python_method_name(kTags[i].method));
+    defs->push_back({names.back().c_str(),
+                     reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(kTagFunctions[i])),
+                     METH_FASTCALL | METH_KEYWORDS, nullptr});
+  }
+  defs->push_back({nullptr, nullptr, 0, nullptr});
+  return defs;
+}
+
+PyGetSetDef document_getset[] = {
+    {"open_tags", document_open_tags, nullptr, "Names of the open elements, outermost first.",
+     nullptr},
+    {"elements", document_elements, nullptr, "Number of elements written since the last clear().",
+     nullptr},
+    {"compat", document_compat, nullptr, "True for a tagflow 0.12.0-compatible document.", nullptr},
+    {nullptr, nullptr, nullptr, nullptr, nullptr}};
+
+PyMemberDef document_members[] = {
+    {"__weaklistoffset__", T_PYSSIZET, offsetof(DocumentObject, weakrefs), READONLY, nullptr},
+    {nullptr, 0, 0, 0, nullptr}};
+
+PyObject* kernel_name(PyObject*, PyObject*) {
+  return PyUnicode_FromString(tagflow::escape::kernel_name(tagflow::escape::active_kernel()));
+}
+
+PyMethodDef module_methods[] = {
+    {"_tf_open", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(tf_open)),
+     METH_FASTCALL, nullptr},
+    {"_tf_attr", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(tf_attr)),
+     METH_FASTCALL, nullptr},
+    {"_tf_classes", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(tf_classes)),
+     METH_FASTCALL, nullptr},
+    {"escape_kernel", kernel_name, METH_NOARGS,
+     "The SIMD kernel the escaper uses on this CPU: 'avx2', 'sse2' or 'scalar'."},
+    {nullptr, nullptr, 0, nullptr}};
+
+int module_exec(PyObject* m) {
+  g_str_html = PyUnicode_InternFromString("__html__");
+  if (g_str_html == nullptr) return -1;
+
+  static std::vector<PyMethodDef>* methods = build_methods();
+  static PyType_Slot doc_slots[] = {
+      {Py_tp_new, reinterpret_cast<void*>(document_new)},
+      {Py_tp_init, reinterpret_cast<void*>(document_init)},
+      {Py_tp_dealloc, reinterpret_cast<void*>(document_dealloc)},
+      {Py_tp_str, reinterpret_cast<void*>(document_str)},
+      {Py_tp_methods, methods->data()},
+      {Py_tp_getset, document_getset},
+      {Py_tp_members, document_members},
+      {Py_tp_doc,
+       const_cast<char*>("Document(*, compat=False): an HTML document written into one buffer.\n\n"
+                         "with doc.div(class_=\"card\"):  # one method per HTML element\n"
+                         "    doc.h2(title)              # leaf: the whole element at once\n"
+                         "html = doc.render()")},
+      {0, nullptr}};
+  static PyType_Spec doc_spec = {"tagflow_cpp._core.Document", sizeof(DocumentObject), 0,
+                                 Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE, doc_slots};
+  g_document_type = reinterpret_cast<PyTypeObject*>(PyType_FromSpec(&doc_spec));
+  if (g_document_type == nullptr) return -1;
+  g_guard_type = reinterpret_cast<PyTypeObject*>(PyType_FromSpec(&guard_spec));
+  if (g_guard_type == nullptr) return -1;
+  auto* leaf_type = reinterpret_cast<PyTypeObject*>(PyType_FromSpec(&leaf_spec));
+  if (leaf_type == nullptr) return -1;
+  g_leaf_result = PyObject_CallNoArgs(reinterpret_cast<PyObject*>(leaf_type));
+  if (g_leaf_result == nullptr) return -1;
+  if (PyModule_AddObjectRef(m, "Document", reinterpret_cast<PyObject*>(g_document_type)) < 0 ||
+      PyModule_AddObjectRef(m, "Element", reinterpret_cast<PyObject*>(g_guard_type)) < 0 ||
+      PyModule_AddObjectRef(m, "Written", reinterpret_cast<PyObject*>(leaf_type)) < 0) {
+    return -1;
+  }
+  Py_DECREF(leaf_type);
+  PyObject* names = PyTuple_New(static_cast<Py_ssize_t>(kTagCount));
+  PyObject* voids = PyFrozenSet_New(nullptr);
+  if (names == nullptr || voids == nullptr) return -1;
+  for (std::size_t i = 0; i < kTagCount; ++i) {
+    PyObject* s = PyUnicode_FromString(kTags[i].name);
+    if (s == nullptr) return -1;
+    if (kTags[i].kind == ElementKind::kVoid && PySet_Add(voids, s) < 0) return -1;
+    PyTuple_SET_ITEM(names, static_cast<Py_ssize_t>(i), s);
+  }
+  const int rc = (PyModule_AddObjectRef(m, "ELEMENTS", names) < 0 ||
+                  PyModule_AddObjectRef(m, "VOID_ELEMENTS", voids) < 0)
+                     ? -1
+                     : 0;
+  Py_DECREF(names);
+  Py_DECREF(voids);
+  return rc;
+}
+
+PyModuleDef_Slot module_slots[] = {{Py_mod_exec, reinterpret_cast<void*>(module_exec)},
+                                   {0, nullptr}};
+
+PyModuleDef module_def = {PyModuleDef_HEAD_INIT,
+                          "tagflow_cpp._core",
+                          "The C++ engine of tagflow_cpp (CPython C API binding).",
+                          0,
+                          module_methods,
+                          module_slots,
+                          nullptr,
+                          nullptr,
+                          nullptr};
+
+}  // namespace
+
+PyMODINIT_FUNC PyInit__core() {
+  return PyModuleDef_Init(&module_def);
+}
