@@ -1,0 +1,99 @@
+"""Runs in a variant's environment: enqueue messages, account for them, show dramatiq's source.
+
+``python -m dramatiq_leak.client enqueue ACTOR --args '[128]' --count 1 [--options JSON] [--flush]``
+``python -m dramatiq_leak.client account``
+``python -m dramatiq_leak.client source``
+
+Each prints one JSON document on stdout. Redis and queue come from the same
+``DLEAK_*`` variables as :mod:`dramatiq_leak.worker_app`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import inspect
+import json
+import sys
+from typing import Any
+
+
+def enqueue(actor: str, args: list[Any], count: int, options: dict[str, Any], flush: bool) -> dict:
+    from dramatiq_leak import worker_app as app
+
+    if actor not in app.ACTORS:
+        raise SystemExit(f"unknown actor {actor!r}; known: {', '.join(sorted(app.ACTORS))}")
+    if flush:
+        app.broker.client.flushdb()
+    ids = [
+        app.ACTORS[actor].send_with_options(args=tuple(args), **options).message_id
+        for _ in range(count)
+    ]
+    return {"ids": ids}
+
+
+def account() -> dict:
+    """Where each message is in Redis: queued, delayed, unacked (held by a worker) or dead."""
+    from dramatiq import Message
+    from dramatiq.common import dq_name, xq_name
+
+    from dramatiq_leak import worker_app as app
+
+    client = app.broker.client
+    ns = app.broker.namespace
+    acked_by_worker: set[bytes] = set()
+    for key in client.scan_iter(match=f"{ns}:__acks__.*"):
+        acked_by_worker |= set(client.smembers(key))
+    states: dict[str, str] = {}
+    places = (
+        (app.QUEUE, "queued"),
+        (dq_name(app.QUEUE), "delayed"),
+        (xq_name(app.QUEUE), "dead_lettered"),
+    )
+    for queue, label in places:
+        for rid, data in client.hgetall(f"{ns}:{queue}.msgs").items():
+            msg = Message.decode(data)
+            state = "unacked" if rid in acked_by_worker and label != "dead_lettered" else label
+            if msg.message_id in states:
+                state = f"duplicate({states[msg.message_id]},{state})"
+            states[msg.message_id] = state
+    return {"states": states}
+
+
+def source() -> dict:
+    import dramatiq
+    from dramatiq.asyncio import EventLoopThread
+    from dramatiq.broker import MessageProxy
+
+    return {
+        "dramatiq": dramatiq.__version__,
+        "run_coroutine": inspect.getsource(EventLoopThread.run_coroutine),
+        "clear_exception": inspect.getsource(MessageProxy.clear_exception),
+        "file": inspect.getsourcefile(EventLoopThread),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m dramatiq_leak.client", description=__doc__)
+    sub = p.add_subparsers(dest="cmd", required=True)
+    e = sub.add_parser("enqueue", help="send COUNT messages to ACTOR")
+    e.add_argument("actor")
+    e.add_argument("--args", default="[]", help="JSON list of positional arguments")
+    e.add_argument("--count", type=int, default=1)
+    e.add_argument("--options", default="{}", help="JSON object of message options")
+    e.add_argument("--flush", action="store_true", help="empty the Redis database first")
+    sub.add_parser("account", help="state of every message still in Redis")
+    sub.add_parser("source", help="dramatiq's run_coroutine and clear_exception source")
+    a = p.parse_args(argv)
+    if a.cmd == "enqueue":
+        out = enqueue(a.actor, json.loads(a.args), a.count, json.loads(a.options), a.flush)
+    elif a.cmd == "account":
+        out = account()
+    else:
+        out = source()
+    json.dump(out, sys.stdout)
+    sys.stdout.write("\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

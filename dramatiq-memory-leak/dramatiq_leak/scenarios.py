@@ -1,0 +1,60 @@
+"""The five scenarios: which actor, how many messages, how many worker threads."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Scenario:
+    key: str
+    label: str
+    actor: str
+    threads: int
+    messages: int  # messages in flight (each retried until the cell ends)
+    mb_per_exception: int  # at full scale; quick mode scales it down
+    exceptions_per_failure: int = 1
+    sleep_ms: int = 0  # sleep control only
+    control: bool = False
+
+    def args(self, mb: int) -> list[int]:
+        return [mb, self.sleep_ms] if self.actor == "sleep_async" else [mb]
+
+    def mb_per_failure(self, mb: int) -> int:
+        return mb * self.exceptions_per_failure
+
+
+SCENARIOS: tuple[Scenario, ...] = (
+    Scenario("async-raise", "async actor raises, 128 MB", "fail_async", 1, 1, 128),
+    Scenario(
+        "chained",
+        "raise Outer(big) from Inner(big), 2 x 128 MB",
+        "fail_async_chained",
+        1,
+        1,
+        128,
+        exceptions_per_failure=2,
+    ),
+    Scenario(
+        "sync-raise", "sync actor raises, 128 MB (control)", "fail_sync", 1, 1, 128, control=True
+    ),
+    Scenario(
+        "async-sleep",
+        "async actor sleeps holding 128 MB (control)",
+        "sleep_async",
+        1,
+        0,  # the harness keeps this queue fed instead (see harness.run_cell)
+        128,
+        sleep_ms=100,
+        control=True,
+    ),
+    Scenario("concurrent", "5 threads x async raise, 64 MB each", "fail_async", 5, 5, 64),
+)
+BY_KEY = {s.key: s for s in SCENARIOS}
+
+
+def scenario(key: str) -> Scenario:
+    try:
+        return BY_KEY[key]
+    except KeyError:
+        raise ValueError(f"unknown scenario {key!r}; choose from {', '.join(BY_KEY)}") from None

@@ -1,0 +1,135 @@
+"""The broker and actors the workers run: ``dramatiq dramatiq_leak.worker_app``.
+
+Configured by environment variables (set by the harness):
+
+``DLEAK_REDIS_URL``  redis://127.0.0.1:PORT/0 (required)
+``DLEAK_QUEUE``      queue name (default ``leak``)
+``DLEAK_EXTRA``      ``none`` | ``fix`` (:class:`~dramatiq_leak.fix.BreakAsyncioCycle`) |
+                     ``gc`` (:class:`ForceCollectAfterFailure`, the original study's remedy)
+``DLEAK_PROBE``      path of the probe's JSON-lines file (optional)
+
+Imports only the standard library, dramatiq and redis, so it runs in each
+variant's own environment.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import os
+from typing import Any
+
+import dramatiq
+from dramatiq.brokers.redis import RedisBroker
+from dramatiq.middleware import AsyncIO, Middleware
+
+from dramatiq_leak import probe as _probe
+from dramatiq_leak.fix import BreakAsyncioCycle
+
+MB = 1 << 20
+PAGE = 4096
+#: The original study's retry policy: retries every 50-100 ms, practically forever.
+RETRY_OPTIONS: dict[str, int] = {"max_retries": 1_000_000, "min_backoff": 50, "max_backoff": 100}
+EXTRAS = ("none", "fix", "gc")
+
+
+def written_buffer(mb: int) -> bytearray:
+    """``mb`` MiB whose every page has been written, so it counts in RSS.
+
+    ``bytes(n)`` would come from ``calloc``: fresh zero pages the kernel maps
+    lazily, invisible in RSS until written (the original's follow-up tests made
+    that mistake). One byte per page is enough to make every page resident.
+    """
+    buf = bytearray(mb * MB)
+    buf[::PAGE] = b"\x01" * len(range(0, len(buf), PAGE))
+    return buf
+
+
+class BigError(Exception):
+    """An exception that holds a big buffer; every instance is tracked by the probe.
+
+    The buffer is an attribute, not an argument: its repr would otherwise end up
+    in every logged traceback (and in the retry message stored in Redis).
+    """
+
+    def __init__(self, payload: bytearray) -> None:
+        super().__init__(f"failure holding {len(payload) / MB:.0f} MiB")
+        self.payload = payload
+        _probe.track(self)
+
+
+class InnerError(BigError):
+    pass
+
+
+class OuterError(BigError):
+    pass
+
+
+class ForceCollectAfterFailure(Middleware):
+    """The original study's remedy: a full ``gc.collect()`` after every failed message.
+
+    Measured here for its cost; :class:`~dramatiq_leak.fix.BreakAsyncioCycle` is the fix.
+    It runs while the current exception is still referenced by the worker, so it frees
+    the previous failure's memory, not the current one's.
+    """
+
+    def after_process_message(
+        self, broker: Any, message: Any, *, result: Any = None, exception: Any = None
+    ) -> None:
+        if exception is not None:
+            gc.collect()
+
+
+def _config() -> tuple[str, str, str, str | None]:
+    url = os.environ.get("DLEAK_REDIS_URL")
+    if not url:
+        raise RuntimeError("DLEAK_REDIS_URL is not set (e.g. redis://127.0.0.1:6379/0)")
+    extra = os.environ.get("DLEAK_EXTRA", "none")
+    if extra not in EXTRAS:
+        raise RuntimeError(f"DLEAK_EXTRA={extra!r}: expected one of {', '.join(EXTRAS)}")
+    return url, os.environ.get("DLEAK_QUEUE", "leak"), extra, os.environ.get("DLEAK_PROBE")
+
+
+REDIS_URL, QUEUE, EXTRA, PROBE_PATH = _config()
+
+broker = RedisBroker(url=REDIS_URL)
+broker.add_middleware(AsyncIO())
+if EXTRA == "fix":
+    broker.add_middleware(BreakAsyncioCycle())
+elif EXTRA == "gc":
+    broker.add_middleware(ForceCollectAfterFailure())
+probe = _probe.Probe(PROBE_PATH)
+broker.add_middleware(probe)
+dramatiq.set_broker(broker)
+
+
+@dramatiq.actor(queue_name=QUEUE, **RETRY_OPTIONS)
+async def fail_async(mb: int) -> None:
+    """The original's case: an async actor raising an exception that holds ``mb`` MiB."""
+    big = written_buffer(mb)
+    raise BigError(big)
+
+
+@dramatiq.actor(queue_name=QUEUE, **RETRY_OPTIONS)
+async def fail_async_chained(mb: int) -> None:
+    """``raise Outer(big) from Inner(big)``: two exceptions, ``mb`` MiB each."""
+    raise OuterError(written_buffer(mb)) from InnerError(written_buffer(mb))
+
+
+@dramatiq.actor(queue_name=QUEUE, **RETRY_OPTIONS)
+def fail_sync(mb: int) -> None:
+    """Control: the same failure from a sync actor (no event-loop thread involved)."""
+    big = written_buffer(mb)
+    raise BigError(big)
+
+
+@dramatiq.actor(queue_name=QUEUE, **RETRY_OPTIONS)
+async def sleep_async(mb: int, sleep_ms: int) -> None:
+    """Control: an async actor that holds ``mb`` MiB while sleeping, and succeeds."""
+    big = written_buffer(mb)
+    await asyncio.sleep(sleep_ms / 1000)
+    del big
+
+
+ACTORS = {a.actor_name: a for a in (fail_async, fail_async_chained, fail_sync, sleep_async)}
