@@ -262,9 +262,9 @@ bool convert_name(PyObject* key, std::string& out) {
 
 PyObject* unsupported_attr(std::string_view name, PyObject* v) {
   PyErr_Format(PyExc_TypeError,
-               "attribute '%.*s': unsupported value type %.100s (use str, int, float, bool or "
+               "attribute '%s': unsupported value type %.100s (use str, int, float, bool or "
                "None)",
-               static_cast<int>(name.size()), name.data(), Py_TYPE(v)->tp_name);
+               std::string(name).c_str(), Py_TYPE(v)->tp_name);
   return nullptr;
 }
 
@@ -327,8 +327,8 @@ bool write_prefixed(tagflow::Document& doc, std::string_view prefix, PyObject* d
   std::string full;
   while (PyDict_Next(dict, &pos, &key, &value)) {
     if (!PyUnicode_Check(key)) {
-      PyErr_Format(PyExc_TypeError, "%.*s={...} keys must be str, not %.100s",
-                   static_cast<int>(prefix.size()), prefix.data(), Py_TYPE(key)->tp_name);
+      PyErr_Format(PyExc_TypeError, "%s={...} keys must be str, not %.100s",
+                   std::string(prefix).c_str(), Py_TYPE(key)->tp_name);
       return false;
     }
     if (!convert_name(key, name)) return false;
@@ -378,15 +378,15 @@ PyObject* element_call(DocumentObject* self, std::string_view name, ElementKind 
                        PyObject* const* args, Py_ssize_t nargs, PyObject* kwnames) {
   if (nargs > 1) {
     PyErr_Format(PyExc_TypeError,
-                 "<%.*s>: at most one positional argument (the text of a leaf element), got %zd",
-                 static_cast<int>(name.size()), name.data(), nargs);
+                 "<%s>: at most one positional argument (the text of a leaf element), got %zd",
+                 std::string(name).c_str(), nargs);
     return nullptr;
   }
   TextValue content;
   if (nargs == 1) {
     if (kind == ElementKind::kVoid) {
-      PyErr_Format(PyExc_TypeError, "<%.*s> is a void element and cannot have text content",
-                   static_cast<int>(name.size()), name.data());
+      PyErr_Format(PyExc_TypeError, "<%s> is a void element and cannot have text content",
+                   std::string(name).c_str());
       return nullptr;
     }
     if (!text_value(args[0], content)) return nullptr;  // may run __html__: before Enter
