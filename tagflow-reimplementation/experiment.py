@@ -1,5 +1,292 @@
-"""tagflow-reimplementation: the `lab` plug-in (see lab/experiment.py)."""
+"""tagflow-reimplementation: the `lab` plug-in (see lab/experiment.py).
+
+One run measures, with html_bench's pyperf harness (output checked against the reference first):
+tagflow_cpp's explicit Document API and its tagflow-compatible API against Jinja2 (Environment,
+cached templates, autoescape on) and tagflow 0.12.0 on the five shared scenarios; then the
+Google Benchmark ceiling (the same pages built from C++ directly, no Python).
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import os
+import statistics
+from pathlib import Path
+from typing import Any
 
 TITLE = "tagflow_cpp: tagflow's syntax on a C++ engine, faster than Jinja2 with autoescape"
 ISSUE = 3
-IMPLEMENTED = False  # until issue #3 lands
+
+ENGINES = ["tagflow_cpp", "tagflow_cpp.compat", "jinja2", "tagflow"]
+LABELS = {
+    "tagflow_cpp": "tagflow_cpp (explicit API)",
+    "tagflow_cpp.compat": "tagflow_cpp.compat",
+    "jinja2": "Jinja2 (cached, autoescape)",
+    "tagflow": "tagflow 0.12.0",
+}
+SCENARIOS = ["simple", "complex", "table100", "table1000", "escaping"]
+BENCH_BINARY = Path("build/release/tagflow-reimplementation/bench_tagflow_pages")
+
+# The issue's goals: (description, engine measured, engine compared, minimum geomean speedup).
+GOALS = [
+    ("explicit API vs Jinja2, geometric mean", "tagflow_cpp", "jinja2", 2.0),
+    ("explicit API vs tagflow 0.12.0, geometric mean", "tagflow_cpp", "tagflow", 40.0),
+    ("compat API vs tagflow 0.12.0, geometric mean", "tagflow_cpp.compat", "tagflow", 15.0),
+]
+
+
+def geomean(values: list[float]) -> float:
+    return math.exp(statistics.fmean(math.log(v) for v in values)) if values else float("nan")
+
+
+def _elements() -> dict[str, int]:
+    from html_bench import scenarios
+
+    return {name: scenarios.get(name).elements for name in SCENARIOS}
+
+
+def run_ceiling(ctx: Any) -> dict[str, Any]:
+    """Runs the Google Benchmark binary of the release build; reports why if it is absent."""
+    from lab.paths import repo_root
+
+    # TAGFLOW_CPP_BENCH points at another build of the binary (e.g. a private build dir).
+    binary = Path(os.environ.get("TAGFLOW_CPP_BENCH", repo_root() / BENCH_BINARY))
+    if not binary.exists():
+        return {"available": False, "reason": f"{binary} not built (run `make build`)"}
+    reps = 3 if ctx.quick else 10
+    args = [
+        str(binary),
+        "--benchmark_format=json",
+        f"--benchmark_min_time={0.05 if ctx.quick else 0.2}",
+        f"--benchmark_repetitions={reps}",
+        "--benchmark_report_aggregates_only=true",
+    ]
+    proc = ctx.procs.run(args, timeout=600, stdout=-1, stderr=-1, text=True)
+    if proc.returncode != 0:
+        return {"available": False, "reason": f"exit {proc.returncode}: {proc.stderr[-400:]}"}
+    data = json.loads(proc.stdout)
+    pages: dict[str, dict[str, float]] = {}
+    for b in data["benchmarks"]:
+        if b.get("aggregate_name") != "median":
+            continue
+        name = b["run_name"]
+        scale = {"ns": 1e-9, "us": 1e-6, "ms": 1e-3, "s": 1.0}[b.get("time_unit", "ns")]
+        seconds = b["real_time"] * scale
+        elements = b.get("elements", 0.0)
+        pages[name] = {
+            "median_s": seconds,
+            "bytes_per_s": b.get("bytes_per_second", 0.0),
+            "elements_per_s": b.get("items_per_second", 0.0),
+            "elements": elements,
+            "ns_per_element": seconds / elements * 1e9 if elements else float("nan"),
+        }
+    return {"available": True, "repetitions": reps, "pages": pages, "context": data["context"]}
+
+
+def analyse(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Medians per engine and scenario, speedups, ns per element and the goals' verdicts."""
+    elements = _elements()
+    median: dict[str, dict[str, float]] = {e: {} for e in ENGINES}
+    spread: dict[str, dict[str, list[float]]] = {e: {} for e in ENGINES}
+    status: dict[str, dict[str, str]] = {e: {} for e in ENGINES}
+    for r in rows:
+        e, s = r["spec"], r["scenario"]
+        status.setdefault(e, {})[s] = r["status"]
+        if r["status"] == "ok" and "median_s" in r:
+            median[e][s] = r["median_s"]
+            spread[e][s] = [r["q1_s"], r["q3_s"]]
+    speedups: dict[str, dict[str, float]] = {}
+    for _, mine, other, _ in GOALS:
+        key = f"{mine}/{other}"
+        speedups[key] = {
+            s: median[other][s] / median[mine][s]
+            for s in SCENARIOS
+            if s in median[mine] and s in median[other]
+        }
+    goals = []
+    for desc, mine, other, minimum in GOALS:
+        per = speedups[f"{mine}/{other}"]
+        complete = len(per) == len(SCENARIOS)
+        g = geomean(list(per.values())) if complete else float("nan")
+        goals.append(
+            {
+                "goal": desc,
+                "minimum": minimum,
+                "geomean": g,
+                "met": complete and g >= minimum,
+                "complete": complete,
+            }
+        )
+    per_jinja = speedups["tagflow_cpp/jinja2"]
+    every = len(per_jinja) == len(SCENARIOS) and all(v > 1 for v in per_jinja.values())
+    goals.insert(
+        0,
+        {
+            "goal": "explicit API faster than Jinja2 on every scenario",
+            "minimum": 1.0,
+            "geomean": min(per_jinja.values()) if per_jinja else float("nan"),
+            "met": every,
+            "complete": len(per_jinja) == len(SCENARIOS),
+        },
+    )
+    ns_per_element = {e: {s: median[e][s] / elements[s] * 1e9 for s in median[e]} for e in ENGINES}
+    return {
+        "median_s": median,
+        "iqr_s": spread,
+        "status": status,
+        "speedups": speedups,
+        "goals": goals,
+        "ns_per_element": ns_per_element,
+        "elements": elements,
+    }
+
+
+def run(ctx: Any) -> dict[str, Any]:
+    from html_bench.measure import measure
+
+    ctx.progress.set_total(len(ENGINES) * (1 + len(SCENARIOS)) + 1)
+    rows = measure(
+        ENGINES, SCENARIOS, quick=ctx.quick, procs=ctx.procs, progress=ctx.progress, log=ctx.log
+    )
+    ctx.progress.describe("C++ ceiling (Google Benchmark)")
+    ceiling = run_ceiling(ctx)
+    ctx.progress.advance()
+    import tagflow_cpp
+
+    results = {
+        "rows": rows,
+        "analysis": analyse(rows),
+        "ceiling": ceiling,
+        "escape_kernel": tagflow_cpp.escape_kernel(),
+    }
+    _write_csv(ctx, results)
+    _plot(ctx, results)
+    return results
+
+
+def _write_csv(ctx: Any, results: dict[str, Any]) -> None:
+    path = ctx.out / "timings.csv"
+    a = results["analysis"]
+    with path.open("w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(["engine", "scenario", "status", "median_s", "q1_s", "q3_s", "ns_per_element"])
+        for r in results["rows"]:
+            e, s = r["spec"], r["scenario"]
+            w.writerow(
+                [
+                    e,
+                    s,
+                    r["status"],
+                    r.get("median_s", ""),
+                    r.get("q1_s", ""),
+                    r.get("q3_s", ""),
+                    a["ns_per_element"].get(e, {}).get(s, ""),
+                ]
+            )
+    ctx.artifact(path)
+
+
+def _plot(ctx: Any, results: dict[str, Any]) -> None:
+    import matplotlib.pyplot as plt
+
+    from lab.plotting import save
+
+    a = results["analysis"]
+    fig, ax = plt.subplots(figsize=(8, 4))
+    width = 0.8 / len(ENGINES)
+    for i, e in enumerate(ENGINES):
+        xs = [j + i * width for j, s in enumerate(SCENARIOS) if s in a["median_s"][e]]
+        ys = [a["median_s"][e][s] * 1e6 for s in SCENARIOS if s in a["median_s"][e]]
+        ax.bar(xs, ys, width, label=LABELS[e])
+    ax.set_xticks([j + 0.4 - width / 2 for j in range(len(SCENARIOS))], SCENARIOS)
+    ax.set_yscale("log")
+    ax.set_ylabel("median render time (µs, log scale)")
+    ax.set_title("One page render, lower is better")
+    ax.legend(fontsize=8)
+    ctx.artifact(save(fig, ctx.out / "render_times.png"))
+
+
+def _fmt_us(seconds: float | None) -> str:
+    if seconds is None:
+        return "n/a"
+    us = seconds * 1e6
+    return f"{us:,.1f}" if us < 1000 else f"{us:,.0f}"
+
+
+def summarize(results: dict[str, Any]) -> list[tuple[str, str]]:
+    out = []
+    for g in results["analysis"]["goals"]:
+        verdict = "met" if g["met"] else "NOT met"
+        out.append((g["goal"], f"{g['geomean']:.1f}x (goal {g['minimum']:g}x): {verdict}"))
+    return out
+
+
+def readme_sections(results: dict[str, Any]) -> dict[str, str]:
+    a = results["analysis"]
+    m = a["median_s"]
+    lines = [
+        "Median render time of one page in µs (pyperf worker processes; interquartile range in "
+        "`results/timings.csv`), speedups as ratios of medians measured in the same run, and the "
+        "cost per element of the explicit API.",
+        "",
+        "| scenario | elements | tagflow_cpp | compat | Jinja2 (autoescape) | tagflow 0.12.0 "
+        "| vs Jinja2 | vs tagflow | compat vs tagflow | ns/element |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    sp = a["speedups"]
+    for s in SCENARIOS:
+        cells = [_fmt_us(m[e].get(s)) for e in ENGINES]
+
+        def ratio(key: str, scenario: str = s) -> str:
+            v = sp[key].get(scenario)
+            return f"{v:.1f}x" if v else "n/a"
+
+        nspe = a["ns_per_element"]["tagflow_cpp"].get(s)
+        lines.append(
+            f"| {s} | {a['elements'][s]} | "
+            + " | ".join(cells)
+            + f" | {ratio('tagflow_cpp/jinja2')} | {ratio('tagflow_cpp/tagflow')}"
+            + f" | {ratio('tagflow_cpp.compat/tagflow')} | {f'{nspe:.0f}' if nspe else 'n/a'} |"
+        )
+    for e in ENGINES:
+        bad = {s: st for s, st in a["status"].get(e, {}).items() if st != "ok"}
+        if bad:
+            lines.append("")
+            lines.append(f"**{LABELS[e]}** did not complete: {bad} (see results/latest.json).")
+    lines += ["", "| goal | required | measured | verdict |", "|---|---:|---:|---|"]
+    for g in a["goals"]:
+        measured = f"{g['geomean']:.1f}x" if g["complete"] else "incomplete"
+        if g["goal"].endswith("every scenario"):
+            measured = f"slowest scenario {measured}"
+        verdict = "met" if g["met"] else "**not met**"
+        lines.append(f"| {g['goal']} | {g['minimum']:g}x | {measured} | {verdict} |")
+    lines += ["", "![render times](results/render_times.png)"]
+
+    c = results["ceiling"]
+    if c.get("available"):
+        ceil = [
+            "The same five pages built from C++ directly (`bench_tagflow_pages`, Google "
+            f"Benchmark, median of {c['repetitions']} repetitions): the ceiling a Python binding "
+            "can approach.",
+            "",
+            "| scenario | C++ µs/page | MB/s | M elements/s | ns/element | Python explicit API "
+            "ns/element | Python / C++ |",
+            "|---|---:|---:|---:|---:|---:|---:|",
+        ]
+        for s in SCENARIOS:
+            p = c["pages"].get(s)
+            if not p:
+                continue
+            py = a["ns_per_element"]["tagflow_cpp"].get(s)
+            ceil.append(
+                f"| {s} | {p['median_s'] * 1e6:,.2f} | {p['bytes_per_s'] / 1e6:,.0f} | "
+                f"{p['elements_per_s'] / 1e6:,.1f} | {p['ns_per_element']:.1f} | "
+                f"{f'{py:.0f}' if py else 'n/a'} | "
+                + (f"{py / p['ns_per_element']:.0f}x |" if py else "n/a |")
+            )
+    else:
+        ceil = [f"C++ ceiling not measured: {c.get('reason')}."]
+    ceil += ["", f"Escaping kernel selected at run time on this CPU: `{results['escape_kernel']}`."]
+    return {"performance": "\n".join(lines), "ceiling": "\n".join(ceil)}

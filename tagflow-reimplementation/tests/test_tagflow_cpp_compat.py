@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-
 from tagflow_cpp import compat
 from tagflow_cpp.compat import attr, classes, dataset, document, html, tag, text
 
@@ -33,8 +32,7 @@ def test_tagflow_cpp_compat_attribute_values_like_tagflow() -> None:
             dataset({"k": "v"})
             attr("data-k", None)
     assert doc.to_html() == (
-        '<input disabled="" value="3" step="0.5">'
-        '<div class="ignored-by-order c d"></div>'
+        '<input disabled="" value="3" step="0.5">' '<div class="ignored-by-order c d"></div>'
     )
 
 

@@ -6,7 +6,6 @@ from html.parser import HTMLParser
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-
 from tagflow_cpp import Document
 
 # Python's str minus lone surrogates (which the binding rejects) and carriage returns/NUL

@@ -75,7 +75,7 @@ def document() -> Iterator[Fragment]:
 
 
 class HTMLTagBuilder:
-    """``tag.div(*classes, **attrs)`` / ``tag("div", ...)``: opens an element (use with ``with``)."""
+    """``tag.div(*classes, **attrs)`` or ``tag("div", ...)``: opens an element (use ``with``)."""
 
     def __call__(self, tagname: str, *klasses: Any, **kwargs: Any) -> Element:
         return _tf_open(_get(), tagname, klasses, kwargs)
