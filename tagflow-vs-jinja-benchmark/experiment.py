@@ -1,5 +1,179 @@
-"""tagflow-vs-jinja-benchmark: the `lab` plug-in (see lab/experiment.py)."""
+"""tagflow-vs-jinja-benchmark: the `lab` plug-in (see lab/experiment.py).
+
+Every engine renders every scenario once; its output is compared with the reference after
+normalization; then pyperf times it in worker processes on each interpreter. Engines whose output
+differs are timed but not ranked. See html_bench/ for the parts and README.md for the method.
+"""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
 
 TITLE = "fair, output-verified benchmark of Python HTML generators"
 ISSUE = 4
-IMPLEMENTED = False  # until issue #4 lands
+
+#: Engines timed on interpreters other than the first one in quick mode (the full set in full).
+QUICK_EXTRA_ENGINES = [
+    "jinja2",
+    "jinja2-noescape",
+    "jinja2-template-per-render",
+    "tagflow",
+    "tagflow_cpp",
+    "tagflow_cpp.compat",
+    "fstring",
+]
+
+
+def run(ctx: Any) -> dict[str, Any]:
+    from html_bench import envs, measure, report
+    from html_bench.engines import ENGINES
+    from html_bench.scenarios import SCENARIOS
+
+    scen = list(SCENARIOS)
+    pythons = list(ctx.pythons) or [sys.executable]
+    interpreters: list[dict[str, Any]] = []
+    plan = []
+    ctx.progress.describe("preparing interpreters")
+    for i, py in enumerate(pythons):
+        env = envs.bench_python(py, ctx.procs.run, log=ctx.log)
+        interpreters.append(env.as_dict())
+        if env.python is None:
+            ctx.log(f"skipping {py}: {env.reason}")
+            continue
+        engines = list(ENGINES) if (i == 0 or not ctx.quick) else QUICK_EXTRA_ENGINES
+        plan.append((env, engines))
+    ctx.progress.set_total(sum(len(e) * (1 + len(scen)) for _, e in plan))
+    rows: list[dict[str, Any]] = []
+    for env, engines in plan:
+        got = measure.measure(
+            engines,
+            scen,
+            quick=ctx.quick,
+            python=env.python,
+            procs=ctx.procs,
+            progress=ctx.progress,
+            log=ctx.log,
+        )
+        for r in got:
+            r["requested_python"] = env.requested
+        rows += got
+        versions = {r["python_version"] for r in got if r.get("python_version")}
+        for info in interpreters:
+            if info["requested"] == env.requested:
+                info["version"] = next(iter(versions), None)
+
+    ctx.progress.describe("plots")
+    for s in scen:
+        path = report.plot_scenario(rows, s, ctx.out / f"time_{s}.png")
+        if path is not None:
+            ctx.artifact(path)
+    ctx.artifact(report.write_csv(rows, ctx.out / "measurements.csv"))
+    measured_versions = []
+    for r in rows:
+        v = r.get("python_version")
+        if v and v not in measured_versions:
+            measured_versions.append(v)
+    return {
+        "mode": ctx.mode,
+        "settings": measure.settings(ctx.quick).as_dict(),
+        "interpreters": interpreters,
+        "python_versions": measured_versions,
+        "engines": {
+            name: {"label": e.label, "kind": e.kind, "notes": e.notes, "reference": e.reference}
+            for name, e in ENGINES.items()
+        },
+        "rows": rows,
+        "verdicts": {v: report.verdicts(rows, v) for v in measured_versions},
+    }
+
+
+def summarize(results: dict[str, Any]) -> list[tuple[str, str]]:
+    from html_bench import report
+
+    rows = results.get("rows", [])
+    versions = results.get("python_versions", [])
+    if not rows or not versions:
+        return [("status", "nothing measured")]
+    v = versions[0]
+    idx = report.index(rows, v)
+    out = []
+    t = [report.ratio(idx, "tagflow", "jinja2", s) for s in report.ORIGINAL_SCENARIOS]
+    if all(x is not None for x in t):
+        out.append(
+            (
+                f"tagflow / Jinja2 (autoescape), py{v}",
+                f"{report.geomean(t):.1f}x slower (geo. mean; original claimed 14.55x)",
+            )
+        )
+    c = [report.ratio(idx, "tagflow_cpp", "jinja2", s) for s in report.SCENARIOS]
+    if all(x is not None for x in c):
+        out.append((f"tagflow_cpp / Jinja2, py{v}", f"{report.geomean(c):.2f}x of Jinja2's time"))
+    differs = sorted(
+        {
+            f"{r['engine']} ({r['scenario']})"
+            for r in rows
+            if r.get("status") == "output differs" and not r.get("reference_row")
+        }
+    )
+    out.append(("output differs", ", ".join(differs) if differs else "none"))
+    return out
+
+
+def readme_sections(results: dict[str, Any]) -> dict[str, str]:
+    from html_bench import report
+    from html_bench.scenarios import SCENARIOS
+
+    rows = results.get("rows", [])
+    versions = results.get("python_versions", [])
+    sections: dict[str, str] = {}
+    if not rows or not versions:
+        return {"results": "(not measured yet: run `uv run lab run tagflow-vs-jinja-benchmark`)"}
+    s = results.get("settings", {})
+    method = (
+        f"Mode: {results.get('mode')} (pyperf: {s.get('processes')} worker processes x "
+        f"{s.get('values')} values after {s.get('warmups')} warm-up, ≥{s.get('min_time')} s "
+        f"per value, loops {'calibrated by pyperf' if s.get('calibrate') else 'from a probe'})."
+    )
+    parts = []
+    for v in versions:
+        parts += [f"#### Python {v}", "", report.results_table(rows, v), ""]
+    parts.append(method)
+    sections["results"] = "\n".join(parts)
+    parts = []
+    for v in versions:
+        parts += [f"#### Python {v}", "", report.verdict_table(rows, v), ""]
+    parts += ["#### Side by side with the original figures", "", report.original_table(rows)]
+    sections["claims"] = "\n".join(parts)
+    sections["equivalence"] = report.equivalence_table(rows)
+    sections["details"] = "\n\n".join(
+        f"#### Python {v}\n\n" + report.spread_table(rows, v) for v in versions
+    )
+    sections["plots"] = "\n\n".join(
+        f"![{name}](results/time_{name}.png)"
+        for name in SCENARIOS
+        if name in {r["scenario"] for r in rows if r.get("median_s") is not None}
+    )
+    env_lines = []
+    for info in results.get("interpreters", []):
+        if info.get("python") is None:
+            env_lines.append(f"- `{info['requested']}`: skipped: {info.get('reason')}")
+        else:
+            notes = "; ".join(info.get("notes") or []) or "no notes"
+            env_lines.append(f"- Python {info.get('version')} (`{info['requested']}`): {notes}")
+    for v in versions:
+        seen: dict[str, str] = {}
+        for r in rows:
+            if r.get("python_version") == v:
+                for dist, ver in (r.get("versions") or {}).items():
+                    seen.setdefault(dist, ver)
+        env_lines.append(
+            f"- packages on Python {v}: " + ", ".join(f"{d} {x}" for d, x in sorted(seen.items()))
+        )
+    sections["environment"] = "\n".join(env_lines)
+    engines = results.get("engines", {})
+    sections["engines"] = "\n".join(
+        ["| engine | configuration and escaping |", "|---|---|"]
+        + [f"| {name} | {e['notes']} |" for name, e in engines.items()]
+    )
+    return sections

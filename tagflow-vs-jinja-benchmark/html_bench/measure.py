@@ -45,7 +45,7 @@ class Settings:
         return dict(self.__dict__)
 
 
-QUICK = Settings(processes=2, values=3, warmups=1, min_time=0.04, calibrate=False)
+QUICK = Settings(processes=1, values=5, warmups=1, min_time=0.03, calibrate=False)
 FULL = Settings(processes=10, values=3, warmups=1, min_time=0.1, calibrate=True)
 
 #: A measured row is ranked only if its status is this.
