@@ -15,6 +15,7 @@ from collections.abc import Callable
 from types import ModuleType
 from typing import Any
 
+from html_bench.engines import by_scenario
 from html_bench.scenarios import COMPLEX_CSS
 
 DOCTYPE = "<!DOCTYPE html>"
@@ -151,10 +152,4 @@ def renderers(module: ModuleType | Any) -> dict[str, Renderer]:
                                 text(str(c["score"]))
         return DOCTYPE + doc.to_html()
 
-    return {
-        "simple": simple,
-        "complex": complex_page,
-        "table100": table,
-        "table1000": table,
-        "escaping": escaping,
-    }
+    return by_scenario(simple, complex_page, table, escaping)

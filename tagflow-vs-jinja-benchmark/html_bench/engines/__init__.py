@@ -80,6 +80,19 @@ class Engine:
         return out
 
 
+def by_scenario(
+    simple: Renderer, complex_page: Renderer, table: Renderer, escaping: Renderer
+) -> Renderers:
+    """The renderers dict of an engine: one function per page (both tables share one)."""
+    return {
+        "simple": simple,
+        "complex": complex_page,
+        "table100": table,
+        "table1000": table,
+        "escaping": escaping,
+    }
+
+
 def _import_attr(spec: str) -> Any:
     module_name, _, attr = spec.partition(":")
     if not attr:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from html_bench import reference
-from html_bench.engines import Renderers
+from html_bench.engines import Renderers, by_scenario
 
 
 def fstring() -> Renderers:
@@ -148,13 +148,7 @@ def htpy_renderers() -> Renderers:
             ]
         )
 
-    return {
-        "simple": simple,
-        "complex": complex_page,
-        "table100": tab,
-        "table1000": tab,
-        "escaping": escaping,
-    }
+    return by_scenario(simple, complex_page, tab, escaping)
 
 
 def dominate_renderers() -> Renderers:
@@ -259,13 +253,7 @@ def dominate_renderers() -> Renderers:
                             t.span(str(c["score"]), cls="score")
         return doctype + root.render(pretty=False)
 
-    return {
-        "simple": simple,
-        "complex": complex_page,
-        "table100": tab,
-        "table1000": tab,
-        "escaping": escaping,
-    }
+    return by_scenario(simple, complex_page, tab, escaping)
 
 
 def yattag_renderers() -> Renderers:
@@ -398,13 +386,7 @@ def yattag_renderers() -> Renderers:
                                 text(str(c["score"]))
         return doc.getvalue()
 
-    return {
-        "simple": simple,
-        "complex": complex_page,
-        "table100": tab,
-        "table1000": tab,
-        "escaping": escaping,
-    }
+    return by_scenario(simple, complex_page, tab, escaping)
 
 
 def airium_renderers() -> Renderers:
@@ -517,13 +499,7 @@ def airium_renderers() -> Renderers:
                             a.span(klass="score", _t=str(c["score"]))
         return str(a)
 
-    return {
-        "simple": simple,
-        "complex": complex_page,
-        "table100": tab,
-        "table1000": tab,
-        "escaping": escaping,
-    }
+    return by_scenario(simple, complex_page, tab, escaping)
 
 
 def fasttag_renderers() -> Renderers:
@@ -654,10 +630,4 @@ def fasttag_renderers() -> Renderers:
             )
         )
 
-    return {
-        "simple": simple,
-        "complex": complex_page,
-        "table100": tab,
-        "table1000": tab,
-        "escaping": escaping,
-    }
+    return by_scenario(simple, complex_page, tab, escaping)

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from chameleon import PageTemplate
 
 from html_bench.engines import Renderers
-from html_bench.engines._templates import compact
-from html_bench.scenarios import COMPLEX_CSS
+from html_bench.engines._templates import compact, keyword_renderers
 
 TEMPLATES = {
     "simple": """
@@ -98,24 +95,4 @@ TEMPLATES = {
 
 def renderers() -> Renderers:
     compiled = {name: PageTemplate(compact(src)) for name, src in TEMPLATES.items()}
-    out: Renderers = {}
-    for scenario, name in {
-        "simple": "simple",
-        "complex": "complex",
-        "table100": "table",
-        "table1000": "table",
-        "escaping": "escaping",
-    }.items():
-        template = compiled[name]
-        if name == "complex":
-
-            def render(data: dict[str, Any], _r=template.render) -> str:
-                return _r(css=COMPLEX_CSS, **data)
-
-        else:
-
-            def render(data: dict[str, Any], _r=template.render) -> str:
-                return _r(**data)
-
-        out[scenario] = render
-    return out
+    return keyword_renderers({name: t.render for name, t in compiled.items()})

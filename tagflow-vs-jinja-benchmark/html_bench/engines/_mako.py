@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from mako.template import Template
 
 from html_bench.engines import Renderers
-from html_bench.scenarios import COMPLEX_CSS
+from html_bench.engines._templates import keyword_renderers
 
 # Control lines (% for / % endfor) must start a line; every other line ends with a backslash,
 # which Mako documents as consuming the newline, so the output has no indentation either.
@@ -67,24 +65,4 @@ def renderers() -> Renderers:
     compiled = {
         name: Template(src.lstrip("\n"), default_filters=["h"]) for name, src in TEMPLATES.items()
     }
-    out: Renderers = {}
-    for scenario, name in {
-        "simple": "simple",
-        "complex": "complex",
-        "table100": "table",
-        "table1000": "table",
-        "escaping": "escaping",
-    }.items():
-        template = compiled[name]
-        if name == "complex":
-
-            def render(data: dict[str, Any], _r=template.render) -> str:
-                return _r(css=COMPLEX_CSS, **data)
-
-        else:
-
-            def render(data: dict[str, Any], _r=template.render) -> str:
-                return _r(**data)
-
-        out[scenario] = render
-    return out
+    return keyword_renderers({name: t.render for name, t in compiled.items()})

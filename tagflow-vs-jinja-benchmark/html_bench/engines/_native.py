@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from html_bench.engines import Renderers
+from html_bench.engines import Renderers, by_scenario
 from html_bench.scenarios import COMPLEX_CSS
 
 
@@ -115,10 +115,4 @@ def renderers() -> Renderers:
                             doc.span(c["score"], class_="score")
         return doc.render()
 
-    return {
-        "simple": simple,
-        "complex": complex_page,
-        "table100": table,
-        "table1000": table,
-        "escaping": escaping,
-    }
+    return by_scenario(simple, complex_page, table, escaping)
