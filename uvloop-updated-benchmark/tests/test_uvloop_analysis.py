@@ -1,0 +1,73 @@
+"""Ratios and verdicts computed from results (pure functions)."""
+
+from __future__ import annotations
+
+import math
+
+from uvloop_bench import analysis as an
+
+
+def test_uvloop_original_overall_is_a_ratio_of_means() -> None:
+    pairs = list(an.ORIGINAL.values())
+    assert round(an.ratio_of_means(pairs), 2) == an.ORIGINAL_OVERALL
+    assert round(an.geomean(u / a for a, u in pairs), 2) == 1.51
+
+
+def test_uvloop_geomean_edge_cases() -> None:
+    assert math.isnan(an.geomean([]))
+    assert an.geomean([2, 8]) == 4
+
+
+def _cell(py: str, loop: str, api: str, size: int, med: float, lo: float, hi: float) -> dict:
+    return {
+        "key": {"python": py, "loop": loop, "api": api, "size": size},
+        "ok": True,
+        "error": None,
+        "stats": {"req_per_s": {"median": med, "min": lo, "max": hi}},
+    }
+
+
+def _results(asyncio_sockets: float, uv_sockets: float, overlap: bool = False) -> dict:
+    grid = []
+    for size in an.SIZES:
+        spread = 0.3 if overlap else 0.01
+        grid.append(
+            _cell("3.13", "asyncio", "sockets", size, asyncio_sockets,
+                  asyncio_sockets * (1 - spread), asyncio_sockets * (1 + spread))
+        )  # fmt: skip
+        grid.append(
+            _cell("3.13", "uvloop", "sockets", size, uv_sockets,
+                  uv_sockets * (1 - spread), uv_sockets * (1 + spread))
+        )  # fmt: skip
+        for api in ("streams", "protocol"):
+            grid.append(_cell("3.13", "asyncio", api, size, 100, 99, 101))
+            grid.append(_cell("3.13", "uvloop", api, size, 200, 199, 201))
+    return {"grid": grid, "pythons": [{"ok": True, "version": "3.13"}]}
+
+
+def test_uvloop_sockets_verdict_yes_no_and_overlap() -> None:
+    assert an.sockets_verdict(_results(100, 70), "3.13")["answer"] == "yes"
+    assert an.sockets_verdict(_results(100, 130), "3.13")["answer"] == "no"
+    assert an.sockets_verdict(_results(100, 95, overlap=True), "3.13")["answer"].startswith(
+        "yes, but"
+    )
+    assert an.sockets_verdict({"grid": []}, "3.13")["answer"] == "not measured"
+
+
+def test_uvloop_overall_and_verdict_text() -> None:
+    res = _results(100, 50)
+    o = an.overall(res, "3.13")
+    assert o["cells"] == 9
+    assert math.isclose(o["geomean"], (0.5**3 * 2**6) ** (1 / 9))
+    assert math.isclose(o["ratio_of_means"], (50 * 3 + 200 * 6) / (100 * 9))
+    text = "\n".join(an.verdicts(res))
+    assert "Does asyncio beat uvloop at sockets on Python 3.13? Yes." in text
+    assert f"{o['geomean']:.2f}x" in text
+
+
+def test_uvloop_failed_cells_are_left_out_and_shown() -> None:
+    res = _results(100, 50)
+    res["grid"][0]["ok"] = False
+    res["grid"][0]["error"] = "server died"
+    assert an.overall(res, "3.13")["cells"] == 8
+    assert "failed" in an.grid_table(res, "3.13")

@@ -1,0 +1,129 @@
+"""The runner: cells against the C++ servers, failures recorded, no process survives."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import psutil
+import pytest
+from uvloop_bench.runner import (
+    Bench,
+    CellError,
+    Load,
+    Server,
+    Tools,
+    cpu_seconds,
+    measure_cell,
+    spread,
+)
+
+from lab.procs import ProcessGroup
+
+TINY = Load(connections=3, size=1000, warmup=0.05, duration=0.15)
+
+
+@pytest.fixture(scope="module")
+def uvloop_tools() -> Tools:
+    try:
+        return Tools.find()
+    except CellError as exc:
+        pytest.skip(str(exc))
+
+
+def _descendants() -> list[psutil.Process]:
+    return [p for p in psutil.Process().children(recursive=True) if p.is_running()]
+
+
+def test_uvloop_cell_against_cpp_servers(uvloop_tools: Tools) -> None:
+    with ProcessGroup() as procs:
+        bench = Bench(procs, uvloop_tools)
+        for engine in ("epoll", "io_uring"):
+            cell = measure_cell(bench, Server(engine=engine), TINY, 3, {"engine": engine})
+            assert cell.ok, cell.error
+            assert len(cell.runs) == 3
+            s = cell.stats["req_per_s"]
+            assert s["min"] <= s["median"] <= s["max"] and s["min"] > 0
+            assert cell.stats["server_cpu_us_per_req"]["median"] > 0
+            assert cell.stats["p50_us"]["median"] <= cell.stats["p99_us"]["median"]
+    assert _descendants() == []
+
+
+def test_uvloop_open_loop_cell(uvloop_tools: Tools) -> None:
+    with ProcessGroup() as procs:
+        bench = Bench(procs, uvloop_tools)
+        load = Load(connections=3, size=100, rate=3000, warmup=0.05, duration=0.2)
+        cell = measure_cell(bench, Server(engine="epoll"), load, 3, {"rate": 3000})
+    assert cell.ok, cell.error
+    assert cell.runs[0]["mode"] == "open"
+    assert cell.runs[0]["requests"] > 0
+
+
+def test_uvloop_server_that_cannot_start_is_a_failed_cell(uvloop_tools: Tools) -> None:
+    srv = Server(python=sys.executable, python_version="x", loop="no-such-loop", api="protocol")
+    with ProcessGroup() as procs:
+        cell = measure_cell(Bench(procs, uvloop_tools), srv, TINY, 3, {})
+    assert not cell.ok
+    assert "did not start" in (cell.error or "")
+    assert "invalid choice" in (cell.error or "")
+    assert _descendants() == []
+
+
+def test_uvloop_server_dying_mid_cell_is_reported(uvloop_tools: Tools) -> None:
+    with ProcessGroup() as procs:
+        bench = Bench(procs, uvloop_tools)
+        with bench.serve(Server(engine="epoll")) as running:
+            bench.load(running, TINY)
+            os.kill(running.proc.pid, signal.SIGKILL)
+            running.proc.wait(timeout=5)
+            with pytest.raises(CellError, match="exited"):
+                bench.load(running, TINY)
+    assert _descendants() == []
+
+
+def test_uvloop_no_survivors_after_an_error_inside_a_cell(uvloop_tools: Tools) -> None:
+    pids = []
+    with pytest.raises(RuntimeError, match="boom"), ProcessGroup() as procs:
+        bench = Bench(procs, uvloop_tools)
+        with bench.serve(Server(engine="epoll")) as running:
+            pids.append(running.proc.pid)
+            load = procs.popen(TINY.argv(uvloop_tools, running.port)[:-1] + ["--duration", "30"],
+                               stdout=subprocess.DEVNULL)  # fmt: skip
+            pids.append(load.pid)
+            raise RuntimeError("boom")
+    time.sleep(0.05)
+    assert not any(psutil.pid_exists(p) and psutil.Process(p).status() != "zombie" for p in pids)
+    assert _descendants() == []
+
+
+def test_uvloop_no_survivors_after_ctrl_c_of_lab(uvloop_tools: Tools, tmp_path) -> None:
+    """A process running cells gets SIGINT: it and every server/load generator are gone."""
+    script = tmp_path / "cells.py"
+    script.write_text(
+        "import sys\n"
+        "from lab.procs import ProcessGroup\n"
+        "from uvloop_bench.runner import Bench, Load, Server, Tools, measure_cell\n"
+        "with ProcessGroup() as procs:\n"
+        "    bench = Bench(procs, Tools.find())\n"
+        "    print('started', flush=True)\n"
+        "    measure_cell(bench, Server(engine='epoll'), Load(warmup=0.1, duration=60), 3, {})\n"
+    )
+    proc = subprocess.Popen([sys.executable, str(script)], stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None and proc.stdout.readline().strip() == "started"
+    deadline = time.monotonic() + 20
+    while time.monotonic() < deadline and len(psutil.Process(proc.pid).children(True)) < 2:
+        time.sleep(0.05)
+    kids = psutil.Process(proc.pid).children(recursive=True)
+    assert kids, "no server or load generator was started"
+    proc.send_signal(signal.SIGINT)
+    proc.wait(timeout=20)
+    gone, alive = psutil.wait_procs(kids, timeout=10)
+    assert alive == []
+
+
+def test_uvloop_cpu_seconds_and_spread() -> None:
+    assert cpu_seconds(os.getpid()) > 0
+    assert spread([3.0, 1.0, 2.0]) == {"median": 2.0, "min": 1.0, "max": 3.0}

@@ -1,0 +1,476 @@
+"""Plots and README sections for a run (all generated from the results dictionary)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from uvloop_bench import analysis as an
+
+LOOP_COLORS = {"asyncio": "#30638e", "uvloop": "#d1495b", "rloop": "#edae49"}
+
+
+def plots(results: dict[str, Any], out: Path) -> list[Path]:
+    import matplotlib.pyplot as plt
+
+    from lab.plotting import save
+
+    paths = []
+    pys = an.pyversions(results)
+    loops = [lp for lp in an.LOOPS if any(c["key"].get("loop") == lp for c in results["grid"])]
+    if pys and results["grid"]:
+        # req/s and MB/s per loop x API x size x Python.
+        for stat, unit, name in (
+            ("req_per_s", "requests/s", "grid_req_s"),
+            ("mb_per_s", "MB/s", "grid_mb_s"),
+        ):
+            fig, axes = plt.subplots(
+                len(pys),
+                len(an.SIZES),
+                figsize=(4.2 * len(an.SIZES), 3.2 * len(pys)),
+                squeeze=False,
+            )
+            for i, py in enumerate(pys):
+                for j, size in enumerate(an.SIZES):
+                    ax = axes[i][j]
+                    width = 0.8 / max(1, len(loops))
+                    for li, lp in enumerate(loops):
+                        xs, ys, lo, hi = [], [], [], []
+                        for ai, api in enumerate(an.APIS):
+                            c = an.find(results["grid"], python=py, loop=lp, api=api, size=size)
+                            if c and c["ok"] and stat in c["stats"]:
+                                s = c["stats"][stat]
+                                xs.append(ai + (li - (len(loops) - 1) / 2) * width)
+                                ys.append(s["median"])
+                                lo.append(s["median"] - s["min"])
+                                hi.append(s["max"] - s["median"])
+                        ax.bar(xs, ys, width, yerr=[lo, hi], capsize=2, label=lp,
+                               color=LOOP_COLORS[lp])  # fmt: skip
+                    ax.set_xticks(range(len(an.APIS)), an.APIS, fontsize=8)
+                    ax.set_title(f"Python {py}, {size:,} B", fontsize=9)
+                    if j == 0:
+                        ax.set_ylabel(unit)
+            axes[0][0].legend(fontsize=8)
+            fig.suptitle(f"Echo {unit}, 3 connections ping-pong (median, bars: min-max)")
+            paths.append(save(fig, out / f"{name}.png"))
+
+        # uvloop/asyncio ratio per cell, ours on each Python vs the original's.
+        fig, ax = plt.subplots(figsize=(10, 3.6))
+        labels = [f"{api}\n{size // 1000}k" for api in an.APIS for size in an.SIZES]
+        orig = an.original_ratios()
+        ax.scatter(
+            [k for k, (api, size) in enumerate((a, s) for a in an.APIS for s in an.SIZES)
+             if (api, size) in orig],
+            [orig[(a, s)] for a in an.APIS for s in an.SIZES if (a, s) in orig],
+            marker="x", color="black", label="original (3.13.7, uvloop 0.21)", zorder=3,
+        )  # fmt: skip
+        for n, py in enumerate(pys):
+            pairs = an.loop_ratios(results, py, apis=an.APIS)
+            xs = [
+                k for k, key in enumerate((a, s) for a in an.APIS for s in an.SIZES) if key in pairs
+            ]
+            ys = [
+                pairs[key][1] / pairs[key][0]
+                for key in ((a, s) for a in an.APIS for s in an.SIZES)
+                if key in pairs
+            ]
+            ax.scatter([x + 0.12 * (n + 1) for x in xs], ys, label=f"Python {py}", zorder=3)
+        ax.axhline(1, color="gray", lw=1)
+        ax.set_xticks(range(len(labels)), labels, fontsize=8)
+        ax.set_ylabel("uvloop / asyncio req/s")
+        ax.legend(fontsize=8)
+        ax.set_title("uvloop/asyncio per cell (below 1: asyncio faster)")
+        paths.append(save(fig, out / "ratios.png"))
+
+        # Server CPU microseconds per request.
+        fig, axes = plt.subplots(1, len(pys), figsize=(6 * len(pys), 3.4), squeeze=False)
+        for i, py in enumerate(pys):
+            ax = axes[0][i]
+            width = 0.8 / max(1, len(loops))
+            for li, lp in enumerate(loops):
+                xs, ys = [], []
+                for ai, api in enumerate(an.APIS):
+                    c = an.find(results["grid"], python=py, loop=lp, api=api, size=1000)
+                    v = an.median(c, "server_cpu_us_per_req")
+                    if v:
+                        xs.append(ai + (li - (len(loops) - 1) / 2) * width)
+                        ys.append(v)
+                ax.bar(xs, ys, width, label=lp, color=LOOP_COLORS[lp])
+            ax.set_xticks(range(len(an.APIS)), an.APIS)
+            ax.set_ylabel("server CPU µs per request")
+            ax.set_title(f"Python {py}, 1000 B")
+        axes[0][0].legend(fontsize=8)
+        paths.append(save(fig, out / "cpu_per_request.png"))
+
+    if results.get("sweep"):
+        sweep_pys = sorted({c["key"]["python"] for c in results["sweep"]})
+        apis = [a for a in an.APIS if any(c["key"]["api"] == a for c in results["sweep"])]
+        size = (4 * len(apis), 3.2 * len(sweep_pys))
+        fig, axes = plt.subplots(len(sweep_pys), len(apis), figsize=size, squeeze=False)
+        for i, py in enumerate(sweep_pys):
+            for j, api in enumerate(apis):
+                ax = axes[i][j]
+                for lp in loops:
+                    pts = [(c["key"]["connections"], an.median(c)) for c in results["sweep"]
+                           if c["key"]["python"] == py and c["key"]["api"] == api
+                           and c["key"]["loop"] == lp and an.median(c)]  # fmt: skip
+                    if pts:
+                        ax.plot(
+                            *zip(*sorted(pts), strict=True),
+                            marker="o",
+                            label=lp,
+                            color=LOOP_COLORS[lp],
+                        )
+                ax.set_xscale("log")
+                ax.set_title(f"Python {py}, {api}, 1000 B", fontsize=9)
+                ax.set_xlabel("connections")
+                ax.set_ylabel("requests/s")
+        axes[0][0].legend(fontsize=8)
+        paths.append(save(fig, out / "concurrency.png"))
+
+    if results.get("latency"):
+        lat_keys = sorted({(c["key"]["python"], c["key"]["api"]) for c in results["latency"]})
+        fig, axes = plt.subplots(1, len(lat_keys), figsize=(5 * len(lat_keys), 3.4), squeeze=False)
+        for j, (py, api) in enumerate(lat_keys):
+            ax = axes[0][j]
+            for lp in loops:
+                cells = sorted(
+                    (c for c in results["latency"] if c["key"]["python"] == py
+                     and c["key"]["api"] == api and c["key"]["loop"] == lp and c["ok"]),
+                    key=lambda c: c["key"]["rate"],
+                )  # fmt: skip
+                if not cells:
+                    continue
+                rates = [c["key"]["rate"] for c in cells]
+                ax.plot(rates, [c["stats"]["p50_us"]["median"] for c in cells], marker="o",
+                        color=LOOP_COLORS[lp], label=f"{lp} p50")  # fmt: skip
+                ax.plot(rates, [c["stats"]["p99_us"]["median"] for c in cells], marker="^",
+                        ls="--", color=LOOP_COLORS[lp], label=f"{lp} p99")  # fmt: skip
+            ax.set_yscale("log")
+            ax.set_xlabel("offered load (req/s, open loop)")
+            ax.set_ylabel("latency µs (from intended send)")
+            ax.set_title(f"Python {py}, {api}, 3 conns, 1000 B", fontsize=9)
+            ax.legend(fontsize=7)
+        paths.append(save(fig, out / "latency.png"))
+
+    if results.get("sock_recv"):
+        fig, ax = plt.subplots(figsize=(7, 3.4))
+        labels, vals, cols = [], [], []
+        for py in pys:
+            for lp in ("asyncio", "uvloop"):
+                for api in ("sockets", "sockets-eager", "sockets-wait"):
+                    src = results["grid"] if api == "sockets" else results["sock_recv"]
+                    v = an.median(an.find(src, python=py, loop=lp, api=api, size=1000))
+                    if v:
+                        labels.append(
+                            f"{py}\n{lp}\n{api.replace('sockets-', '') if '-' in api else 'plain'}"
+                        )
+                        vals.append(v)
+                        cols.append(LOOP_COLORS[lp])
+        ax.bar(range(len(vals)), vals, color=cols)
+        ax.set_xticks(range(len(labels)), labels, fontsize=6)
+        ax.set_ylabel("requests/s, 1000 B")
+        ax.set_title("sock_recv: plain vs eager recv() first vs always wait for readability")
+        paths.append(save(fig, out / "sock_recv.png"))
+    return paths
+
+
+# --------------------------------------------------------------------------- README
+
+
+def _pct(x: float) -> str:
+    return f"{x * 100:+.0f} %"
+
+
+def _table(header: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(r) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def _loops(results: dict[str, Any]) -> list[str]:
+    return [lp for lp in an.LOOPS if any(c["key"].get("loop") == lp for c in results["grid"])]
+
+
+def _setup(results: dict[str, Any]) -> str:
+    cfg = results["config"]
+    pin = (
+        "Server pinned to CPU 0, echoload (one thread) to CPU 1."
+        if cfg["pinned"]
+        else "CPUs 0 and 1 were not both available: nothing was pinned."
+    )
+    rows = []
+    for p in results["pythons"]:
+        if p["ok"]:
+            loops = ", ".join(f"{k} {v}" for k, v in p["loops"].items())
+            rows.append([p["version"], loops, ", ".join(p["skipped"]) or "–"])
+        else:
+            rows.append([p["exe"], f"(no venv: {p['error']})", ""])
+    failed = results["analysis"]["failed_cells"]
+    return "\n".join(
+        [
+            f"Mode **{cfg['mode']}**: {cfg['reps']} repetitions per cell, {cfg['warmup']} s "
+            f"warm-up, {cfg['duration']} s measured; figures are medians with (min–max) of the "
+            f"repetitions. {pin}",
+            "",
+            _table(["Python", "event loops (versions)", "not installed"], rows),
+            "",
+            f"Failed cells in this run: {failed}."
+            + (" They are marked *failed* in the tables." if failed else ""),
+        ]
+    )
+
+
+def _overall(results: dict[str, Any]) -> str:
+    rows = []
+    for py in an.pyversions(results):
+        o = results["analysis"]["overall"][py]
+        r = results["analysis"]["overall_rloop"].get(py, {})
+        rows.append(
+            [
+                py,
+                str(o["cells"]),
+                f"{o['geomean']:.2f}x",
+                f"{o['ratio_of_means']:.2f}x",
+                f"{r['geomean']:.2f}x" if r.get("cells") else "–",
+            ]
+        )
+    orig = an.geomean(an.original_ratios().values())
+    rows.append(["original (3.13.7)", "9", f"{orig:.2f}x", f"{an.ORIGINAL_OVERALL}x", "–"])
+    head = ["Python", "cells", "uvloop/asyncio, geometric mean"]
+    head += ["ratio of means (the original's method)", "rloop/asyncio, geometric mean"]
+    return _table(head, rows)
+
+
+def _cpu_latency(results: dict[str, Any]) -> str:
+    out = []
+    loops = _loops(results)
+    for py in an.pyversions(results):
+        out.append(f"#### Python {py}: server CPU µs per request (from /proc, all threads)\n")
+        out.append(an.metric_table(results, py, "server_cpu_us_per_req", 1))
+        out.append(f"\n#### Python {py}: latency p50 / p99 in µs (closed loop, ping-pong)\n")
+        rows = []
+        for api in an.APIS:
+            for size in an.SIZES:
+                vals = []
+                for lp in loops:
+                    c = an.find(results["grid"], python=py, loop=lp, api=api, size=size)
+                    p50, p99 = an.median(c, "p50_us"), an.median(c, "p99_us")
+                    if p50 and p99:
+                        vals.append(f"{p50:,.0f} / {p99:,.0f}")
+                    else:
+                        vals.append("failed" if c and not c["ok"] else "–")
+                rows.append([api, f"{size:,}", *vals])
+        out.append(_table(["API", "size", *loops], rows))
+        out.append("")
+    return "\n".join(out)
+
+
+def _sweep(results: dict[str, Any]) -> str:
+    if not results.get("sweep"):
+        return "(not measured)"
+    keys = sorted(
+        {(c["key"]["python"], c["key"]["loop"], c["key"]["api"]) for c in results["sweep"]},
+        key=lambda k: (k[0], an.APIS.index(k[2]), an.LOOPS.index(k[1])),
+    )
+    rows = []
+    for py, lp, api in keys:
+        cells = [
+            an.find(results["sweep"], python=py, loop=lp, api=api, connections=n)
+            for n in (1, 10, 100)
+        ]
+        rows.append([py, api, lp, *(an.fmt_spread(c) for c in cells)])
+    return _table(["Python", "API", "loop", "1 connection", "10", "100"], rows)
+
+
+def _latency(results: dict[str, Any]) -> str:
+    if not results.get("latency"):
+        return "(not measured)"
+    rows = []
+    order = sorted(
+        results["latency"],
+        key=lambda c: (
+            c["key"]["python"],
+            c["key"]["api"],
+            c["key"]["rate"],
+            an.LOOPS.index(c["key"]["loop"]),
+        ),
+    )
+    for c in order:
+        k = c["key"]
+        head = [k["python"], k["api"], f"{k['rate']:,}", k["loop"]]
+        if not c["ok"]:
+            rows.append([*head, "failed", "", "", ""])
+            continue
+        s = c["stats"]
+        rows.append(
+            head + [f"{s[n]['median']:,.0f}" for n in ("req_per_s", "p50_us", "p99_us", "p999_us")]
+        )
+    head = ["Python", "API", "offered req/s", "loop", "achieved req/s", "p50 µs", "p99 µs"]
+    return (
+        _table([*head, "p99.9 µs"], rows)
+        + "\n\nOpen loop, 3 connections, 1000 B. An achieved rate below the offered one means "
+        "the server saturated; latency is counted from each request's intended send time, so "
+        "the queue that builds up shows in it (no coordinated omission)."
+    )
+
+
+def _proof(results: dict[str, Any]) -> str:
+    ce = results["analysis"]["ceiling"]
+    if not ce:
+        return "(not measured)"
+    fk = ce["fastest_python"]
+    out = [
+        f"Fastest Python server at 1000 B with 3 connections: **{fk['loop']} {fk['api']} on "
+        f"Python {fk['python']}, {ce['fastest_req_per_s']:,.0f} req/s**.\n"
+    ]
+    rows = []
+    for c in results["ceiling"]:
+        k = c["key"]
+        d = ce.get(f"{k['engine']}_depth{k['depth']}")
+        if d:
+            rows.append(
+                [
+                    k["engine"],
+                    str(k["depth"]),
+                    f"{d['req_per_s']:,.0f}",
+                    f"{d['ratio']:.1f}x",
+                    f"{d['echoload_cores']:.2f}",
+                    f"{d['server_cores']:.2f}",
+                ]
+            )
+        else:
+            rows.append([k["engine"], str(k["depth"]), f"failed: {c.get('error')}", "", "", ""])
+    head = ["C++ server", "requests in flight per connection", "req/s", "× fastest Python"]
+    out.append(_table([*head, "echoload CPU (cores, max)", "server CPU (cores)"], rows))
+    best, d1 = ce.get("best_epoll"), ce.get("epoll_depth1")
+    if best:
+        verdict = "**the 3x requirement holds**" if ce["passes"] else "**below 3x on this run**"
+        out.append(
+            f"\nOn one thread and 3 connections, echoload drives the C++ epoll server at "
+            f"{best['ratio']:.1f}x the fastest Python server's rate (depth {best['depth']}): "
+            f"{verdict}."
+        )
+    if d1:
+        out.append(
+            f" In strict ping-pong (depth 1) it reaches {d1['ratio']:.1f}x: there, three "
+            "connections are bound by the round-trip time (two wake-ups across cores per "
+            f"request), not by CPU: the C++ server used {d1['server_cores']:.2f} of its core "
+            f"and echoload {d1['echoload_cores']:.2f} of its own."
+        )
+    if ce.get("echoload_max_cores_in_grid") is not None:
+        out.append(
+            f" During the Python grid echoload never used more than "
+            f"{ce['echoload_max_cores_in_grid']:.2f} of its core."
+        )
+    return "\n".join(out)
+
+
+def _crosscheck(results: dict[str, Any]) -> str:
+    if not results.get("crosscheck"):
+        return "(not measured)"
+    rows, notes = [], []
+    for c in results["crosscheck"]:
+        k = c["key"]
+        head = [k["python"], k["loop"], k["api"], f"{k['size']:,}"]
+        if not c["ok"]:
+            rows.append([*head, f"failed: {c['error']}", "", "", "", "", ""])
+            continue
+        agree = abs(c["difference"]) <= 0.10
+        if c["pyclient_saturated"]:
+            verdict = "client saturated"
+        else:
+            verdict = "agree within 10 %" if agree else "disagree"
+        rows.append(
+            [
+                *head,
+                f"{c['echoload_req_per_s']:,.0f}",
+                f"{c['pyclient_loop_req_per_s']:,.0f}",
+                f"{c['pyclient_wall_req_per_s']:,.0f}",
+                _pct(c["difference"]),
+                f"{c['pyclient_cpu_us_per_req']:.1f} / {c['echoload_cpu_us_per_req']:.1f}",
+                verdict,
+            ]
+        )
+        if not agree:
+            notes.append(
+                f"{k['loop']} {k['api']} ({k['python']}, {k['size']:,} B): the original's client "
+                f"spends {c['pyclient_cpu_us_per_req']:.1f} µs of CPU per request against "
+                f"echoload's {c['echoload_cpu_us_per_req']:.1f} µs. In ping-pong that time is "
+                "part of every round trip, so a client that is far from saturated "
+                f"({c['pyclient_cpu_cores']:.2f} cores) still lowers the rate, and more so the "
+                "faster the server: three processes sharing one core also pay a context switch "
+                "per echo, where echoload serves all three connections from one epoll thread."
+            )
+    head = ["Python", "loop", "API", "size", "echoload req/s", "original client req/s"]
+    head += ["(with start-up, their figure)", "difference", "client CPU µs/req (theirs / ours)"]
+    text = _table([*head, "verdict"], rows)
+    if notes:
+        text += "\n\nWhere they disagree:\n\n" + "\n".join(f"- {n}" for n in notes)
+    return text
+
+
+def _sock_recv(results: dict[str, Any]) -> str:
+    if not results.get("sock_recv"):
+        return "(not measured)"
+    rows = []
+    for py in an.pyversions(results):
+        for lp in ("asyncio", "uvloop"):
+            plain = an.find(results["grid"], python=py, loop=lp, api="sockets", size=1000)
+            eager = an.find(results["sock_recv"], python=py, loop=lp, api="sockets-eager")
+            wait = an.find(results["sock_recv"], python=py, loop=lp, api="sockets-wait")
+            if not (plain or eager or wait):
+                continue
+            hits = "–"
+            rc = (eager or {}).get("extra", {}).get("recv_counters")
+            if rc and rc["immediate"] + rc["waited"]:
+                hits = f"{rc['immediate'] / (rc['immediate'] + rc['waited']) * 100:.0f} %"
+            cpu = [
+                an.fmt_spread(c, "server_cpu_us_per_req", 1) if c else "–"
+                for c in (plain, eager, wait)
+            ]
+            rows.append([py, lp, *(an.fmt_spread(c) for c in (plain, eager, wait)), *cpu, hits])
+    head = ["Python", "loop", "req/s: plain `sock_recv`", "eager: `recv()` first"]
+    head += ["always wait", "server µs/req: plain", "eager", "wait"]
+    return _table([*head, "eager receives that found data"], rows)
+
+
+def _code(results: dict[str, Any]) -> str:
+    out = []
+    for py, src in results.get("code", {}).items():
+        if src.get("asyncio"):
+            out.append(
+                f"Python {py}, `asyncio.selector_events.BaseSelectorEventLoop.sock_recv`:\n\n"
+                f"```python\n{src['asyncio'].rstrip()}\n```\n"
+            )
+    uv = [s["uvloop"] for s in results.get("code", {}).values() if s.get("uvloop")]
+    if uv:
+        out.append(
+            "uvloop `Loop.sock_recv` (`uvloop/loop.pyx` as installed):\n\n"
+            f"```cython\n{uv[-1].rstrip()}\n```"
+        )
+    return "\n".join(out) or "(sources not found)"
+
+
+def readme_sections(results: dict[str, Any]) -> dict[str, str]:
+    tables = []
+    for py in an.pyversions(results):
+        tables += [f"#### Python {py}: requests/s, 3 connections, ping-pong\n"]
+        tables += [an.grid_table(results, py), ""]
+    tables.append(
+        "The original's columns are its single run on Python 3.13.7 with uvloop 0.21.0 on "
+        "another machine: compare ratios, not absolute numbers."
+    )
+    return {
+        "setup": _setup(results),
+        "answers": "\n\n".join(results["analysis"]["verdicts"]) or "(no data)",
+        "grid": "\n".join(tables),
+        "overall": _overall(results),
+        "cpu_latency": _cpu_latency(results),
+        "sweep": _sweep(results),
+        "latency": _latency(results),
+        "proof": _proof(results),
+        "crosscheck": _crosscheck(results),
+        "sock_recv": _sock_recv(results),
+        "code": _code(results),
+    }
