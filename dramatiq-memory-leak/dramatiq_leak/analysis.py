@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import bisect
 import csv
+import itertools
 import statistics
 from pathlib import Path
 from typing import Any
@@ -88,9 +89,11 @@ def analyse(raw: dict[str, Any]) -> dict[str, Any]:
     mb_failure = cfg.scenario.mb_per_failure(cfg.mb)
     wall = max(1e-9, (t[-1] if t else t_end - t0))
 
-    drops = bulk_drops(t, rss, BULK_DROP_FAILURES * mb_failure)
+    # Up to `threads` failures are in flight at once; a bulk drop frees more than that.
+    drops = bulk_drops(t, rss, BULK_DROP_FAILURES * mb_failure * cfg.scenario.threads)
     matched = 0
     matched_gens: list[int] = []
+    marks: list[list[float]] = []  # [t, from_mb, generation or -1] per bulk drop
     for d in drops:
         window = [
             e
@@ -98,15 +101,17 @@ def analyse(raw: dict[str, Any]) -> dict[str, Any]:
             if d["t_start"] - GC_MATCH_S <= e["t"] - t0 <= d["t"] + GC_MATCH_S
             and e["collected"] > 0
         ]
+        gen = max((e["gen"] for e in window), default=-1)
+        marks.append([round(d["t"], 3), round(d["from_mb"], 1), gen])
         if window:
             matched += 1
-            matched_gens.append(max(e["gen"] for e in window))
+            matched_gens.append(gen)
 
     # growth per retry: least-squares slope of RSS against attempts so far, per segment
     # between bulk drops (boot -> first drop -> ... -> end)
     growth: list[float] = []
     bounds = [0.0, *[d["t"] for d in drops], wall]
-    for a, b in zip(bounds, bounds[1:], strict=False):
+    for a, b in itertools.pairwise(bounds):
         pts = [
             (float(bisect.bisect_right(msg_t, ti)), r)
             for ti, r in zip(t, rss, strict=False)
@@ -129,7 +134,7 @@ def analyse(raw: dict[str, Any]) -> dict[str, Any]:
         "stop_reason": raw["stop_reason"],
         "capped": raw["capped"],
         "crashed": raw["crashed"],
-        "baseline_mb": round(rss[0], 1) if rss else None,
+        "floor_mb": round(min(rss), 1) if rss else None,
         "peak_mb": round(max(rss), 1) if rss else None,
         "final_mb": round(rss[-1], 1) if rss else None,
         "attempts": attempts,
@@ -142,16 +147,17 @@ def analyse(raw: dict[str, Any]) -> dict[str, Any]:
         "growth_spread": [round(x, 1) for x in _spread(growth)] if growth else None,
         "bulk_drops": len(drops),
         "bulk_drop_sizes_mb": [round(d["size_mb"]) for d in drops],
+        "bulk_drop_marks": marks,
         "drops_matched_to_gc": matched,
         "drop_gc_generations": matched_gens,
         "s_between_drops": (
-            round(_median([b - a for a, b in zip(drop_times, drop_times[1:], strict=False)]), 2)
+            round(_median([b - a for a, b in itertools.pairwise(drop_times)]), 2)
             if len(drop_times) >= 2
             else None
         ),
         "full_collections": len(full),
         "s_between_full_collections": (
-            round(_median([b - a for a, b in zip(full_times, full_times[1:], strict=False)]), 3)
+            round(_median([b - a for a, b in itertools.pairwise(full_times)]), 3)
             if len(full_times) >= 2
             else None
         ),

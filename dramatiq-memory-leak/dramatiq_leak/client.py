@@ -3,6 +3,7 @@
 ``python -m dramatiq_leak.client enqueue ACTOR --args '[128]' --count 1 [--options JSON] [--flush]``
 ``python -m dramatiq_leak.client account``
 ``python -m dramatiq_leak.client source``
+``python -m dramatiq_leak.client alloc-check --mb 128``
 
 Each prints one JSON document on stdout. Redis and queue come from the same
 ``DLEAK_*`` variables as :mod:`dramatiq_leak.worker_app`.
@@ -72,6 +73,33 @@ def source() -> dict:
     }
 
 
+def alloc_check(mb: int) -> dict:
+    """RSS growth of ``bytes(n)`` (never written) versus a written buffer of the same size."""
+    import os
+
+    from dramatiq_leak.worker_app import written_buffer
+
+    page = os.sysconf("SC_PAGE_SIZE")
+
+    def rss() -> int:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * page
+
+    before = rss()
+    unwritten = bytes(mb << 20)
+    after_unwritten = rss()
+    del unwritten
+    base = rss()
+    written = written_buffer(mb)
+    after_written = rss()
+    del written
+    return {
+        "mb": mb,
+        "bytes_n_rss_growth_mb": round((after_unwritten - before) / (1 << 20), 1),
+        "written_rss_growth_mb": round((after_written - base) / (1 << 20), 1),
+    }
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m dramatiq_leak.client", description=__doc__)
     sub = p.add_subparsers(dest="cmd", required=True)
@@ -83,11 +111,15 @@ def main(argv: list[str] | None = None) -> int:
     e.add_argument("--flush", action="store_true", help="empty the Redis database first")
     sub.add_parser("account", help="state of every message still in Redis")
     sub.add_parser("source", help="dramatiq's run_coroutine and clear_exception source")
+    c = sub.add_parser("alloc-check", help="RSS growth: bytes(n) versus a written buffer")
+    c.add_argument("--mb", type=int, default=128)
     a = p.parse_args(argv)
     if a.cmd == "enqueue":
         out = enqueue(a.actor, json.loads(a.args), a.count, json.loads(a.options), a.flush)
     elif a.cmd == "account":
         out = account()
+    elif a.cmd == "alloc-check":
+        out = alloc_check(a.mb)
     else:
         out = source()
     json.dump(out, sys.stdout)

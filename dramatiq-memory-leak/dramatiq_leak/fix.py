@@ -1,4 +1,4 @@
-"""Break the exception reference cycle of dramatiq's AsyncIO middleware, without forcing a collection.
+"""Break the exception reference cycle of dramatiq's AsyncIO middleware, forcing no collection.
 
 When to use it
 --------------

@@ -224,6 +224,7 @@ def run_cell(
             boot = reader.first("boot")
             if proc.poll() is not None:
                 crashed = {"returncode": proc.returncode, "phase": "boot"}
+                stop_reason = "crashed"
                 break
             if time.monotonic() - started > BOOT_TIMEOUT:
                 raise TimeoutError(f"{cfg.name}: worker did not boot in {BOOT_TIMEOUT:.0f} s")

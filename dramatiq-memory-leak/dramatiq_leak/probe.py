@@ -101,6 +101,10 @@ class Probe(Middleware):
 
     def before_worker_shutdown(self, broker: Any, worker: Any) -> None:
         self._events.append({"ev": "shutdown", "t": time.monotonic()})
+
+    def after_worker_shutdown(self, broker: Any, worker: Any) -> None:
+        # After the worker threads are joined: messages finished during the graceful
+        # shutdown are recorded too (the harness accounts for every message).
         self.stop()
 
     def after_process_message(

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import gc
+import itertools
 import json
 import sys
 import time
@@ -63,7 +64,7 @@ def find_cycle(target: object, max_depth: int = 16, max_nodes: int = 50_000) -> 
             refs = gc.get_referrers(node)
             ignore.add(id(refs))
             for r in refs:
-                if id(r) in ignore or isinstance(r, (types.ModuleType, type)):
+                if id(r) in ignore or isinstance(r, types.ModuleType | type):
                     continue
                 if r is target:  # target refers to node: the cycle is closed
                     chain = [target, node]
@@ -123,7 +124,7 @@ def edge(src: object, dst: object) -> str:
         for k, v in src.items():
             if v is dst:
                 return f"[{k!r}]"
-    if isinstance(src, (list, tuple)):
+    if isinstance(src, list | tuple):
         for i, v in enumerate(src):
             if v is dst:
                 return f"[{i}]"
@@ -175,7 +176,7 @@ def run(failures: int, mb: int) -> dict[str, Any]:
         chain = find_cycle(exc)
         result["cycle"] = [
             {"object": describe(obj), "refers_to_next_by": edge(obj, nxt)}
-            for obj, nxt in zip(chain, chain[1:], strict=False)
+            for obj, nxt in itertools.pairwise(chain)
         ] + ([{"object": describe(chain[-1]), "refers_to_next_by": None}] if chain else [])
         result["cycle_closes_on_itself"] = bool(chain) and chain[0] is chain[-1]
         del chain, exc

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import subprocess
 import tempfile
 from pathlib import Path
 from types import TracebackType
@@ -59,7 +60,8 @@ class RedisServer:
             "--protected-mode", "yes",
             "--logfile", str(log),
         ]  # fmt: skip
-        self._proc = self.procs.popen(args, stdout=open(log.with_suffix(".out"), "wb"))
+        with open(log.with_suffix(".out"), "wb") as out:
+            self._proc = self.procs.popen(args, stdout=out, stderr=subprocess.STDOUT)
         try:
             wait_for_port(self.port, timeout=10, proc=self._proc)
         except BaseException:
@@ -70,7 +72,6 @@ class RedisServer:
     def stop(self) -> None:
         if self._proc is not None:
             self.procs.stop(self._proc)
-            self._proc.stdout and self._proc.stdout.close()
             self._proc = None
         if self._tmp is not None:
             self._tmp.cleanup()

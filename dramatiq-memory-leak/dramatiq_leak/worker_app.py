@@ -132,4 +132,12 @@ async def sleep_async(mb: int, sleep_ms: int) -> None:
     del big
 
 
-ACTORS = {a.actor_name: a for a in (fail_async, fail_async_chained, fail_sync, sleep_async)}
+@dramatiq.actor(queue_name=QUEUE, max_retries=0)
+def crash_worker(code: int) -> None:
+    """Harness self-test only: the worker process dies on the spot, as on a segfault."""
+    os._exit(code)
+
+
+ACTORS = {
+    a.actor_name: a for a in (fail_async, fail_async_chained, fail_sync, sleep_async, crash_worker)
+}

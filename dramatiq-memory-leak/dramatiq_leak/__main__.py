@@ -1,0 +1,5 @@
+import sys
+
+from dramatiq_leak.cli import main
+
+sys.exit(main())

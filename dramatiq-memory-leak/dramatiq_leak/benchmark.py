@@ -1,0 +1,289 @@
+"""The whole experiment: environments, source diff, proof, the scenario x variant matrix, plots."""
+
+from __future__ import annotations
+
+import csv
+import difflib
+import json
+import os
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from dramatiq_leak import analysis, envs, harness, plots
+from dramatiq_leak.envs import VARIANTS, Variant
+from dramatiq_leak.scenarios import SCENARIOS, Scenario
+from lab.procs import ProcessGroup
+
+DEFAULT_CAP_GB = 6.0
+CAP_ENV = "DRAMATIQ_LEAK_MEM_CAP_GB"
+
+
+@dataclass(frozen=True)
+class Plan:
+    """Which cells run, how long, at what size."""
+
+    quick: bool
+    scale: float  # multiplies each scenario's MiB per exception
+    durations: dict[str, float]  # seconds per scenario
+    variants: dict[str, tuple[str, ...]]  # scenario -> variant keys
+
+    def cells(self) -> list[tuple[Scenario, Variant]]:
+        return [
+            (sc, envs.variant(v))
+            for sc in SCENARIOS
+            if sc.key in self.durations
+            for v in self.variants.get(sc.key, tuple(x.key for x in VARIANTS))
+        ]
+
+
+ALL = tuple(v.key for v in VARIANTS)
+QUICK = Plan(
+    quick=True,
+    scale=0.5,
+    durations={
+        "async-raise": 10,
+        "chained": 6,
+        "sync-raise": 5,
+        "async-sleep": 5,
+        "concurrent": 6,
+    },
+    variants={"sync-raise": ("2.2.0", "2.2.1"), "async-sleep": ("2.2.0", "2.2.1")},
+)
+FULL = Plan(
+    quick=False,
+    scale=1.0,
+    durations={
+        "async-raise": 60,
+        "chained": 60,
+        "sync-raise": 30,
+        "async-sleep": 30,
+        "concurrent": 60,
+    },
+    variants={},
+)
+
+
+def mem_cap_mb(cap_gb: float | None = None) -> float:
+    """The memory cap in MB: argument, else $DRAMATIQ_LEAK_MEM_CAP_GB, else 6 GB."""
+    if cap_gb is None:
+        raw = os.environ.get(CAP_ENV)
+        if raw:
+            try:
+                cap_gb = float(raw)
+            except ValueError:
+                raise ValueError(f"{CAP_ENV}={raw!r} is not a number of GB") from None
+        else:
+            cap_gb = DEFAULT_CAP_GB
+    if not 0.2 <= cap_gb <= 1024:
+        raise ValueError(f"memory cap {cap_gb} GB is out of range (0.2 to 1024 GB)")
+    return cap_gb * 1024
+
+
+def select(plan: Plan, scenarios: list[str] | None, variants: list[str] | None) -> Plan:
+    """Restrict a plan to some scenarios / variants (validated)."""
+    from dramatiq_leak.scenarios import scenario as get_scenario
+
+    for v in variants or []:
+        envs.variant(v)
+    for s in scenarios or []:
+        get_scenario(s)
+    durations = {k: d for k, d in plan.durations.items() if not scenarios or k in scenarios}
+    chosen = {
+        sc.key: tuple(v for v in plan.variants.get(sc.key, ALL) if not variants or v in variants)
+        for sc in SCENARIOS
+    }
+    if variants:  # an explicit variant list overrides the quick-mode subsets
+        chosen = {k: tuple(variants) for k in chosen}
+    return Plan(plan.quick, plan.scale, durations, chosen)
+
+
+def source_diff(procs: ProcessGroup, redis_url: str) -> dict[str, Any]:
+    """``run_coroutine`` and ``clear_exception`` as installed in 2.2.0 and 2.2.1, and the diff."""
+    out: dict[str, Any] = {}
+    for version in ("2.2.0", "2.2.1"):
+        var = envs.variant(version)
+        py = envs.ensure_env(version)
+        out[version] = harness.client(
+            procs, py, envs.child_env(var, redis_url, "src", None), "source"
+        )
+    diff = []
+    for part in ("run_coroutine", "clear_exception"):
+        diff += difflib.unified_diff(
+            out["2.2.0"][part].splitlines(),
+            out["2.2.1"][part].splitlines(),
+            f"dramatiq 2.2.0 {part}",
+            f"dramatiq 2.2.1 {part}",
+            lineterm="",
+        )
+    return {"diff": "\n".join(diff), "files": {v: out[v]["file"] for v in out}}
+
+
+def run_proof(
+    procs: ProcessGroup, redis_url: str, variant: Variant, failures: int = 1, mb: int = 8
+) -> dict[str, Any]:
+    """Run :mod:`dramatiq_leak.proof` in ``variant``'s environment; its JSON result."""
+    py = envs.ensure_env(variant.dramatiq)
+    env = envs.child_env(variant, redis_url, f"proof-{variant.extra}-{failures}", None)
+    res = procs.run(
+        [str(py), "-m", "dramatiq_leak.proof", "--failures", str(failures), "--mb", str(mb)],
+        env=env,
+        stdout=harness.subprocess.PIPE,
+        stderr=harness.subprocess.PIPE,
+        text=True,
+        timeout=120,
+    )
+    if res.returncode != 0:
+        raise RuntimeError(f"proof on {variant.key} failed: {res.stderr.strip()[-2000:]}")
+    result = json.loads(res.stdout)
+    result["variant"] = variant.key
+    return result
+
+
+def run_all(
+    procs: ProcessGroup,
+    out: Path,
+    plan: Plan,
+    cap_mb: float,
+    log: Callable[[str], None] = print,
+    advance: Callable[[str], None] | None = None,
+    set_total: Callable[[int], None] | None = None,
+    artifact: Callable[[Path], object] | None = None,
+) -> dict[str, Any]:
+    """Everything; writes CSVs, plots and proof files into ``out``; returns the results."""
+    out.mkdir(parents=True, exist_ok=True)
+    with tempfile.TemporaryDirectory(prefix="dleak-cells-") as tmp:
+        return _run_all(procs, out, Path(tmp), plan, cap_mb, log, advance, set_total, artifact)
+
+
+def _run_all(
+    procs: ProcessGroup,
+    out: Path,
+    work: Path,
+    plan: Plan,
+    cap_mb: float,
+    log: Callable[[str], None],
+    advance: Callable[[str], None] | None,
+    set_total: Callable[[int], None] | None,
+    artifact: Callable[[Path], object] | None,
+) -> dict[str, Any]:
+    from dramatiq_leak.redis_server import RedisServer
+
+    cells = plan.cells()
+    proof_variants = [v for v in VARIANTS if v.extra != "gc"]
+    if set_total:
+        set_total(len(cells) + len(proof_variants) + 2)
+    register = artifact or (lambda p: p)
+    step = advance or (lambda note: None)
+
+    for version in sorted({v.dramatiq for _, v in cells} | {"2.2.0", "2.2.1"}):
+        envs.ensure_env(version, log=log)
+    results: dict[str, Any] = {
+        "mode": "quick" if plan.quick else "full",
+        "mem_cap_mb": cap_mb,
+        "plan": {"durations_s": plan.durations, "scale": plan.scale},
+        "redis_py": envs.REDIS_PY,
+    }
+    with RedisServer(procs) as redis:
+        results["redis_server"] = redis.binary
+        results["source"] = source_diff(procs, redis.url)
+        (out / "run_coroutine.diff").write_text(results["source"]["diff"] + "\n")
+        register(out / "run_coroutine.diff")
+        step("source diff")
+        py = envs.ensure_env("2.2.0")
+        results["alloc_check"] = harness.client(
+            procs, py, envs.child_env(envs.variant("2.2.0"), redis.url, "x", None), "alloc-check"
+        )
+        step("allocation check")
+
+        proofs = {}
+        for var in proof_variants:
+            proofs[var.key] = run_proof(procs, redis.url, var)
+            step(f"proof {var.key}")
+        results["proof"] = proofs
+        text = "\n\n".join(p["text"] for p in proofs.values())
+        (out / "proof.txt").write_text(text + "\n")
+        (out / "proof.json").write_text(json.dumps(proofs, indent=2) + "\n")
+        register(out / "proof.txt")
+        register(out / "proof.json")
+        log(proofs["2.2.0"]["text"])
+
+        summaries: list[dict[str, Any]] = []
+        figures: dict[str, list[tuple[str, dict, dict]]] = {}
+        for sc, var in cells:
+            mb = max(1, round(sc.mb_per_exception * plan.scale))
+            cfg = harness.CellConfig(sc, var, mb, plan.durations[sc.key], cap_mb)
+            step_note = f"{sc.key} / {var.key}"
+            try:
+                raw = harness.run_cell(procs, redis.url, cfg, work, log=log)
+            except (RuntimeError, TimeoutError) as exc:  # recorded, the run goes on
+                log(f"{step_note}: failed: {exc}")
+                summaries.append(
+                    {"scenario": sc.key, "variant": var.key, "error": str(exc), "peak_mb": None}
+                )
+                step(step_note)
+                continue
+            summary = analysis.analyse(raw)
+            summaries.append(summary)
+            for p in analysis.write_csvs(raw, out / "csv"):
+                register(p)
+            figures.setdefault(sc.key, []).append((var.label, analysis.series(raw), summary))
+            if summary["capped"]:
+                log(
+                    f"{step_note}: stopped at the memory cap ({summary['capped']['rss_mb']:.0f} MB)"
+                )
+            if summary["crashed"]:
+                log(f"{step_note}: worker crashed (exit {summary['crashed']['returncode']})")
+            step(step_note)
+
+    for sc in SCENARIOS:
+        if sc.key in figures:
+            mb = max(1, round(sc.mb_per_exception * plan.scale))
+            label = sc.label.replace(f"{sc.mb_per_exception} MB", f"{mb} MB")
+            register(plots.rss_figure(label, figures[sc.key], out / f"rss_{sc.key}.png", cap_mb))
+    scenario_keys = [sc.key for sc in SCENARIOS if sc.key in figures]
+    ok_rows = [r for r in summaries if "error" not in r]
+    if ok_rows:
+        register(plots.peaks_figure(ok_rows, scenario_keys, out / "peaks.png"))
+    results["cells"] = summaries
+    results["accounting_total"] = total_accounting(summaries)
+    summary_csv = write_summary_csv(summaries, out / "summary.csv")
+    register(summary_csv)
+    return results
+
+
+def total_accounting(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    keys = ("enqueued", "succeeded", "dead_lettered", "still_queued", "lost", "unexpected")
+    total = {k: 0 for k in keys}
+    for r in rows:
+        acc = r.get("accounting")
+        if acc:
+            for k in keys:
+                total[k] += acc[k]
+    total["all_accounted_for"] = total["lost"] == 0 and total["unexpected"] == 0
+    total["cells_with_errors"] = sum(1 for r in rows if "error" in r)
+    return total
+
+
+SUMMARY_COLUMNS = (
+    "scenario", "variant", "mb", "duration_s", "attempts", "floor_mb", "peak_mb", "final_mb",
+    "growth_mb_per_retry", "bulk_drops", "drops_matched_to_gc", "s_between_drops",
+    "full_collections", "gc_time_ms", "gc_max_pause_ms", "live_exceptions_max",
+    "live_exceptions_final", "throughput_per_s", "cpu_percent", "cpu_ms_per_attempt",
+    "stop_reason",
+)  # fmt: skip
+
+
+def write_summary_csv(rows: list[dict[str, Any]], path: Path) -> Path:
+    with open(path, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow([*SUMMARY_COLUMNS, "messages_enqueued", "messages_lost", "error"])
+        for r in rows:
+            acc = r.get("accounting") or {}
+            w.writerow(
+                [r.get(c, "") for c in SUMMARY_COLUMNS]
+                + [acc.get("enqueued", ""), acc.get("lost", ""), r.get("error", "")]
+            )
+    return path
