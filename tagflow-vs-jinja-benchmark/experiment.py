@@ -145,7 +145,9 @@ def readme_sections(results: dict[str, Any]) -> dict[str, str]:
         parts += [f"#### Python {v}", "", report.verdict_table(rows, v), ""]
     parts += ["#### Side by side with the original figures", "", report.original_table(rows)]
     sections["claims"] = "\n".join(parts)
-    sections["equivalence"] = report.equivalence_table(rows)
+    sections["equivalence"] = "\n\n".join(
+        f"#### Python {v}\n\n" + report.equivalence_table(rows, v) for v in versions
+    )
     sections["details"] = "\n\n".join(
         f"#### Python {v}\n\n" + report.spread_table(rows, v) for v in versions
     )
