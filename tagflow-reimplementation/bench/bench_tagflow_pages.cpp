@@ -48,9 +48,9 @@ void BM_escaping(benchmark::State& s) {
 
 }  // namespace
 
-BENCHMARK(BM_simple)->Name("simple");
-BENCHMARK(BM_complex)->Name("complex");
-BENCHMARK(BM_table100)->Name("table100");
-BENCHMARK(BM_table1000)->Name("table1000");
-BENCHMARK(BM_escaping)->Name("escaping");
+BENCHMARK(BM_simple)->Name("simple")->UseRealTime();
+BENCHMARK(BM_complex)->Name("complex")->UseRealTime();
+BENCHMARK(BM_table100)->Name("table100")->UseRealTime();
+BENCHMARK(BM_table1000)->Name("table1000")->UseRealTime();
+BENCHMARK(BM_escaping)->Name("escaping")->UseRealTime();
 BENCHMARK_MAIN();

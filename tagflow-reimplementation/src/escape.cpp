@@ -2,6 +2,7 @@
 
 #include <array>
 #include <cstdint>
+#include <cstring>
 
 #include "tagflow/buffer.hpp"
 
@@ -178,17 +179,34 @@ std::string_view entity(char c) noexcept {
 }
 
 namespace {
+// Escapes into space reserved once for the worst case (every byte a 6-byte entity), in chunks so
+// a huge string never reserves more than 6 x kChunk at a time.
+constexpr std::size_t kChunk = 64 * 1024;
+
 template <class Find>
 void append_impl(Buffer& out, std::string_view s, Mode mode, Find&& find_fn) {
   const char* p = s.data();
-  std::size_t n = s.size();
-  while (n != 0) {
-    const std::size_t i = find_fn(p, n, mode);
-    out.append(p, i);
-    if (i == n) return;
-    out.append(entity(p[i]));
-    p += i + 1;
-    n -= i + 1;
+  std::size_t left = s.size();
+  while (left != 0) {
+    std::size_t n = left < kChunk ? left : kChunk;
+    left -= n;
+    char* const begin = out.prepare(n * 6);
+    char* dst = begin;
+    while (n != 0) {
+      const std::size_t i = find_fn(p, n, mode);
+      std::memcpy(dst, p, i);
+      dst += i;
+      if (i == n) {
+        p += i;
+        break;
+      }
+      const std::string_view e = entity(p[i]);
+      std::memcpy(dst, e.data(), e.size());
+      dst += e.size();
+      p += i + 1;
+      n -= i + 1;
+    }
+    out.commit(static_cast<std::size_t>(dst - begin));
   }
 }
 }  // namespace
