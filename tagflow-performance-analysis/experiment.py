@@ -1,5 +1,206 @@
-"""tagflow-performance-analysis: the `lab` plug-in (see lab/experiment.py)."""
+"""tagflow-performance-analysis: the `lab` plug-in (see lab/experiment.py).
+
+1. profiles of tagflow 0.12.0 (cProfile + pyinstrument) on the shared scenarios, attributed to
+   categories, with flame graphs;
+2. the optimization ladder (rungs a-g), each checked for equivalence and timed with
+   html_bench.measure (pyperf worker processes), against tagflow and Jinja2 with autoescape;
+3. callgrind analysis of the C++ engine (tagflow_cpp) when it is installed, with A's Google
+   Benchmark ceiling;
+4. README sections: tables beside the original study's figures, generated verdicts, and the list
+   of changes tagflow could adopt with their measured gains.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
 
 TITLE = "where tagflow's time goes, an optimization ladder, the C++ engine's costs"
 ISSUE = 5
-IMPLEMENTED = False  # until issue #5 lands
+
+ALL_SCENARIOS = ["simple", "complex", "table100", "table1000", "escaping"]
+QUICK_LADDER_SCENARIOS = ["complex", "table100", "escaping"]
+QUICK_PROFILE_SCENARIOS = ["complex", "table100"]
+QUICK_NATIVE_SCENARIOS = ["table100"]
+FULL_NATIVE_SCENARIOS = ["simple", "complex", "table100", "escaping"]
+
+#: The original study's figures (shared/reference/seed-facts.md), for side-by-side tables.
+ORIGINAL = {
+    "attribution_table_page": {  # cProfile shares of a data-table render, tagflow 0.12.0
+        "closure": 18.0,  # new @contextmanager closure per tag (update_wrapper alone 14 %)
+        "events": 10.0,  # pydantic mutation events
+        "ids": 12.0,  # _get_or_create_id
+        "contextvar": 4.5,  # ContextVar.get
+        "serialize": 13.0,  # ElementTree serialization
+    },
+    "attrnames_complex": 4.0,  # re.sub per attribute, complex page
+    "update_wrapper": 14.0,
+    "string_builder_speedup": 5.18,  # incorrect HTML
+    "string_builder_vs_jinja_noescape": 12.1,  # "still 12.1x slower than Jinja2"
+    "static_mode_speedup": 2.5,
+    "tagflow_vs_jinja_overall": 14.55,  # Jinja2 without autoescape
+}
+
+
+def _py() -> str:
+    return sys.executable
+
+
+def _json_run(ctx: Any, args: list[str], timeout: float) -> dict[str, Any]:
+    proc = ctx.procs.run(
+        [_py(), "-m", "tagflow_analysis", *args],
+        timeout=timeout,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=str(ctx.root),
+    )
+    if proc.returncode != 0:
+        err = proc.stderr.decode(errors="replace").strip().splitlines()[-5:]
+        raise RuntimeError(f"tagflow_analysis {args[0]} failed: {' | '.join(err)}")
+    return json.loads(proc.stdout)
+
+
+def run(ctx: Any) -> dict[str, Any]:
+    from html_bench.measure import measure, settings
+    from tagflow_analysis import native, report
+    from tagflow_analysis.engines import ladder_rungs
+
+    quick = ctx.quick
+    ladder_scen = QUICK_LADDER_SCENARIOS if quick else ALL_SCENARIOS
+    prof_scen = QUICK_PROFILE_SCENARIOS if quick else ALL_SCENARIOS
+    rungs = ladder_rungs()
+    engines = ["tagflow", "jinja2", *(r.engine for r in rungs)]
+    native_why = native.missing_reason()
+    nat_scen = (
+        (QUICK_NATIVE_SCENARIOS if quick else FULL_NATIVE_SCENARIOS) if not native_why else []
+    )
+    ctx.progress.set_total(
+        len(prof_scen) + 2 + len(engines) * (1 + len(ladder_scen)) + 2 * len(nat_scen) + 2
+    )
+    out: Path = ctx.out
+    prof_dir = out / "profiles"
+
+    # 1. profiles ---------------------------------------------------------------------------
+    profiles: dict[str, Any] = {}
+    loops, seconds = (10, 0.5) if quick else (100, 3.0)
+    for sc in prof_scen:
+        ctx.progress.describe(f"profiling tagflow on {sc}")
+        args = ["profile", sc, "--out", str(prof_dir), "--loops", str(loops)]
+        profiles[sc] = _json_run(ctx, [*args, "--seconds", str(seconds)], timeout=600)
+        ctx.progress.advance()
+    ctx.progress.describe("profiling tagflow with rungs a+b+c+d on table100")
+    args = ["profile", "table100", "--engine", "ladder:a+b+c+d", "--out", str(prof_dir)]
+    remaining = _json_run(ctx, [*args, "--loops", str(loops), "--seconds", str(seconds)], 600)
+    ctx.progress.advance()
+    for f in sorted(prof_dir.iterdir()):
+        ctx.artifact(f)
+
+    # 2. equivalence of every rung with tagflow (besides measure's check against the reference)
+    ctx.progress.describe("checking every rung's output against tagflow")
+    equivalence = _json_run(ctx, ["check"], timeout=600)
+    ctx.progress.advance()
+
+    # 3. the ladder -------------------------------------------------------------------------
+    rows = measure(
+        engines,
+        ladder_scen,
+        quick=quick,
+        python=_py(),
+        procs=ctx.procs,
+        progress=ctx.progress,
+        log=ctx.log,
+    )
+    ladder = report.ladder_table(rows, rungs, ladder_scen)
+
+    # 4. the C++ engine -----------------------------------------------------------------------
+    cpp: dict[str, Any] = {"available": native_why, "scenarios": {}}
+    if not native_why:
+        for sc in nat_scen:
+            for api in ("explicit", "compat"):
+                ctx.progress.describe(f"callgrind: tagflow_cpp {api} on {sc}")
+                try:
+                    cpp["scenarios"].setdefault(sc, {})[api] = native.analyse_scenario(
+                        sc, api, out / "callgrind", run=ctx.procs.run
+                    )
+                except RuntimeError as exc:
+                    cpp["scenarios"].setdefault(sc, {})[api] = {"error": str(exc)}
+                ctx.progress.advance()
+    ctx.progress.describe("Google Benchmark ceiling")
+    cpp["ceiling"] = native.google_benchmark_ceiling(ctx.procs.run, quick=quick)
+    for f in sorted((out / "callgrind").glob("callgrind.*")):
+        ctx.artifact(f)
+    cpp["perf"] = native.perf_stat_available(ctx.procs.run)
+    ctx.progress.advance()
+
+    results: dict[str, Any] = {
+        "mode": ctx.mode,
+        "settings": settings(quick).as_dict(),
+        "ladder_scenarios": ladder_scen,
+        "profile_scenarios": prof_scen,
+        "profiles": profiles,
+        "profile_after_abcd": remaining,
+        "equivalence_vs_tagflow": equivalence,
+        "measure_rows": [report.trim_row(r) for r in rows],
+        "ladder": ladder,
+        "cpp": cpp,
+        "original": ORIGINAL,
+    }
+
+    # 5. figures and CSV ----------------------------------------------------------------------
+    ctx.progress.describe("plots")
+    for path in report.plots(results, out):
+        ctx.artifact(path)
+    csv_path = out / "ladder.csv"
+    with csv_path.open("w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(
+            [
+                "rung",
+                "engine",
+                "scenario",
+                "status",
+                "median_ms",
+                "q1_ms",
+                "q3_ms",
+                "speedup_vs_tagflow",
+                "ratio_to_jinja2",
+            ]
+        )
+        for r in ladder["rows"]:
+            for sc, cell in r["scenarios"].items():
+                w.writerow(
+                    [
+                        r["key"],
+                        r["engine"],
+                        sc,
+                        cell["status"],
+                        _ms(cell.get("median_s")),
+                        _ms(cell.get("q1_s")),
+                        _ms(cell.get("q3_s")),
+                        cell.get("speedup"),
+                        cell.get("vs_jinja"),
+                    ]
+                )
+    ctx.artifact(csv_path)
+    ctx.progress.advance()
+    return results
+
+
+def _ms(v: float | None) -> str:
+    return "" if v is None else f"{v * 1e3:.6f}"
+
+
+def summarize(results: dict[str, Any]) -> list[tuple[str, str]]:
+    from tagflow_analysis import report
+
+    return report.summary_rows(results)
+
+
+def readme_sections(results: dict[str, Any]) -> dict[str, str]:
+    from tagflow_analysis import report
+
+    return report.readme_sections(results)

@@ -6,9 +6,8 @@ leak into another engine. Factories are made on demand from their names:
 
 * ``rung_a``, ``rung_ab``, ``rung_abcd``, ... -> tagflow 0.12.0 with those rungs
   (``tagflow_analysis.ladder``);
-* ``pybuilder`` -> the pure-Python string builder (rung e).
-
-Rungs f and g are html_bench's own engines ``tagflow_cpp.compat`` and ``tagflow_cpp``.
+Rungs e, f and g are html_bench's own engines ``pybuilder`` (the shared scenario code on
+``tagflow_analysis.pybuilder``), ``tagflow_cpp.compat`` and ``tagflow_cpp``.
 """
 
 from __future__ import annotations
@@ -45,7 +44,7 @@ def ladder_rungs() -> list[Rung]:
             Rung(spec, f"{spec} (cumulative)", f"{PREFIX}rung_{''.join(letters[:i])}", True)
         )
     rows += [
-        Rung("e", "e: pure-Python string builder, correct HTML", f"{PREFIX}pybuilder", True),
+        Rung("e", "e: pure-Python string builder, correct HTML", "pybuilder", True),
         Rung("f", "f: tagflow_cpp compat API (same scenario code)", "tagflow_cpp.compat", True),
         Rung("g", "g: tagflow_cpp explicit API", "tagflow_cpp", True),
     ]
@@ -57,14 +56,6 @@ def rung_renderers(spec: str) -> dict[str, Callable[[Any], str]]:
     from html_bench import tagflow_api
 
     return tagflow_api.renderers(ladder.variant(spec))
-
-
-def pybuilder() -> dict[str, Callable[[Any], str]]:
-    from html_bench import tagflow_api
-
-    from tagflow_analysis import pybuilder as module
-
-    return tagflow_api.renderers(module)
 
 
 def __getattr__(name: str) -> Callable[[], dict[str, Callable[[Any], str]]]:

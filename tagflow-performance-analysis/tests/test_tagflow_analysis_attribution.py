@@ -99,7 +99,7 @@ def test_tagflow_analysis_empty_profile_is_an_error():
 
 
 def test_tagflow_analysis_profile_scenario_writes_files(tmp_path):
-    result = profiling.profile_scenario("simple", tmp_path, loops=5, seconds=0.2)
+    result = profiling.profile_scenario("simple", tmp_path, loops=5, seconds=0.3)
     for part in ("cprofile", "sampling"):
         assert sum(result[part]["shares"].values()) == pytest.approx(100.0)
         assert (tmp_path / result[part]["file"]).stat().st_size > 0

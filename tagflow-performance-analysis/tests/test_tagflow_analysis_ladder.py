@@ -7,6 +7,7 @@ import itertools
 import pytest
 import tagflow
 import tagflow.tagflow as tf
+from html_bench import engines as hb_engines
 from html_bench import equivalence, scenarios, tagflow_api
 from tagflow_analysis import engines, ladder
 
@@ -34,7 +35,7 @@ def test_tagflow_analysis_rung_output_is_byte_identical(spec, tagflow_analysis_r
 
 
 def test_tagflow_analysis_pybuilder_equivalent_on_every_scenario(tagflow_analysis_reference):
-    rends = engines.pybuilder()
+    rends = hb_engines.resolve("pybuilder").renderers()
     for name, (data, expected) in tagflow_analysis_reference.items():
         diff = equivalence.first_difference(expected, rends[name](data))
         assert diff is None, f"pybuilder differs from tagflow on {name}: {diff}"
@@ -98,8 +99,6 @@ def test_tagflow_analysis_bad_rung_spec_is_a_clear_error(spec):
 
 
 def test_tagflow_analysis_engine_specs_resolve_through_html_bench():
-    from html_bench import engines as hb_engines
-
     eng = hb_engines.resolve("tagflow_analysis.engines:rung_abc")
     data = scenarios.get("simple").build()
     assert eng.renderers()["simple"](data) == tagflow_api.renderers(tagflow)["simple"](data)
