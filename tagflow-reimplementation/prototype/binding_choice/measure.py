@@ -10,7 +10,6 @@ from __future__ import annotations
 import timeit
 
 import nb_proto
-
 import tagflow_cpp
 
 N = 200_000
