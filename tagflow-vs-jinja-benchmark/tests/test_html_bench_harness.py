@@ -122,3 +122,50 @@ def test_html_bench_report_table_marks_differing_rows_unranked() -> None:
     gm = math.exp(sum(math.log(x) for x in [0.2, 0.2, 1 / 6, 1 / 6, 0.2]) / 5)
     assert cpp.endswith(f"| {gm:.2f}x |")
     assert "output differs" in report.equivalence_table(_synthetic())
+
+
+def _plugin():
+    from lab.experiment import Experiment
+
+    return Experiment("tagflow-vs-jinja-benchmark").load()
+
+
+def test_html_bench_plugin_sections_from_results() -> None:
+    plugin = _plugin()
+    results = {
+        "mode": "quick",
+        "settings": measure.QUICK.as_dict(),
+        "python_versions": ["3.11.7"],
+        "interpreters": [
+            {"requested": "/x/python", "python": None, "reason": "interpreter not found"}
+        ],
+        "engines": {
+            "jinja2": {"notes": "Environment", "label": "J", "kind": "t", "reference": False}
+        },
+        "rows": [
+            dict(r, ranked=r["status"] == "ok" and not r["reference_row"]) for r in _synthetic()
+        ],
+        "load_average_at_start": 3.0,
+        "load_average_at_end": 3.5,
+        "cpu_count": 2,
+    }  # fmt: skip
+    sections = plugin.readme_sections(results)
+    assert {"headline", "results", "claims", "equivalence", "details", "plots"} <= set(sections)
+    assert "busy with other work" in sections["results"]
+    assert "skipped: interpreter not found" in sections["environment"]
+    assert "tagflow_cpp takes 0.19x" in sections["headline"]
+    assert "Fastest engine with equal output everywhere: tagflow_cpp" in sections["headline"]
+    summary = dict(plugin.summarize(results))
+    assert any(k.startswith("tagflow / Jinja2") for k in summary)
+
+
+def test_html_bench_engines_do_not_mutate_shared_data() -> None:
+    from html_bench import scenarios
+    from html_bench.engines import ENGINES
+
+    for name in scenarios.SCENARIOS:
+        shared = scenarios.data(name)
+        for engine in ENGINES.values():
+            if engine.available() is None:
+                engine.renderers()[name](shared)
+        assert shared == scenarios.get(name).build(), name
