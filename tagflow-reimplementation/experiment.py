@@ -85,6 +85,80 @@ def run_ceiling(ctx: Any) -> dict[str, Any]:
     return {"available": True, "repetitions": reps, "pages": pages, "context": data["context"]}
 
 
+NANOBIND_VERSION = "3.1.0"
+
+
+def run_binding_choice(ctx: Any) -> dict[str, Any]:
+    """Builds the nanobind prototype (nanobind from PyPI into a cached venv) and times the two hot
+    calls against the C API binding, in this interpreter. Reports why if it cannot."""
+    import shutil
+    import sys
+
+    from lab.paths import cache_dir
+
+    here = Path(__file__).resolve().parent / "prototype" / "binding_choice"
+    base = cache_dir() / "tagflow-cpp-binding-choice"
+    venv = base / f"nanobind-{NANOBIND_VERSION}"
+    build = base / f"build-py{sys.version_info[0]}{sys.version_info[1]}"
+    uv = shutil.which("uv")
+    if uv is None:
+        return {"available": False, "reason": "uv not found"}
+    try:
+        if not (venv / "bin" / "python").exists():
+            ctx.procs.run([uv, "venv", "-q", "--python", sys.executable, str(venv)], check=True)
+            ctx.procs.run(
+                [
+                    uv,
+                    "pip",
+                    "install",
+                    "-q",
+                    "--python",
+                    str(venv / "bin" / "python"),
+                    f"nanobind=={NANOBIND_VERSION}",
+                ],
+                check=True,
+            )
+        cmake_dir = ctx.procs.run(
+            [str(venv / "bin" / "python"), "-m", "nanobind", "--cmake_dir"],
+            check=True,
+            stdout=-1,
+            text=True,
+        ).stdout.strip()
+        ctx.procs.run(
+            [
+                "cmake",
+                "-S",
+                str(here),
+                "-B",
+                str(build),
+                "-G",
+                "Ninja",
+                f"-DPython_EXECUTABLE={sys.executable}",
+                f"-Dnanobind_DIR={cmake_dir}",
+            ],
+            check=True,
+            stdout=-1,
+            stderr=-1,
+        )
+        ctx.procs.run(["cmake", "--build", str(build), "-j2"], check=True, stdout=-1, stderr=-1)
+        env = dict(os.environ, PYTHONPATH=str(build))
+        rounds = "3" if ctx.quick else "9"
+        proc = ctx.procs.run(
+            [sys.executable, str(here / "measure.py"), "--json", "--rounds", rounds],
+            check=True,
+            stdout=-1,
+            stderr=-1,
+            text=True,
+            env=env,
+            timeout=600,
+        )
+    except Exception as exc:  # report, do not fail the experiment over the prototype
+        return {"available": False, "reason": f"{type(exc).__name__}: {exc}"}
+    data = json.loads(proc.stdout)
+    data.update(available=True, nanobind=NANOBIND_VERSION, python=sys.version.split()[0])
+    return data
+
+
 def analyse(rows: list[dict[str, Any]]) -> dict[str, Any]:
     """Medians per engine and scenario, speedups, ns per element and the goals' verdicts."""
     elements = _elements()
@@ -146,12 +220,22 @@ def analyse(rows: list[dict[str, Any]]) -> dict[str, Any]:
 def run(ctx: Any) -> dict[str, Any]:
     from html_bench.measure import measure
 
-    ctx.progress.set_total(len(ENGINES) * (1 + len(SCENARIOS)) + 1)
-    rows = measure(
-        ENGINES, SCENARIOS, quick=ctx.quick, procs=ctx.procs, progress=ctx.progress, log=ctx.log
-    )
+    # One measure() call per scenario, all engines back to back (alternating their order): on a
+    # shared machine the load drifts, and timing engine after engine for every scenario would
+    # let that drift bias the ratios. Each call checks every engine's output first.
+    ctx.progress.set_total(len(SCENARIOS) * len(ENGINES) * 2 + 2)
+    load_at_start = os.getloadavg()[0]
+    rows = []
+    for i, scenario in enumerate(SCENARIOS):
+        order = ENGINES if i % 2 == 0 else ENGINES[::-1]
+        rows += measure(
+            order, [scenario], quick=ctx.quick, procs=ctx.procs, progress=ctx.progress, log=ctx.log
+        )
     ctx.progress.describe("C++ ceiling (Google Benchmark)")
     ceiling = run_ceiling(ctx)
+    ctx.progress.advance()
+    ctx.progress.describe("binding choice: nanobind prototype vs C API")
+    binding = run_binding_choice(ctx)
     ctx.progress.advance()
     import tagflow_cpp
 
@@ -159,7 +243,10 @@ def run(ctx: Any) -> dict[str, Any]:
         "rows": rows,
         "analysis": analyse(rows),
         "ceiling": ceiling,
+        "binding_choice": binding,
         "escape_kernel": tagflow_cpp.escape_kernel(),
+        "load_average_at_start": load_at_start,
+        "cpus": os.cpu_count(),
     }
     _write_csv(ctx, results)
     _plot(ctx, results)
@@ -289,4 +376,31 @@ def readme_sections(results: dict[str, Any]) -> dict[str, str]:
     else:
         ceil = [f"C++ ceiling not measured: {c.get('reason')}."]
     ceil += ["", f"Escaping kernel selected at run time on this CPU: `{results['escape_kernel']}`."]
-    return {"performance": "\n".join(lines), "ceiling": "\n".join(ceil)}
+    load = results.get("load_average_at_start")
+    if load is not None:
+        lines += [
+            "",
+            f"Load average at the start of the run: {load:.1f} on {results.get('cpus')} CPUs"
+            + (" (a busy machine: compare ratios, not absolute times)." if load > 1 else "."),
+        ]
+    return {
+        "performance": "\n".join(lines),
+        "ceiling": "\n".join(ceil),
+        "binding": _binding_section(results.get("binding_choice", {})),
+    }
+
+
+def _binding_section(b: dict[str, Any]) -> str:
+    if not b.get("available"):
+        return f"Binding comparison not measured: {b.get('reason', 'not run')}."
+    rows = [
+        f"nanobind {b['nanobind']} prototype vs this C API binding, Python {b['python']}, best of "
+        f"{b['rounds']} interleaved rounds of {b['calls']:,} calls each:",
+        "",
+        "| call | C API | nanobind | nanobind / C API |",
+        "|---|---:|---:|---:|",
+    ]
+    for call, capi in b["capi_ns"].items():
+        nb = b["nanobind_ns"][call]
+        rows.append(f"| `{call}` | {capi:.0f} ns | {nb:.0f} ns | {nb / capi:.2f}x |")
+    return "\n".join(rows)

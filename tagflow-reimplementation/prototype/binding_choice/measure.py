@@ -7,6 +7,8 @@ Prints ns per call (best of 7 repeats) for each binding.
 
 from __future__ import annotations
 
+import argparse
+import json
 import timeit
 
 import nb_proto
@@ -36,14 +38,22 @@ def bench(doc_type: type, repeat: int = 3) -> dict[str, float]:
     return out
 
 
-def main(rounds: int = 7) -> None:
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=7, help="interleaved rounds (default 7)")
+    parser.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    args = parser.parse_args()
     # Interleaved rounds, best of all: the machine is shared, so compare minima taken side by side.
+    rounds = args.rounds
     capi: dict[str, float] = {}
     nb: dict[str, float] = {}
     for _ in range(rounds):
         for store, doc_type in ((capi, tagflow_cpp.Document), (nb, nb_proto.Document)):
             for k, v in bench(doc_type).items():
                 store[k] = min(v, store.get(k, v))
+    if args.json:
+        print(json.dumps({"capi_ns": capi, "nanobind_ns": nb, "rounds": rounds, "calls": N}))
+        return
     print(f"{'call':28s} {'C API ns':>10s} {'nanobind ns':>12s} {'ratio':>7s}")
     for k in capi:
         print(f"{k:28s} {capi[k]:10.1f} {nb[k]:12.1f} {nb[k] / capi[k]:6.2f}x")
