@@ -79,7 +79,7 @@ def run(ctx: Any) -> dict[str, Any]:
         (QUICK_NATIVE_SCENARIOS if quick else FULL_NATIVE_SCENARIOS) if not native_why else []
     )
     ctx.progress.set_total(
-        len(prof_scen) + 2 + len(engines) * (1 + len(ladder_scen)) + 2 * len(nat_scen) + 2
+        len(prof_scen) + 2 + len(engines) * (1 + len(ladder_scen)) + 3 * len(nat_scen) + 2
     )
     out: Path = ctx.out
     prof_dir = out / "profiles"
@@ -120,7 +120,7 @@ def run(ctx: Any) -> dict[str, Any]:
     cpp: dict[str, Any] = {"available": native_why, "scenarios": {}}
     if not native_why:
         for sc in nat_scen:
-            for api in ("explicit", "compat"):
+            for api in ("explicit", "compat", "fastcompat"):
                 ctx.progress.describe(f"callgrind: tagflow_cpp {api} on {sc}")
                 try:
                     cpp["scenarios"].setdefault(sc, {})[api] = native.analyse_scenario(

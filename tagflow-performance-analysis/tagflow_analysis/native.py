@@ -31,6 +31,7 @@ import shutil
 import subprocess
 import sys
 import sysconfig
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -135,32 +136,28 @@ class CallgrindSplit:
 _NAME = re.compile(r"^\((\d+)\)(?: (.*))?$")
 
 
-def parse_callgrind(
-    path: Path, engine_dirs: list[Path], binding_files: list[Path]
-) -> CallgrindSplit:
-    """Read a callgrind.out file (any compression of names) into a :class:`CallgrindSplit`."""
-    eng_prefixes = tuple(str(d.resolve()) + "/" for d in engine_dirs)
-    bind_set = {str(p.resolve()) for p in binding_files}
-    names: dict[str, dict[str, str]] = {"ob": {}, "fl": {}, "fn": {}}
-    split = CallgrindSplit()
-    ob = fl = fi = fn = ""
-    call_file: str | None = None  # file of the callee of the next `calls=` (None: same file)
-    callee_file: str | None = None  # set by `calls=`: the next cost line is a call's cost
+def _records(path: Path) -> Iterator[tuple[str, str, str, str, str | None, int]]:
+    """Cost records of a callgrind file: (object, function, file, kind, callee, cost).
 
-    def name(kind: str, value: str) -> str:
+    ``kind`` is "self" for a function's own instructions at a line of ``file`` (the file the
+    line comes from, inlined or not) and "call" for the inclusive cost of a call made there to
+    ``callee``. Handles name compression (``(id) name``) and relative positions.
+    """
+    names: dict[str, dict[str, str]] = {"ob": {}, "fl": {}, "fn": {}}
+
+    def name(table: str, value: str) -> str:
         m = _NAME.match(value)
         if not m:
             return value
         idx, text = m.group(1), m.group(2)
-        table = names["fl" if kind in ("fl", "fi", "fe", "cfi", "cfl") else kind.lstrip("c")]
         if text is not None:
-            table[idx] = text
+            names[table][idx] = text
             return text
-        return table.get(idx, value)
+        return names[table].get(idx, value)
 
-    def is_engine(f: str) -> bool:
-        return f.startswith(eng_prefixes)
-
+    ob = fl = fi = fn = ""
+    callee: str | None = None
+    pending_call = False
     with open(path, encoding="utf-8", errors="replace") as fh:
         for raw in fh:
             line = raw.rstrip("\n")
@@ -172,23 +169,11 @@ def parse_callgrind(
                 if len(parts) < 2:
                     continue
                 cost = int(parts[1])
-                # code of an engine function (fl), or engine code inlined elsewhere (fi)
-                in_engine = is_engine(fi) or is_engine(fl)
-                if callee_file is not None:
-                    # the inclusive cost of a call made from here; count calls that leave the
-                    # engine (memcpy, operator new, out-of-line std:: code) as engine work
-                    if in_engine and not is_engine(callee_file):
-                        split.engine_calls += cost
-                    callee_file = None
-                    continue
-                split.total += cost
-                if in_engine:
-                    split.engine_self += cost
-                elif fi in bind_set or fl in bind_set:
-                    split.binding += cost
+                if pending_call:
+                    pending_call = False
+                    yield ob, fn, fi, "call", callee, cost
                 else:
-                    split.other[ob] = split.other.get(ob, 0) + cost
-                    split.functions[fn] = split.functions.get(fn, 0) + cost
+                    yield ob, fn, fi, "self", None, cost
                 continue
             key, _, value = line.partition("=")
             if key == "ob":
@@ -196,19 +181,62 @@ def parse_callgrind(
             elif key == "fl":
                 fl = fi = name("fl", value)
             elif key in ("fi", "fe"):
-                fi = name(key, value)
+                fi = name("fl", value)
             elif key == "fn":
                 fn = name("fn", value)
                 fi = fl
             elif key in ("cfi", "cfl"):
-                call_file = name(key, value)
-            elif key == "cfn":
-                name("fn", value)
+                name("fl", value)
             elif key == "cob":
                 name("ob", value)
+            elif key == "cfn":
+                callee = name("fn", value)
             elif key == "calls":
-                callee_file = call_file if call_file is not None else fi
-                call_file = None
+                pending_call = True
+
+
+def parse_callgrind(
+    path: Path, engine_dirs: list[Path], binding_files: list[Path]
+) -> CallgrindSplit:
+    """Read a callgrind.out file into a :class:`CallgrindSplit`.
+
+    A function is a *binding* function if any of its instructions come from a binding source,
+    else an *engine* function if any come from an engine source (its inlined ``std::`` code
+    included). Engine instructions inlined into binding functions count as engine; so does the
+    inclusive cost of every call that engine code makes to a non-engine function (``memcpy``,
+    ``operator new``, out-of-line ``std::string`` code).
+    """
+    eng_prefixes = tuple(str(d.resolve()) + "/" for d in engine_dirs)
+    bind_set = {str(p.resolve()) for p in binding_files}
+
+    def is_engine(f: str) -> bool:
+        return f.startswith(eng_prefixes)
+
+    kinds: dict[str, str] = {}
+    for _ob, fn, fi, kind, _callee, _cost in _records(path):
+        if kind != "self":
+            continue
+        if fi in bind_set:
+            kinds[fn] = "binding"
+        elif is_engine(fi) and kinds.get(fn) != "binding":
+            kinds[fn] = "engine"
+
+    split = CallgrindSplit()
+    for ob, fn, fi, kind, callee, cost in _records(path):
+        fkind = kinds.get(fn, "other")
+        engine_here = fkind == "engine" or is_engine(fi)
+        if kind == "call":
+            if engine_here and kinds.get(callee or "") != "engine":
+                split.engine_calls += cost
+            continue
+        split.total += cost
+        if engine_here:
+            split.engine_self += cost
+        elif fkind == "binding":
+            split.binding += cost
+        else:
+            split.other[ob] = split.other.get(ob, 0) + cost
+            split.functions[fn] = split.functions.get(fn, 0) + cost
     if split.total <= 0:
         raise RuntimeError(f"callgrind recorded no instructions in {path}")
     return split
@@ -262,7 +290,11 @@ def render_loop(scenario: str, engine: str, loops: int) -> None:
 
 
 def _engine_for(api: str) -> str:
-    return {"explicit": "tagflow_cpp", "compat": "tagflow_cpp.compat"}[api]
+    return {
+        "explicit": "tagflow_cpp",
+        "compat": "tagflow_cpp.compat",
+        "fastcompat": "tagflow_analysis.fastcompat:renderers",
+    }[api]
 
 
 def callgrind_run(
@@ -347,6 +379,11 @@ def analyse_scenario(
     out_dir.mkdir(parents=True, exist_ok=True)
     root = reimpl_dir()
     _, bind = engine_sources(root)
+    if api == "fastcompat":
+        from tagflow_analysis import fastcompat
+
+        fastcompat.build(run)
+        bind = [*bind, fastcompat.SOURCE]
     f = callgrind_run(scenario, api, loops, out_dir / f"callgrind.{scenario}.{api}", core_so, run)
     split = parse_callgrind(f, [root / "src", root / "include"], bind)
     per_render = {
@@ -441,7 +478,7 @@ def google_benchmark_ceiling(run: Any = subprocess.run, quick: bool = True) -> d
     pages = {}
     for b in data.get("benchmarks", []):
         ns = b["real_time"] * {"ns": 1, "us": 1e3, "ms": 1e6, "s": 1e9}[b.get("time_unit", "ns")]
-        pages[b["name"]] = {
+        pages[b["name"].split("/")[0]] = {  # "table100/real_time" -> "table100"
             "ns_per_page": ns,
             "elements": b.get("elements"),
             "page_bytes": b.get("page_bytes"),
