@@ -195,7 +195,7 @@ def readme_sections(results: dict[str, Any]) -> dict[str, str]:
     )
     parts = []
     for v in versions:
-        parts += [f"#### Python {v}", "", report.results_table(rows, v), ""]
+        parts += [f"#### Python {v}", report.results_table(rows, v)]
     parts.append(method)
     load = (results.get("load_average_at_start"), results.get("load_average_at_end"))
     cpus = results.get("cpu_count") or 1

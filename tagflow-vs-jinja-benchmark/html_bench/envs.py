@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -59,12 +58,11 @@ def _requirements() -> list[str]:
 
 
 def _is_self(python: str) -> bool:
+    """The lab's own interpreter (or the very binary its environment runs): measured in place."""
     if python == sys.executable:
         return True
     try:
-        return Path(python).resolve() == Path(sys.executable).resolve() and os.environ.get(
-            "VIRTUAL_ENV"
-        ) in (None, sys.prefix)
+        return Path(python).resolve() == Path(sys.executable).resolve()
     except OSError:
         return False
 
