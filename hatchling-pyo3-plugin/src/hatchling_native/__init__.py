@@ -1,4 +1,4 @@
-"""hatchling-native: Hatchling build hooks for PyO3 crates (``pyo3``) and CMake extensions (``cmake``).
+"""hatchling-native: Hatchling build hooks for PyO3 crates and CMake extensions.
 
 Both hooks share one core (:mod:`hatchling_native.core`): the wheel tag and ``pure_python``,
 extension file names from the target interpreter's ``EXT_SUFFIX``, editable placement, sdist

@@ -69,7 +69,7 @@ class CMakeBuildHook(NativeBuildHook):
         "build-dir": Option((str,), "", "build directory (default build/cmake-<tag>-<type>)"),
         "build-type": Option((str,), "Release", "CMAKE_BUILD_TYPE for wheels"),
         "editable-build-type": Option((str,), "Debug", "CMAKE_BUILD_TYPE for editable installs"),
-        "defines": Option((dict,), {}, "-D cache entries, e.g. {FOO = \"ON\"}"),
+        "defines": Option((dict,), {}, '-D cache entries, e.g. {FOO = "ON"}'),
         "cmake-args": Option((list,), [], "extra arguments for the configure step"),
         "build-args": Option((list,), [], "extra arguments for `cmake --build`"),
         "targets": Option((list,), [], "build only these targets (default: all)"),
@@ -101,9 +101,12 @@ class CMakeBuildHook(NativeBuildHook):
         cache = build_dir / "CMakeCache.txt"
         if o["generator"]:
             args += ["-G", o["generator"]]
-        elif not cache.is_file() and "CMAKE_GENERATOR" not in self.build_env():
-            if shutil.which("ninja"):
-                args += ["-G", "Ninja"]
+        elif (
+            not cache.is_file()
+            and "CMAKE_GENERATOR" not in self.build_env()
+            and shutil.which("ninja")
+        ):
+            args += ["-G", "Ninja"]
         python = sys.executable
         args += [
             define("CMAKE_BUILD_TYPE", build_type),
@@ -117,7 +120,7 @@ class CMakeBuildHook(NativeBuildHook):
         for name, value in binding_cmake_dirs().items():
             args.append(define(name, value))
         for name, value in o["defines"].items():
-            if not isinstance(value, (str, bool, int, float)):
+            if not isinstance(value, (str, bool, int, float)):  # noqa: UP038 (runs on 3.9)
                 raise NativeBuildError(f"`defines.{name}` must be a string, number or boolean")
             args.append(define(name, value))
         return args + list(o["cmake-args"])
@@ -145,7 +148,15 @@ class CMakeBuildHook(NativeBuildHook):
         build += list(self.options["build-args"])
         run(build, what="CMake build", env=env)
         prefix = stage / "install"
-        install = [cmake, "--install", str(build_dir), "--prefix", str(prefix), "--config", build_type]
+        install = [
+            cmake,
+            "--install",
+            str(build_dir),
+            "--prefix",
+            str(prefix),
+            "--config",
+            build_type,
+        ]
         if self.options["strip"]:
             install.append("--strip")
         manifest = build_dir / "install_manifest.txt"

@@ -28,7 +28,12 @@ from packaging import tags
 
 #: Options every build hook accepts because hatchling itself interprets them.
 HATCH_GENERIC_OPTIONS = frozenset(
-    {"dependencies", "require-runtime-dependencies", "require-runtime-features", "enable-by-default"}
+    {
+        "dependencies",
+        "require-runtime-dependencies",
+        "require-runtime-features",
+        "enable-by-default",
+    }
 )
 
 
@@ -100,7 +105,9 @@ def validate_options(
                 f" got {type(value).__name__} {value!r}"
             )
         if isinstance(value, list) and not all(isinstance(v, str) for v in value):
-            raise NativeBuildError(f"option `{name}` of the `{hook}` hook must be a list of strings")
+            raise NativeBuildError(
+                f"option `{name}` of the `{hook}` hook must be a list of strings"
+            )
         values[name] = value
     env = values.get("env", {})
     if not all(isinstance(k, str) and isinstance(v, str) for k, v in env.items()):
@@ -176,7 +183,8 @@ def parse_abi3(value: str | bool) -> tuple[int, int] | None:
     m = re.fullmatch(r"3\.(\d+)", str(value))
     if not m or int(m.group(1)) < 7:
         raise NativeBuildError(
-            f'option `abi3` must be a minimum Python version like "3.9" (3.7 or newer), got {value!r}'
+            'option `abi3` must be a minimum Python version like "3.9" (3.7 or newer),'
+            f" got {value!r}"
         )
     minor = int(m.group(1))
     if (3, minor) > sys.version_info[:2]:
@@ -449,10 +457,14 @@ class NativeBuildHook(BuildHookInterface):
                 zf.write(p.path, p.wheel_path)
             zf.writestr(
                 "probe-0.dist-info/WHEEL",
-                f"Wheel-Version: 1.0\nGenerator: hatchling-native\nRoot-Is-Purelib: false\nTag: {tag}\n",
+                "Wheel-Version: 1.0\nGenerator: hatchling-native\nRoot-Is-Purelib: false\n"
+                f"Tag: {tag}\n",
             )
-            zf.writestr("probe-0.dist-info/METADATA", "Metadata-Version: 2.1\nName: probe\nVersion: 0\n")
-            zf.writestr("probe-0.dist-info/RECORD", "")
+            zf.writestr(
+                "probe-0.dist-info/METADATA", "Metadata-Version: 2.1\nName: probe\nVersion: 0\n"
+            )
+            record = "".join(f"{p.wheel_path},,\n" for p in products)
+            zf.writestr("probe-0.dist-info/RECORD", record + "probe-0.dist-info/RECORD,,\n")
         out = capture([*auditwheel, "show", str(probe)], what="auditwheel show")
         m = re.search(r'platform\s+tag:?\s*\n?\s*"(manylinux_\d+_\d+_\w+)"', out)
         if not m:
@@ -467,7 +479,16 @@ class NativeBuildHook(BuildHookInterface):
         assert auditwheel is not None and self._stage is not None
         outdir = self._stage / "repaired"
         run(
-            [*auditwheel, "repair", "--plat", self._policy, "--only-plat", "-w", str(outdir), str(wheel)],
+            [
+                *auditwheel,
+                "repair",
+                "--plat",
+                self._policy,
+                "--only-plat",
+                "-w",
+                str(outdir),
+                str(wheel),
+            ],
             what="auditwheel repair",
         )
         repaired = list(outdir.glob("*.whl"))
@@ -487,7 +508,7 @@ class NativeBuildHook(BuildHookInterface):
 
 
 def copy_if_changed(src: Path, dest: Path) -> bool:
-    """Atomically replace ``dest`` with ``src`` unless identical (a loaded .so is never rewritten)."""
+    """Atomically replace ``dest`` with ``src`` unless identical (never rewrite a loaded .so)."""
     with contextlib.suppress(FileNotFoundError):
         if dest.stat().st_size == src.stat().st_size and dest.read_bytes() == src.read_bytes():
             return False

@@ -37,7 +37,13 @@ CARGO_HINT = (
     " or set CARGO to the cargo executable."
 )
 
-CARGO_SOURCE_FILES = ("Cargo.toml", "Cargo.lock", "build.rs", "rust-toolchain", "rust-toolchain.toml")
+CARGO_SOURCE_FILES = (
+    "Cargo.toml",
+    "Cargo.lock",
+    "build.rs",
+    "rust-toolchain",
+    "rust-toolchain.toml",
+)
 
 VENDOR_CONFIG = """
 # Added by hatchling-native (vendor = true): build from the vendored crates, offline.
@@ -201,7 +207,7 @@ class Pyo3BuildHook(NativeBuildHook):
     def _pick(self, cdylibs: list[tuple[str, Path]], module: str) -> tuple[str, Path]:
         if not cdylibs:
             raise NativeBuildError(
-                f"cargo built no cdylib from {self.manifest}; add `crate-type = [\"cdylib\"]`"
+                f'cargo built no cdylib from {self.manifest}; add `crate-type = ["cdylib"]`'
                 " to its [lib] section"
             )
         if len(cdylibs) == 1:
@@ -255,8 +261,16 @@ class Pyo3BuildHook(NativeBuildHook):
         cargo = require_tool("cargo", CARGO_HINT, env_var="CARGO")
         meta = json.loads(
             capture(
-                [cargo, "metadata", "--no-deps", "--format-version", "1", "--offline",
-                 "--manifest-path", str(self.manifest)],
+                [
+                    cargo,
+                    "metadata",
+                    "--no-deps",
+                    "--format-version",
+                    "1",
+                    "--offline",
+                    "--manifest-path",
+                    str(self.manifest),
+                ],
                 what="cargo metadata",
                 cwd=self.root,
                 env=self.build_env(),
@@ -299,9 +313,15 @@ class Pyo3BuildHook(NativeBuildHook):
         vendor_dir = stage / "vendor"
         info("cargo vendor (vendor = true)")
         run(
-            [cargo, "vendor", "--manifest-path", str(self.manifest), "--versioned-dirs",
-             *(["--locked"] if (self.manifest.parent / "Cargo.lock").is_file() else []),
-             str(vendor_dir)],
+            [
+                cargo,
+                "vendor",
+                "--manifest-path",
+                str(self.manifest),
+                "--versioned-dirs",
+                *(["--locked"] if (self.manifest.parent / "Cargo.lock").is_file() else []),
+                str(vendor_dir),
+            ],
             what="cargo vendor",
             cwd=self.root,
             env=self.build_env(),

