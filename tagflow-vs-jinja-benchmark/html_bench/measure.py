@@ -82,40 +82,60 @@ def probe(
         return {"engine": engine, "error": f"probe printed no JSON: {_tail(proc.stdout)}"}
 
 
-def time_one(
+def time_engine(
     python: str,
     engine: str,
-    scenario: str,
+    scenario_names: Sequence[str],
     conf: Settings,
     run: Callable,
     *,
-    estimate_s: float | None = None,
-    timeout: float = 900,
-) -> dict[str, Any]:
-    """pyperf timing of one engine on one scenario; returns timing fields or an ``error``."""
+    estimates_s: dict[str, float] | None = None,
+    timeout: float = 1800,
+) -> dict[str, dict[str, Any]]:
+    """pyperf timing of one engine on several scenarios (one master process, one worker series
+    per scenario). Returns ``{scenario: timing fields}``, or ``{scenario: {"error": ...}}``."""
     import pyperf
 
     with tempfile.TemporaryDirectory(prefix="html-bench-") as tmp:
         out = Path(tmp) / "bench.json"
-        cmd = [python, "-m", "html_bench._bench", "--engine", engine, "--scenario", scenario]
+        cmd = [python, "-m", "html_bench._bench", "--engine", engine]
+        cmd += ["--scenarios", ",".join(scenario_names)]
         cmd += ["--quiet", "-o", str(out), "--processes", str(conf.processes)]
         cmd += ["--values", str(conf.values), "--warmups", str(conf.warmups)]
         cmd += ["--min-time", str(conf.min_time)]
-        if not conf.calibrate and estimate_s:
-            loops = max(1, min(1 << 20, math.ceil(conf.min_time / max(estimate_s, 1e-9))))
-            cmd += ["--loops", str(loops)]
+        if not conf.calibrate and estimates_s:
+            inner = {
+                s: max(1, min(1 << 20, math.ceil(conf.min_time / max(estimates_s[s], 1e-9))))
+                for s in scenario_names
+                if estimates_s.get(s)
+            }
+            cmd += ["--loops", "1", "--inner", ",".join(f"{s}={n}" for s, n in inner.items())]
         try:
             proc = run(
                 cmd, timeout=timeout, cwd=tmp, stdout=subprocess.PIPE, stderr=subprocess.PIPE
             )
         except subprocess.TimeoutExpired:
-            return {"error": f"pyperf timed out after {timeout:.0f} s"}
+            return {s: {"error": f"pyperf timed out after {timeout:.0f} s"} for s in scenario_names}
         if proc.returncode != 0 or not out.exists():
-            return {"error": f"pyperf exited {proc.returncode}: {_tail(proc.stderr)}"}
-        bench = pyperf.Benchmark.load(str(out))
+            err = f"pyperf exited {proc.returncode}: {_tail(proc.stderr)}"
+            return {s: {"error": err} for s in scenario_names}
+        suite = pyperf.BenchmarkSuite.load(str(out))
+    result: dict[str, dict[str, Any]] = {}
+    for s in scenario_names:
+        try:
+            bench = suite.get_benchmark(f"{engine}/{s}")
+        except KeyError:
+            result[s] = {"error": "pyperf wrote no result for this scenario"}
+            continue
+        result[s] = _stats(bench, conf)
+    return result
+
+
+def _stats(bench: Any, conf: Settings) -> dict[str, Any]:
     values = bench.get_values()
     q = statistics.quantiles(values, n=4) if len(values) >= 2 else [values[0]] * 3
-    loops = {run_.get_loops() for run_ in bench.get_runs() if run_.values}
+    runs = [r for r in bench.get_runs() if r.values]
+    loops = max((r.get_total_loops() for r in runs), default=None)
     return {
         "median_s": statistics.median(values),
         "q1_s": q[0],
@@ -125,7 +145,7 @@ def time_one(
         "min_s": min(values),
         "max_s": max(values),
         "n_values": len(values),
-        "loops": max(loops) if loops else None,
+        "loops": loops,  # renders per value (loops x inner loops)
         "processes": conf.processes,
     }
 
@@ -181,6 +201,7 @@ def measure(
         info = probe(python, engine, names, procs.run)
         if progress:
             progress.advance()
+        engine_rows = []
         for scenario in names:
             row: dict[str, Any] = {
                 "python": python,
@@ -197,22 +218,32 @@ def measure(
             else:
                 row.update(info["scenarios"][scenario])
                 row["engine"] = info["engine"]
-            if row["status"] in (OK, "output differs"):
-                if progress:
-                    progress.describe(f"{engine} / {scenario}: timing")
-                timing = time_one(
-                    python, engine, scenario, conf, procs.run, estimate_s=row.get("estimate_s")
-                )
-                if "error" in timing:
-                    row.update(status="failed", detail=f"timing: {timing['error']}")
-                else:
-                    row.update(timing)
+            engine_rows.append(row)
+        timed = [r for r in engine_rows if r["status"] in (OK, "output differs")]
+        if timed:
             if progress:
-                progress.advance()
+                progress.describe(f"{engine}: timing {len(timed)} scenarios")
+            timings = time_engine(
+                python,
+                engine,
+                [r["scenario"] for r in timed],
+                conf,
+                procs.run,
+                estimates_s={r["scenario"]: r.get("estimate_s") for r in timed},
+            )
+            for r in timed:
+                t = timings[r["scenario"]]
+                if "error" in t:
+                    r.update(status="failed", detail=f"timing: {t['error']}")
+                else:
+                    r.update(t)
+        if progress:
+            progress.advance(len(names))
+        for row in engine_rows:
             row["ranked"] = row["status"] == OK and not row["reference_row"]
             if row["status"] != OK:
-                say(f"{row['engine']} / {scenario}: {row['status']}: {row.get('detail')}")
-            rows.append(row)
+                say(f"{row['engine']} / {row['scenario']}: {row['status']}: {row.get('detail')}")
+        rows += engine_rows
     return rows
 
 
