@@ -1,6 +1,7 @@
 """dramatiq-memory-leak: the `lab` plug-in (see lab/experiment.py).
 
-Quick mode: 16 cells of 5-10 s with half-size buffers (about 2.5 minutes).
+Quick mode: 16 cells of 3-8 s with half-size buffers, plus one on each other
+interpreter (about 2 minutes).
 Full mode (`lab run dramatiq-memory-leak --full`): all 20 cells, 30-60 s, 128 MB.
 Memory cap: $DRAMATIQ_LEAK_MEM_CAP_GB (default 6).
 """
@@ -31,6 +32,7 @@ def run(ctx: Context) -> dict[str, Any]:
         advance=lambda note: ctx.progress.advance(1, note),
         set_total=ctx.progress.set_total,
         artifact=ctx.artifact,
+        pythons=benchmark.other_interpreters(ctx.pythons),
     )
 
 

@@ -9,11 +9,14 @@ import statistics
 from pathlib import Path
 from typing import Any
 
+from dramatiq_leak import envs
+
 MiB = 1 << 20
-#: A "bulk drop" frees more than this many failures' worth of memory at once: a
-#: collection of accumulated cycles. (With the cycle broken, each failure's
-#: memory is freed on its own and RSS only moves by one failure at a time.)
-BULK_DROP_FAILURES = 2.5
+#: A "bulk drop" frees more than this many failures' worth of memory (times the
+#: number of worker threads) at once: a collection of accumulated cycles. With the
+#: cycle broken, each failure's memory is freed on its own and RSS moves by at most
+#: one failure per thread at a time.
+BULK_DROP_FAILURES = 1.5
 DROP_WINDOW_S = 0.3
 GC_MATCH_S = 0.15
 
@@ -128,6 +131,8 @@ def analyse(raw: dict[str, Any]) -> dict[str, Any]:
     return {
         "scenario": cfg.scenario.key,
         "variant": cfg.variant.key,
+        "python_tag": None if cfg.python is None else f"py{envs.python_tag(cfg.python)}",
+        "python": (raw.get("boot") or {}).get("python"),
         "mb": cfg.mb,
         "threads": cfg.scenario.threads,
         "duration_s": round(wall, 2),
@@ -222,4 +227,9 @@ def series(raw: dict[str, Any]) -> dict[str, list[float]]:
         "t": [ti - t0 for ti in s.t],
         "rss_mb": [r / MiB for r in s.worker_rss],
         "full_gc_t": [e["t"] - t0 for e in raw["events"] if e["ev"] == "gc" and e["gen"] == 2],
+        "young_gc_t": [
+            e["t"] - t0
+            for e in raw["events"]
+            if e["ev"] == "gc" and e["gen"] < 2 and e["collected"] > 0
+        ],
     }

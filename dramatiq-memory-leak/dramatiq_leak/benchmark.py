@@ -15,6 +15,7 @@ from typing import Any
 from dramatiq_leak import analysis, envs, harness, plots
 from dramatiq_leak.envs import VARIANTS, Variant
 from dramatiq_leak.scenarios import SCENARIOS, Scenario
+from dramatiq_leak.scenarios import scenario as get_scenario
 from lab.procs import ProcessGroup
 
 DEFAULT_CAP_GB = 6.0
@@ -29,6 +30,8 @@ class Plan:
     scale: float  # multiplies each scenario's MiB per exception
     durations: dict[str, float]  # seconds per scenario
     variants: dict[str, tuple[str, ...]]  # scenario -> variant keys
+    #: cells repeated on each other interpreter (e.g. CPython 3.13 from `lab pythons`)
+    other_pythons: tuple[tuple[str, str], ...] = (("async-raise", "2.2.0"),)
 
     def cells(self) -> list[tuple[Scenario, Variant]]:
         return [
@@ -38,17 +41,26 @@ class Plan:
             for v in self.variants.get(sc.key, tuple(x.key for x in VARIANTS))
         ]
 
+    def cells_on(self, pythons: list[str]) -> list[tuple[Scenario, Variant, str | None]]:
+        """Every cell on this interpreter, then ``other_pythons`` cells on each of ``pythons``."""
+        out: list[tuple[Scenario, Variant, str | None]] = [(s, v, None) for s, v in self.cells()]
+        for py in pythons:
+            for sc_key, v_key in self.other_pythons:
+                if sc_key in self.durations:
+                    out.append((get_scenario(sc_key), envs.variant(v_key), py))
+        return out
+
 
 ALL = tuple(v.key for v in VARIANTS)
 QUICK = Plan(
     quick=True,
     scale=0.5,
     durations={
-        "async-raise": 10,
-        "chained": 6,
-        "sync-raise": 5,
-        "async-sleep": 5,
-        "concurrent": 6,
+        "async-raise": 8,
+        "chained": 5,
+        "sync-raise": 3,
+        "async-sleep": 3,
+        "concurrent": 4,
     },
     variants={"sync-raise": ("2.2.0", "2.2.1"), "async-sleep": ("2.2.0", "2.2.1")},
 )
@@ -63,6 +75,7 @@ FULL = Plan(
         "concurrent": 60,
     },
     variants={},
+    other_pythons=(("async-raise", "2.2.0"), ("async-raise", "2.2.1"), ("chained", "2.2.0")),
 )
 
 
@@ -82,10 +95,19 @@ def mem_cap_mb(cap_gb: float | None = None) -> float:
     return cap_gb * 1024
 
 
+def other_interpreters(pythons: list[str]) -> list[str]:
+    """Those of ``pythons`` that are another CPython version than the one running this."""
+    mine = envs.python_tag()
+    seen: dict[str, str] = {}
+    for py in pythons:
+        tag = envs.python_tag(py)
+        if tag != mine and tag not in seen:
+            seen[tag] = py
+    return list(seen.values())
+
+
 def select(plan: Plan, scenarios: list[str] | None, variants: list[str] | None) -> Plan:
     """Restrict a plan to some scenarios / variants (validated)."""
-    from dramatiq_leak.scenarios import scenario as get_scenario
-
     for v in variants or []:
         envs.variant(v)
     for s in scenarios or []:
@@ -97,7 +119,8 @@ def select(plan: Plan, scenarios: list[str] | None, variants: list[str] | None) 
     }
     if variants:  # an explicit variant list overrides the quick-mode subsets
         chosen = {k: tuple(variants) for k in chosen}
-    return Plan(plan.quick, plan.scale, durations, chosen)
+    others = tuple((s, v) for s, v in plan.other_pythons if not variants or v in variants)
+    return Plan(plan.quick, plan.scale, durations, chosen, others)
 
 
 def source_diff(procs: ProcessGroup, redis_url: str) -> dict[str, Any]:
@@ -151,11 +174,17 @@ def run_all(
     advance: Callable[[str], None] | None = None,
     set_total: Callable[[int], None] | None = None,
     artifact: Callable[[Path], object] | None = None,
+    pythons: list[str] | None = None,
 ) -> dict[str, Any]:
-    """Everything; writes CSVs, plots and proof files into ``out``; returns the results."""
+    """Everything; writes CSVs, plots and proof files into ``out``; returns the results.
+
+    ``pythons``: other interpreters on which ``plan.other_pythons`` cells are repeated.
+    """
     out.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="dleak-cells-") as tmp:
-        return _run_all(procs, out, Path(tmp), plan, cap_mb, log, advance, set_total, artifact)
+        return _run_all(
+            procs, out, Path(tmp), plan, cap_mb, log, advance, set_total, artifact, pythons or []
+        )
 
 
 def _run_all(
@@ -168,23 +197,28 @@ def _run_all(
     advance: Callable[[str], None] | None,
     set_total: Callable[[int], None] | None,
     artifact: Callable[[Path], object] | None,
+    pythons: list[str],
 ) -> dict[str, Any]:
     from dramatiq_leak.redis_server import RedisServer
 
-    cells = plan.cells()
+    cells = plan.cells_on(pythons)
     proof_variants = [v for v in VARIANTS if v.extra != "gc"]
     if set_total:
         set_total(len(cells) + len(proof_variants) + 2)
     register = artifact or (lambda p: p)
     step = advance or (lambda note: None)
 
-    for version in sorted({v.dramatiq for _, v in cells} | {"2.2.0", "2.2.1"}):
-        envs.ensure_env(version, log=log)
+    for version, py in sorted(
+        {(v.dramatiq, p or "") for _, v, p in cells} | {("2.2.0", ""), ("2.2.1", "")}
+    ):
+        envs.ensure_env(version, py or None, log=log)
     results: dict[str, Any] = {
         "mode": "quick" if plan.quick else "full",
         "mem_cap_mb": cap_mb,
         "plan": {"durations_s": plan.durations, "scale": plan.scale},
         "redis_py": envs.REDIS_PY,
+        "python": envs.python_tag(),
+        "other_pythons": {envs.python_tag(p): p for p in pythons},
     }
     with RedisServer(procs) as redis:
         results["redis_server"] = redis.binary
@@ -212,16 +246,23 @@ def _run_all(
 
         summaries: list[dict[str, Any]] = []
         figures: dict[str, list[tuple[str, dict, dict]]] = {}
-        for sc, var in cells:
+        for sc, var, py in cells:
             mb = max(1, round(sc.mb_per_exception * plan.scale))
-            cfg = harness.CellConfig(sc, var, mb, plan.durations[sc.key], cap_mb)
-            step_note = f"{sc.key} / {var.key}"
+            cfg = harness.CellConfig(sc, var, mb, plan.durations[sc.key], cap_mb, python=py)
+            tag = "" if py is None else f"py{envs.python_tag(py)}"
+            step_note = f"{sc.key} / {var.key}" + (f" / {tag}" if tag else "")
             try:
                 raw = harness.run_cell(procs, redis.url, cfg, work, log=log)
             except (RuntimeError, TimeoutError) as exc:  # recorded, the run goes on
                 log(f"{step_note}: failed: {exc}")
                 summaries.append(
-                    {"scenario": sc.key, "variant": var.key, "error": str(exc), "peak_mb": None}
+                    {
+                        "scenario": sc.key,
+                        "variant": var.key,
+                        "python_tag": tag or None,
+                        "error": str(exc),
+                        "peak_mb": None,
+                    }
                 )
                 step(step_note)
                 continue
@@ -229,7 +270,8 @@ def _run_all(
             summaries.append(summary)
             for p in analysis.write_csvs(raw, out / "csv"):
                 register(p)
-            figures.setdefault(sc.key, []).append((var.label, analysis.series(raw), summary))
+            fig_key = sc.key + (f"-{tag}" if tag else "")
+            figures.setdefault(fig_key, []).append((var.label, analysis.series(raw), summary))
             if summary["capped"]:
                 log(
                     f"{step_note}: stopped at the memory cap ({summary['capped']['rss_mb']:.0f} MB)"
@@ -238,13 +280,16 @@ def _run_all(
                 log(f"{step_note}: worker crashed (exit {summary['crashed']['returncode']})")
             step(step_note)
 
-    for sc in SCENARIOS:
-        if sc.key in figures:
-            mb = max(1, round(sc.mb_per_exception * plan.scale))
-            label = sc.label.replace(f"{sc.mb_per_exception} MB", f"{mb} MB")
-            register(plots.rss_figure(label, figures[sc.key], out / f"rss_{sc.key}.png", cap_mb))
+    mine = f"Python {envs.python_tag()}"
+    for fig_key, fig_cells in figures.items():
+        sc = get_scenario(fig_key.split("-py")[0])
+        mb = max(1, round(sc.mb_per_exception * plan.scale))
+        label = sc.label.replace(f"{sc.mb_per_exception} MB", f"{mb} MB")
+        on = f"Python {fig_key.split('-py')[1]}" if "-py" in fig_key else mine
+        path = out / f"rss_{fig_key}.png"
+        register(plots.rss_figure(f"{label}  ({on})", fig_cells, path, cap_mb))
     scenario_keys = [sc.key for sc in SCENARIOS if sc.key in figures]
-    ok_rows = [r for r in summaries if "error" not in r]
+    ok_rows = [r for r in summaries if "error" not in r and not r.get("python_tag")]
     if ok_rows:
         register(plots.peaks_figure(ok_rows, scenario_keys, out / "peaks.png"))
     results["cells"] = summaries

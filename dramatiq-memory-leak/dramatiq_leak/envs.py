@@ -8,6 +8,7 @@ harness's own package is put on ``PYTHONPATH`` of the processes it starts there
 from __future__ import annotations
 
 import fcntl
+import functools
 import json
 import os
 import shutil
@@ -57,24 +58,40 @@ def _base_python() -> str:
     return os.path.realpath(getattr(sys, "_base_executable", sys.executable))
 
 
-def env_dir(version: str) -> Path:
-    tag = f"py{sys.version_info.major}.{sys.version_info.minor}"
+@functools.cache
+def python_tag(python: str | None = None) -> str:
+    """``3.11`` for the interpreter at ``python`` (default: the one running this)."""
+    if python is None:
+        return f"{sys.version_info.major}.{sys.version_info.minor}"
+    try:
+        out = subprocess.run(
+            [python, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
+            capture_output=True,
+            text=True,
+            check=True,
+            timeout=30,
+        )
+    except (OSError, subprocess.SubprocessError) as exc:
+        raise ValueError(f"cannot run the interpreter {python!r}: {exc}") from None
+    return out.stdout.strip()
+
+
+def env_dir(version: str, python: str | None = None) -> Path:
+    tag = f"py{python_tag(python)}"
     return cache_dir() / "dramatiq-memory-leak" / f"dramatiq-{version}-{tag}"
 
 
-def python_of(version: str) -> Path:
-    return env_dir(version) / "bin" / "python"
+def ensure_env(version: str, python: str | None = None, log: Callable[[str], None] = print) -> Path:
+    """Build (once) the environment for ``dramatiq==version`` on ``python``; return its python.
 
-
-def ensure_env(version: str, log: Callable[[str], None] = print) -> Path:
-    """Build (once) the environment for ``dramatiq==version``; return its python.
-
-    Safe to call concurrently (a lock file). The marker file is written last, so a
-    half-built environment (interrupted build) is detected and rebuilt.
+    ``python`` defaults to the interpreter running this. Safe to call concurrently (a
+    lock file). The marker file is written last, so a half-built environment
+    (interrupted build) is detected and rebuilt.
     """
-    target = env_dir(version)
+    target = env_dir(version, python)
     marker = target / "dleak-env.json"
-    want = {"dramatiq": version, "redis": REDIS_PY, "python": _base_python()}
+    base = os.path.realpath(python) if python else _base_python()
+    want = {"dramatiq": version, "redis": REDIS_PY, "python": base}
     target.parent.mkdir(parents=True, exist_ok=True)
     with open(target.parent / f".{target.name}.lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)

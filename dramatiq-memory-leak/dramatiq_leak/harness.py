@@ -46,10 +46,12 @@ class CellConfig:
     stop_after_attempts: int | None = None  # stop early once this many attempts ran
     max_retries: int | None = None  # None: the actor's (practically infinite)
     queue: str = "leak"
+    python: str | None = None  # interpreter of the variant env (default: this one)
 
     @property
     def name(self) -> str:
-        return f"{self.scenario.key}__{self.variant.key}"
+        base = f"{self.scenario.key}__{self.variant.key}"
+        return base if self.python is None else f"{base}__py{envs.python_tag(self.python)}"
 
 
 @dataclass
@@ -175,7 +177,7 @@ def run_cell(
     procs: ProcessGroup, redis_url: str, cfg: CellConfig, workdir: Path, log=print
 ) -> dict[str, Any]:
     """Run one cell; returns raw data (samples, probe events, accounting, outcome)."""
-    python = envs.ensure_env(cfg.variant.dramatiq, log=log)
+    python = envs.ensure_env(cfg.variant.dramatiq, cfg.python, log=log)
     workdir.mkdir(parents=True, exist_ok=True)
     probe_path = workdir / f"{cfg.name}.probe.jsonl"
     probe_path.unlink(missing_ok=True)

@@ -29,16 +29,12 @@ def rss_figure(
     for ax, (label, s, summary) in zip(axes, cells, strict=False):
         colour = VARIANT_COLOURS.get(summary["variant"], MUTED[4])
         ax.plot(s["t"], s["rss_mb"], color=colour, lw=1.1)
+        young = [t for t in s.get("young_gc_t", []) if t >= 0]
+        if young:
+            ax.plot(young, [ymax * 0.98] * len(young), "|", color="grey", ms=5)
         full = [t for t in s["full_gc_t"] if t >= 0]
         if full:
-            ax.plot(
-                full,
-                [ymax * 1.04] * len(full),
-                "|",
-                color="black",
-                ms=7,
-                label=f"full collection (gen 2): {len(full)}",
-            )
+            ax.plot(full, [ymax * 1.04] * len(full), "|", color="black", ms=7)
         for t_drop, from_mb, gen in summary.get("bulk_drop_marks", []):
             ax.annotate(
                 f"gen {gen}" if gen >= 0 else "no GC",
@@ -52,7 +48,8 @@ def rss_figure(
         drops = summary.get("bulk_drops", 0)
         text = (
             f"peak {summary['peak_mb']:.0f} MB, final {summary['final_mb']:.0f} MB, "
-            f"{summary['attempts']} attempts, bulk drops {drops}"
+            f"{summary['attempts']} attempts, bulk drops {drops}; "
+            f"GC runs: {len(full)} full (black), {len(young)} young that freed (grey)"
         )
         if summary.get("capped"):
             text += f"  STOPPED AT MEMORY CAP ({summary['capped']['rss_mb']:.0f} MB)"
@@ -62,8 +59,6 @@ def rss_figure(
         ax.set_ylabel("RSS (MB)")
         if cap_mb is not None and ymax > 0.5 * cap_mb:
             ax.axhline(cap_mb, color="grey", ls=":", lw=1)
-        if full:
-            ax.legend(loc="center right", fontsize=8, frameon=False)
     axes[-1].set_xlabel(
         "seconds since the worker booted  (labels: generation of the GC run at each bulk drop)"
     )

@@ -20,6 +20,7 @@ import collections
 import gc
 import json
 import os
+import platform
 import threading
 import time
 import weakref
@@ -90,6 +91,7 @@ class Probe(Middleware):
                 "t": time.monotonic(),
                 "pid": os.getpid(),
                 "dramatiq": dramatiq.__version__,
+                "python": platform.python_version(),
                 "gc_threshold": list(gc.get_threshold()),
                 "gc_enabled": gc.isenabled(),
                 "middleware": [type(m).__name__ for m in broker.middleware],

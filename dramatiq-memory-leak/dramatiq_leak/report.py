@@ -22,12 +22,17 @@ SEED = {
 }
 
 
-def _cell(results: dict[str, Any], scenario: str, variant: str) -> dict[str, Any] | None:
+def _cell(
+    results: dict[str, Any], scenario: str, variant: str, python_tag: str | None = None
+) -> dict[str, Any] | None:
     return next(
         (
             c
             for c in results.get("cells", [])
-            if c.get("scenario") == scenario and c.get("variant") == variant and "error" not in c
+            if c.get("scenario") == scenario
+            and c.get("variant") == variant
+            and "error" not in c
+            and c.get("python_tag") == python_tag
         ),
         None,
     )
@@ -104,6 +109,8 @@ def summary_table(results: dict[str, Any]) -> str:
             note = " (stopped at memory cap)"
         elif c.get("crashed"):
             note = f" (worker exit {c['crashed']['returncode']})"
+        if c.get("python_tag"):
+            note = f" on {c['python_tag']}" + note
         lines.append(
             f"| {c['scenario']} | {c['variant']}{note} | {c['mb']} | {c['attempts']} "
             f"| {_fmt(c['peak_mb'])} | {_fmt(c['final_mb'])} | {_fmt(c['growth_mb_per_retry'])} "
@@ -188,6 +195,16 @@ def verdict(results: dict[str, Any]) -> str:
                 f"is triggered by counts of container allocations, not by bytes, so a cycle "
                 f"pinning {a['mb']} MB weighs a handful of objects."
             )
+    for tag in results.get("other_pythons", {}):
+        o = _cell(results, "async-raise", "2.2.0", f"py{tag}")
+        if o:
+            out.append(
+                f"- On Python {tag} (the original used {SEED['python']}) the same cell peaked at "
+                f"{o['peak_mb']:.0f} MB with {o['bulk_drops']} bulk drop(s) in "
+                f"{o['duration_s']:.0f} s (median {_fmt(o.get('s_between_drops'), 1, ' s')} "
+                f"apart), coinciding with collections of "
+                f"{_gen_words(o.get('drop_gc_generations', []))}."
+            )
     p0 = proof.get("2.2.0")
     if p0:
         names = " -> ".join(step["object"].split(" (")[0] for step in p0["cycle"]) or "(none)"
@@ -237,11 +254,19 @@ def diff_section(results: dict[str, Any]) -> str:
 
 
 def figures_section(results: dict[str, Any]) -> str:
-    present = {c["scenario"] for c in results.get("cells", []) if "error" not in c}
+    present = {
+        c["scenario"] + (f"-{c['python_tag']}" if c.get("python_tag") else "")
+        for c in results.get("cells", [])
+        if "error" not in c
+    }
     parts = []
+    scale = results.get("plan", {}).get("scale", 1.0)
     for sc in SCENARIOS:
-        if sc.key in present:
-            parts.append(f"**{sc.key}**: {sc.label}\n\n![{sc.key}](results/rss_{sc.key}.png)\n")
+        mb = max(1, round(sc.mb_per_exception * scale))
+        label = sc.label.replace(f"{sc.mb_per_exception} MB", f"{mb} MB")
+        for key in sorted(k for k in present if k == sc.key or k.startswith(sc.key + "-py")):
+            on = f" (on Python {key.split('-py')[1]})" if "-py" in key else ""
+            parts.append(f"**{key}**: {label}{on}\n\n![{key}](results/rss_{key}.png)\n")
     if present:
         parts.append("![peaks](results/peaks.png)\n")
     return "\n".join(parts)
