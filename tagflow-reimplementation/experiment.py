@@ -217,20 +217,57 @@ def analyse(rows: list[dict[str, Any]]) -> dict[str, Any]:
     }
 
 
-def run(ctx: Any) -> dict[str, Any]:
+def measure_all(ctx: Any, python: str) -> list[dict[str, Any]]:
+    """Every engine on every scenario with ``python`` (html_bench's pyperf harness).
+
+    One measure() call per scenario, all engines back to back (alternating their order): on a
+    shared machine the load drifts, and timing engine after engine for every scenario would let
+    that drift bias the ratios. Each call checks every engine's output first.
+    """
     from html_bench.measure import measure
 
-    # One measure() call per scenario, all engines back to back (alternating their order): on a
-    # shared machine the load drifts, and timing engine after engine for every scenario would
-    # let that drift bias the ratios. Each call checks every engine's output first.
-    ctx.progress.set_total(len(SCENARIOS) * len(ENGINES) * 2 + 2)
-    load_at_start = os.getloadavg()[0]
-    rows = []
+    rows: list[dict[str, Any]] = []
     for i, scenario in enumerate(SCENARIOS):
         order = ENGINES if i % 2 == 0 else ENGINES[::-1]
         rows += measure(
-            order, [scenario], quick=ctx.quick, procs=ctx.procs, progress=ctx.progress, log=ctx.log
+            order,
+            [scenario],
+            quick=ctx.quick,
+            python=python,
+            procs=ctx.procs,
+            progress=ctx.progress,
+            log=ctx.log,
         )
+    return rows
+
+
+def run(ctx: Any) -> dict[str, Any]:
+    import sys
+
+    from html_bench.envs import bench_python
+
+    load_at_start = os.getloadavg()[0]
+    # Other interpreters (`lab pythons`, --python): a benchmark venv per interpreter, built by
+    # html_bench.envs with tagflow_cpp compiled for it.
+    others: list[dict[str, Any]] = []
+    for requested in ctx.pythons:
+        if Path(requested).resolve() == Path(sys.executable).resolve():
+            continue
+        ctx.progress.describe(f"preparing a benchmark environment for {requested}")
+        env = bench_python(requested, ctx.procs.run, log=ctx.log)
+        if env.python is None or Path(env.python).resolve() == Path(sys.executable).resolve():
+            if env.python is None:
+                others.append({"requested": requested, "reason": env.reason})
+            continue
+        others.append({"requested": requested, "python": env.python, "notes": env.notes})
+    per_python = len(SCENARIOS) * len(ENGINES) * 2
+    ctx.progress.set_total(per_python * (1 + sum("python" in o for o in others)) + 2)
+    rows = measure_all(ctx, sys.executable)
+    for other in others:
+        if "python" in other:
+            other["rows"] = measure_all(ctx, other["python"])
+            other["python_version"] = other["rows"][0].get("python_version")
+            other["analysis"] = analyse(other["rows"])
     ctx.progress.describe("C++ ceiling (Google Benchmark)")
     ceiling = run_ceiling(ctx)
     ctx.progress.advance()
@@ -240,8 +277,10 @@ def run(ctx: Any) -> dict[str, Any]:
     import tagflow_cpp
 
     results = {
+        "python_version": sys.version.split()[0],
         "rows": rows,
         "analysis": analyse(rows),
+        "other_interpreters": others,
         "ceiling": ceiling,
         "binding_choice": binding,
         "escape_kernel": tagflow_cpp.escape_kernel(),
@@ -255,23 +294,32 @@ def run(ctx: Any) -> dict[str, Any]:
 
 def _write_csv(ctx: Any, results: dict[str, Any]) -> None:
     path = ctx.out / "timings.csv"
-    a = results["analysis"]
+    runs = [(results["python_version"], results["rows"], results["analysis"])]
+    runs += [
+        (o.get("python_version"), o["rows"], o["analysis"])
+        for o in results["other_interpreters"]
+        if "rows" in o
+    ]
     with path.open("w", newline="") as f:
         w = csv.writer(f)
-        w.writerow(["engine", "scenario", "status", "median_s", "q1_s", "q3_s", "ns_per_element"])
-        for r in results["rows"]:
-            e, s = r["spec"], r["scenario"]
-            w.writerow(
-                [
-                    e,
-                    s,
-                    r["status"],
-                    r.get("median_s", ""),
-                    r.get("q1_s", ""),
-                    r.get("q3_s", ""),
-                    a["ns_per_element"].get(e, {}).get(s, ""),
-                ]
-            )
+        w.writerow(
+            ["python", "engine", "scenario", "status", "median_s", "q1_s", "q3_s", "ns_per_element"]
+        )
+        for version, rows, a in runs:
+            for r in rows:
+                e, s = r["spec"], r["scenario"]
+                w.writerow(
+                    [
+                        version,
+                        e,
+                        s,
+                        r["status"],
+                        r.get("median_s", ""),
+                        r.get("q1_s", ""),
+                        r.get("q3_s", ""),
+                        a["ns_per_element"].get(e, {}).get(s, ""),
+                    ]
+                )
     ctx.artifact(path)
 
 
@@ -383,11 +431,48 @@ def readme_sections(results: dict[str, Any]) -> dict[str, str]:
             f"Load average at the start of the run: {load:.1f} on {results.get('cpus')} CPUs"
             + (" (a busy machine: compare ratios, not absolute times)." if load > 1 else "."),
         ]
+    lines += ["", *_other_interpreters_section(results)]
     return {
         "performance": "\n".join(lines),
         "ceiling": "\n".join(ceil),
         "binding": _binding_section(results.get("binding_choice", {})),
     }
+
+
+def _other_interpreters_section(results: dict[str, Any]) -> list[str]:
+    others = results.get("other_interpreters", [])
+    if not others:
+        return [
+            f"Measured on Python {results.get('python_version', '?')} only (provision 3.13 with "
+            "`make pythons` to add it)."
+        ]
+    out = [
+        f"The table above is Python {results.get('python_version', '?')}. The same run on the "
+        "other interpreters (speedups as ratios of medians; geometric means over the scenarios):",
+        "",
+        "| Python | " + " | ".join(f"vs Jinja2 {s}" for s in SCENARIOS) + " | vs Jinja2 (geo) "
+        "| vs tagflow (geo) | compat vs tagflow (geo) |",
+        "|---|" + "---:|" * (len(SCENARIOS) + 3),
+    ]
+    for o in others:
+        if "analysis" not in o:
+            out.append(f"| {o['requested']} | not measured: {o.get('reason')} |")
+            continue
+        a = o["analysis"]
+        per = a["speedups"]["tagflow_cpp/jinja2"]
+        cells = [f"{per[s]:.1f}x" if s in per else "n/a" for s in SCENARIOS]
+        geo = {g["goal"]: g for g in a["goals"]}
+
+        def fmt(goal: str, geo: dict[str, Any] = geo) -> str:
+            g = geo[goal]
+            return f"{g['geomean']:.1f}x" if g["complete"] else "incomplete"
+
+        out.append(
+            f"| {o.get('python_version') or o['requested']} | "
+            + " | ".join(cells)
+            + f" | {fmt(GOALS[0][0])} | {fmt(GOALS[1][0])} | {fmt(GOALS[2][0])} |"
+        )
+    return out
 
 
 def _binding_section(b: dict[str, Any]) -> str:

@@ -131,6 +131,14 @@ inline void simple(Document& doc, const SimpleData& d) {
   doc.p(d.footer);
 }
 
+inline void link_list(Document& doc, const std::vector<Link>& links) {
+  auto ul = doc.ul();
+  for (const auto& l : links) {
+    auto li = doc.li();
+    doc.a(l.label, {{"href", l.href}});
+  }
+}
+
 inline void complex(Document& doc, const ComplexData& d) {
   doc.doctype();
   auto html = doc.html({{"lang", "en"}});
@@ -144,11 +152,7 @@ inline void complex(Document& doc, const ComplexData& d) {
   auto body = doc.body();
   {
     auto nav = doc.nav({{"class", "nav"}});
-    auto ul = doc.ul();
-    for (const auto& l : d.nav) {
-      auto li = doc.li();
-      doc.a(l.label, {{"href", l.href}});
-    }
+    link_list(doc, d.nav);
   }
   {
     auto header = doc.header();
@@ -172,11 +176,7 @@ inline void complex(Document& doc, const ComplexData& d) {
   {
     auto aside = doc.aside();
     doc.h3(d.aside_title);
-    auto ul = doc.ul();
-    for (const auto& l : d.links) {
-      auto li = doc.li();
-      doc.a(l.label, {{"href", l.href}});
-    }
+    link_list(doc, d.links);
   }
   auto footer = doc.footer();
   doc.p(d.footer);

@@ -613,14 +613,9 @@ PyObject* document_tag(PyObject* op, PyObject* const* args, Py_ssize_t nargs, Py
                       kwnames);
 }
 
-PyObject* document_text(PyObject* op, PyObject* const* args, Py_ssize_t nargs) {
-  DocumentObject* self = as_doc(op);
-  if (nargs != 1) {
-    PyErr_SetString(PyExc_TypeError, "text() takes exactly one argument");
-    return nullptr;
-  }
+PyObject* document_text_impl(DocumentObject* self, PyObject* value) {
   TextValue t;
-  if (!text_value(args[0], t)) return nullptr;  // before Enter: __html__ may run user code
+  if (!text_value(value, t)) return nullptr;  // before Enter: __html__ may run user code
   Enter enter(self);
   if (!enter) return nullptr;
   try {
@@ -629,6 +624,14 @@ PyObject* document_text(PyObject* op, PyObject* const* args, Py_ssize_t nargs) {
     return set_error_from_exception();
   }
   Py_RETURN_NONE;
+}
+
+PyObject* document_text(PyObject* op, PyObject* const* args, Py_ssize_t nargs) {
+  if (nargs != 1) {
+    PyErr_SetString(PyExc_TypeError, "text() takes exactly one argument");
+    return nullptr;
+  }
+  return document_text_impl(as_doc(op), args[0]);
 }
 
 PyObject* document_raw(PyObject* op, PyObject* arg) {
@@ -713,16 +716,22 @@ PyObject* document_classes(PyObject* op, PyObject* const* args, Py_ssize_t nargs
   Py_RETURN_NONE;
 }
 
-PyObject* document_doctype(PyObject* op, PyObject*) {
+// A method without arguments: ownership check, the engine call, C++ errors to Python.
+template <class F>
+PyObject* simple_call(PyObject* op, F&& call) {
   DocumentObject* self = as_doc(op);
   Enter enter(self);
   if (!enter) return nullptr;
   try {
-    self->doc->doctype();
+    call(*self->doc);
   } catch (...) {
     return set_error_from_exception();
   }
   Py_RETURN_NONE;
+}
+
+PyObject* document_doctype(PyObject* op, PyObject*) {
+  return simple_call(op, [](tagflow::Document& d) { d.doctype(); });
 }
 
 PyObject* document_render(PyObject* op, PyObject*) {
@@ -744,23 +753,11 @@ PyObject* document_str(PyObject* op) {
 }
 
 PyObject* document_clear(PyObject* op, PyObject*) {
-  DocumentObject* self = as_doc(op);
-  Enter enter(self);
-  if (!enter) return nullptr;
-  self->doc->clear();
-  Py_RETURN_NONE;
+  return simple_call(op, [](tagflow::Document& d) { d.clear(); });
 }
 
 PyObject* document_clear_content(PyObject* op, PyObject*) {
-  DocumentObject* self = as_doc(op);
-  Enter enter(self);
-  if (!enter) return nullptr;
-  try {
-    self->doc->clear_content();
-  } catch (...) {
-    return set_error_from_exception();
-  }
-  Py_RETURN_NONE;
+  return simple_call(op, [](tagflow::Document& d) { d.clear_content(); });
 }
 
 PyObject* document_open_tags(PyObject* op, void*) {
@@ -861,31 +858,28 @@ struct PendingAttr {
   std::string value;
 };
 
-// tag(name, *klasses, **kwargs) with tagflow's rules for values and class merging.
-PyObject* tf_open(PyObject*, PyObject* const* args, Py_ssize_t nargs) {
-  if (nargs != 4) {
-    PyErr_SetString(PyExc_TypeError, "_tf_open(doc, name, klasses, kwargs)");
+PyObject* no_compat_document() {
+  PyErr_SetString(PyExc_LookupError,
+                  "tagflow_cpp.compat: no document is active (use `with document():`)");
+  return nullptr;
+}
+
+// tag(name, *klasses, **kwargs) with tagflow's rules for values and class merging. `doc_obj`
+// is the current document (None if there is none); keys/values are the keyword arguments.
+PyObject* tf_open_impl(PyObject* doc_obj, PyObject* name_obj, PyObject* const* klasses,
+                       Py_ssize_t nklasses, PyObject* const* keys, PyObject* const* values,
+                       Py_ssize_t nkw) {
+  if (doc_obj == Py_None) return no_compat_document();
+  if (!PyObject_TypeCheck(doc_obj, g_document_type) || !PyUnicode_Check(name_obj)) {
+    PyErr_SetString(PyExc_TypeError, "tag(): expected a Document and a str tag name");
     return nullptr;
   }
-  if (args[0] == Py_None) {
-    PyErr_SetString(PyExc_LookupError,
-                    "tagflow_cpp.compat: no document is active (use `with document():`)");
-    return nullptr;
-  }
-  if (!PyObject_TypeCheck(args[0], g_document_type) || !PyUnicode_Check(args[1]) ||
-      !PyTuple_Check(args[2]) || !PyDict_Check(args[3])) {
-    PyErr_SetString(PyExc_TypeError, "_tf_open(doc, name: str, klasses: tuple, kwargs: dict)");
-    return nullptr;
-  }
-  DocumentObject* self = as_doc(args[0]);
+  DocumentObject* self = as_doc(doc_obj);
   std::string_view name;
-  if (!utf8(args[1], name)) return nullptr;
+  if (!utf8(name_obj, name)) return nullptr;
   // Attributes first (no document change yet): tagflow's dict semantics, later duplicates
   // replace earlier values in place.
   std::vector<PendingAttr> attrs;
-  PyObject* key = nullptr;
-  PyObject* v = nullptr;
-  Py_ssize_t pos = 0;
   std::string xml_name;
   auto set = [&attrs](std::string&& n, std::string&& value) {
     for (auto& a : attrs) {
@@ -896,7 +890,9 @@ PyObject* tf_open(PyObject*, PyObject* const* args, Py_ssize_t nargs) {
     }
     attrs.push_back({std::move(n), std::move(value)});
   };
-  while (PyDict_Next(args[3], &pos, &key, &v)) {
+  for (Py_ssize_t i = 0; i < nkw; ++i) {
+    PyObject* key = keys[i];
+    PyObject* v = values[i];
     if (v == Py_None || v == Py_False) continue;
     if (!tagflow_name(key, xml_name)) return nullptr;
     std::string value;
@@ -921,10 +917,11 @@ PyObject* tf_open(PyObject*, PyObject* const* args, Py_ssize_t nargs) {
     }
     set(std::string(xml_name), std::move(value));
   }
-  if (PyTuple_GET_SIZE(args[2]) > 0) {
+  if (nklasses > 0) {
     // class_values = list(klasses) + [attrs["class"]] if it is truthy; then strs(class_values)
-    PyObject* list = PySequence_List(args[2]);
+    PyObject* list = PyList_New(nklasses);
     if (list == nullptr) return nullptr;
+    for (Py_ssize_t i = 0; i < nklasses; ++i) PyList_SET_ITEM(list, i, Py_NewRef(klasses[i]));
     for (auto& a : attrs) {
       if (a.name == "class" && !a.value.empty()) {
         PyObject* s =
@@ -973,6 +970,137 @@ PyObject* tf_open(PyObject*, PyObject* const* args, Py_ssize_t nargs) {
     return nullptr;
   }
   return Py_NewRef(reinterpret_cast<PyObject*>(g));
+}
+
+// _tf_open(doc, name, klasses: tuple, kwargs: dict): tag("div", ...) and the decorators.
+PyObject* tf_open(PyObject*, PyObject* const* args, Py_ssize_t nargs) {
+  if (nargs != 4 || !PyTuple_Check(args[2]) || !PyDict_Check(args[3])) {
+    PyErr_SetString(PyExc_TypeError, "_tf_open(doc, name: str, klasses: tuple, kwargs: dict)");
+    return nullptr;
+  }
+  std::vector<PyObject*> keys;
+  std::vector<PyObject*> values;
+  PyObject* key = nullptr;
+  PyObject* value = nullptr;
+  Py_ssize_t pos = 0;
+  while (PyDict_Next(args[3], &pos, &key, &value)) {
+    keys.push_back(Py_NewRef(key));
+    values.push_back(Py_NewRef(value));
+  }
+  PyObject* result =
+      tf_open_impl(args[0], args[1], &PyTuple_GET_ITEM(args[2], 0), PyTuple_GET_SIZE(args[2]),
+                   keys.data(), values.data(), static_cast<Py_ssize_t>(keys.size()));
+  for (PyObject* k : keys) Py_DECREF(k);
+  for (PyObject* v : values) Py_DECREF(v);
+  return result;
+}
+
+// The compat module's ContextVar holding the current document (bound once by _tf_bind).
+PyObject* g_compat_var = nullptr;
+
+// The current compat document, a new reference (None when no document is active).
+PyObject* current_compat_doc() {
+  if (g_compat_var == nullptr) {
+    PyErr_SetString(PyExc_RuntimeError, "tagflow_cpp.compat is not initialised");
+    return nullptr;
+  }
+  PyObject* value = nullptr;
+  if (PyContextVar_Get(g_compat_var, Py_None, &value) < 0) return nullptr;
+  return value;
+}
+
+PyObject* tf_bind(PyObject*, PyObject* var) {
+  if (!PyContextVar_CheckExact(var)) {
+    PyErr_SetString(PyExc_TypeError, "_tf_bind() takes a ContextVar");
+    return nullptr;
+  }
+  Py_XSETREF(g_compat_var, Py_NewRef(var));
+  Py_RETURN_NONE;
+}
+
+// tag.<name>: a callable bound to one tag name, calling straight into the engine (no Python
+// frame per element).
+struct OpenerObject {
+  PyObject_HEAD PyObject* name;
+  vectorcallfunc vectorcall;
+};
+
+PyObject* opener_vectorcall(PyObject* op, PyObject* const* args, std::size_t nargsf,
+                            PyObject* kwnames) {
+  auto* self = reinterpret_cast<OpenerObject*>(op);
+  const Py_ssize_t nargs = PyVectorcall_NARGS(nargsf);
+  const Py_ssize_t nkw = kwnames == nullptr ? 0 : PyTuple_GET_SIZE(kwnames);
+  PyObject* doc = current_compat_doc();
+  if (doc == nullptr) return nullptr;
+  PyObject* result =
+      tf_open_impl(doc, self->name, args, nargs, nkw == 0 ? nullptr : &PyTuple_GET_ITEM(kwnames, 0),
+                   args + nargs, nkw);
+  Py_DECREF(doc);
+  return result;
+}
+
+PyObject* opener_new(PyTypeObject* type, PyObject* args, PyObject* kwds) {
+  PyObject* name = nullptr;
+  if (kwds != nullptr && PyDict_GET_SIZE(kwds) != 0) {
+    PyErr_SetString(PyExc_TypeError, "_TagOpener(name) takes no keyword arguments");
+    return nullptr;
+  }
+  if (!PyArg_ParseTuple(args, "U:_TagOpener", &name)) return nullptr;
+  std::string_view sv;
+  if (!utf8(name, sv)) return nullptr;
+  try {
+    tagflow::validate_tag_name(sv);
+  } catch (...) {
+    return set_error_from_exception();
+  }
+  auto* self = reinterpret_cast<OpenerObject*>(type->tp_alloc(type, 0));
+  if (self == nullptr) return nullptr;
+  self->name = Py_NewRef(name);
+  self->vectorcall = opener_vectorcall;
+  return reinterpret_cast<PyObject*>(self);
+}
+
+void opener_dealloc(PyObject* op) {
+  auto* self = reinterpret_cast<OpenerObject*>(op);
+  Py_XDECREF(self->name);
+  PyTypeObject* type = Py_TYPE(op);
+  type->tp_free(op);
+  Py_DECREF(type);
+}
+
+PyObject* opener_repr(PyObject* op) {
+  return PyUnicode_FromFormat("<tag.%U>", reinterpret_cast<OpenerObject*>(op)->name);
+}
+
+PyMemberDef opener_members[] = {
+    {"__vectorcalloffset__", T_PYSSIZET, offsetof(OpenerObject, vectorcall), READONLY, nullptr},
+    {"name", T_OBJECT, offsetof(OpenerObject, name), READONLY, "The tag name."},
+    {nullptr, 0, 0, 0, nullptr}};
+
+PyType_Slot opener_slots[] = {
+    {Py_tp_new, reinterpret_cast<void*>(opener_new)},
+    {Py_tp_dealloc, reinterpret_cast<void*>(opener_dealloc)},
+    {Py_tp_call, reinterpret_cast<void*>(PyVectorcall_Call)},
+    {Py_tp_repr, reinterpret_cast<void*>(opener_repr)},
+    {Py_tp_members, opener_members},
+    {Py_tp_doc, const_cast<char*>("tag.<name>(*classes, **attrs): opens that element in the "
+                                  "current compat document (use with `with`).")},
+    {0, nullptr}};
+
+PyType_Spec opener_spec = {"tagflow_cpp._core._TagOpener", sizeof(OpenerObject), 0,
+                           Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_VECTORCALL, opener_slots};
+
+// tagflow's text(content) on the current compat document.
+PyObject* tf_text(PyObject*, PyObject* content) {
+  PyObject* doc = current_compat_doc();
+  if (doc == nullptr) return nullptr;
+  if (doc == Py_None) {
+    Py_DECREF(doc);
+    return no_compat_document();
+  }
+  PyObject* result = document_text_impl(as_doc(doc), content);
+  Py_DECREF(doc);
+  return result;
 }
 
 // tagflow's attr(name, value): None/False remove, True -> "", else str(value).
@@ -1135,6 +1263,8 @@ PyMethodDef module_methods[] = {
      METH_FASTCALL, nullptr},
     {"_tf_classes", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(tf_classes)),
      METH_FASTCALL, nullptr},
+    {"_tf_bind", tf_bind, METH_O, nullptr},
+    {"_tf_text", tf_text, METH_O, "text(content): escaped text in the current compat document."},
     {"escape_kernel", kernel_name, METH_NOARGS,
      "The SIMD kernel the escaper uses on this CPU: 'avx2', 'sse2' or 'scalar'."},
     {nullptr, nullptr, 0, nullptr}};
@@ -1164,6 +1294,11 @@ int module_exec(PyObject* m) {
   if (g_document_type == nullptr) return -1;
   g_guard_type = reinterpret_cast<PyTypeObject*>(PyType_FromSpec(&guard_spec));
   if (g_guard_type == nullptr) return -1;
+  PyObject* opener_type = PyType_FromSpec(&opener_spec);
+  if (opener_type == nullptr) return -1;
+  const int added = PyModule_AddObjectRef(m, "_TagOpener", opener_type);
+  Py_DECREF(opener_type);
+  if (added < 0) return -1;
   auto* leaf_type = reinterpret_cast<PyTypeObject*>(PyType_FromSpec(&leaf_spec));
   if (leaf_type == nullptr) return -1;
   g_leaf_result = PyObject_CallNoArgs(reinterpret_cast<PyObject*>(leaf_type));

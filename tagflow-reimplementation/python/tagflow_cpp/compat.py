@@ -26,12 +26,22 @@ from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any, ParamSpec, TypeVar
 
-from tagflow_cpp._core import Document, Element, _tf_attr, _tf_classes, _tf_open
+from tagflow_cpp._core import (
+    Document,
+    Element,
+    _TagOpener,
+    _tf_attr,
+    _tf_bind,
+    _tf_classes,
+    _tf_open,
+    _tf_text,
+)
 
 __all__ = ["Fragment", "attr", "classes", "clear", "dataset", "document", "html", "tag", "text"]
 
 _current: ContextVar[Document | None] = ContextVar("tagflow_cpp.compat.document", default=None)
 _get = _current.get
+_tf_bind(_current)  # the engine reads the current document from this variable directly
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -83,24 +93,18 @@ class HTMLTagBuilder:
     def __getattr__(self, name: str) -> Callable[..., Element]:
         if name.startswith("__"):
             raise AttributeError(name)
-
-        def open_element(*klasses: Any, **kwargs: Any) -> Element:
-            return _tf_open(_get(), name, klasses, kwargs)
-
-        open_element.__name__ = name
-        setattr(self, name, open_element)  # cached: the next tag.<name> is a plain lookup
-        return open_element
+        # A C callable bound to the name (no Python frame per element), cached on the instance
+        # so the next tag.<name> is a plain attribute lookup.
+        opener = _TagOpener(name)
+        setattr(self, name, opener)
+        return opener
 
 
 tag = HTMLTagBuilder()
 
 
-def text(content: str) -> None:
-    """Appends escaped text to the current element (raw inside script/style)."""
-    doc = _get()
-    if doc is None:
-        raise _no_document()
-    doc.text(content)
+#: text(content): appends escaped text to the current element (raw inside script/style).
+text: Callable[[Any], None] = _tf_text
 
 
 def attr(name: str, value: Any) -> None:
