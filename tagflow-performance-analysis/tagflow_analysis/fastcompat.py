@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import importlib.machinery
 import importlib.util
-import os
 import subprocess
 import sys
 import sysconfig
@@ -31,37 +30,23 @@ WARNINGS = ["-Wall", "-Wextra", "-Wpedantic", "-Wshadow", "-Wconversion", "-Werr
 
 def build(run: Any = subprocess.run) -> Path:
     """Compile ``cpp/fastcompat.cpp`` (cached until the source changes); returns the module."""
+    from tagflow_analysis.native import build_extension
+
     if not SOURCE.is_file():
         raise RuntimeError(f"missing source {SOURCE}")
     tag = f"py{sys.version_info[0]}{sys.version_info[1]}"
-    out = (
-        cache_dir() / "tagflow-analysis" / tag / f"{MODULE}{sysconfig.get_config_var('EXT_SUFFIX')}"
-    )
-    if out.exists() and out.stat().st_mtime >= SOURCE.stat().st_mtime:
-        return out
-    out.parent.mkdir(parents=True, exist_ok=True)
-    tmp = out.with_suffix(f".{os.getpid()}.tmp")
-    cmd = [
-        os.environ.get("CXX", "g++"),
+    suffix = sysconfig.get_config_var("EXT_SUFFIX")
+    out = cache_dir() / "tagflow-analysis" / tag / f"{MODULE}{suffix}"
+    flags = [
         "-O2",
         "-DNDEBUG",
         "-std=c++20",
         "-fPIC",
-        "-shared",
         "-fvisibility=hidden",
         *WARNINGS,
         "-Wno-missing-field-initializers",  # PyTypeObject is filled in field by field
-        f"-I{sysconfig.get_paths()['include']}",
-        str(SOURCE),
-        "-o",
-        str(tmp),
     ]
-    proc = run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=300)
-    if proc.returncode != 0:
-        err = proc.stderr.decode(errors="replace") if proc.stderr else ""
-        raise RuntimeError(f"building {SOURCE.name} failed:\n{err[-3000:]}")
-    tmp.replace(out)
-    return out
+    return build_extension([SOURCE], out, flags, [], run)
 
 
 def _load(path: Path) -> Any:

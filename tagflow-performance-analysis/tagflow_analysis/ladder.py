@@ -72,6 +72,16 @@ def _name_converter(cached: bool) -> Callable[[str], str]:
     return convert
 
 
+def _set_attr(el: ET.Element, xml_name: str, value: Any) -> None:
+    """tagflow's attr(): None/False remove, True sets "", anything else its str()."""
+    if value is None or value is False:
+        el.attrib.pop(xml_name, None)
+    elif value is True:
+        el.set(xml_name, "")
+    else:
+        el.set(xml_name, str(value))
+
+
 def _attrs(kwargs: dict[str, Any], klasses: tuple, convert: Callable[[str], str]) -> dict:
     """tagflow's keyword/positional-class handling, with a pluggable name conversion."""
     attrs = {}
@@ -161,12 +171,7 @@ def _live_variant(lazy_events: bool, reusable_cm: bool, convert: Callable[[str],
     def attr(name: str, value: Any) -> None:
         current_el = node.get()
         xml_name = convert(name)
-        if value is None or value is False:
-            current_el.attrib.pop(xml_name, None)
-        elif value is True:
-            current_el.set(xml_name, "")
-        else:
-            current_el.set(xml_name, str(value))
+        _set_attr(current_el, xml_name, value)
         current_val = current_el.get(xml_name)
         if current_val is not None and wants_events():
             target = get_id(current_el)
@@ -254,14 +259,7 @@ def _static_variant(reusable_cm: bool, convert: Callable[[str], str]) -> dict:
             current_el.text = (current_el.text or "") + content
 
     def attr(name: str, value: Any) -> None:
-        current_el = current_stack()[-1]
-        xml_name = convert(name)
-        if value is None or value is False:
-            current_el.attrib.pop(xml_name, None)
-        elif value is True:
-            current_el.set(xml_name, "")
-        else:
-            current_el.set(xml_name, str(value))
+        _set_attr(current_stack()[-1], convert(name), value)
 
     def classes(*names: Any) -> None:
         el = current_stack()[-1]

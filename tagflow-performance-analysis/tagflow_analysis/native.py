@@ -72,11 +72,38 @@ def missing_reason() -> str | None:
     return None
 
 
+def build_extension(
+    sources: list[Path], target: Path, flags: list[str], deps: list[Path], run: Any
+) -> Path:
+    """Compile a CPython extension module unless ``target`` is newer than every source/dep."""
+    newest = max(p.stat().st_mtime for p in [*sources, *deps])
+    if target.exists() and target.stat().st_mtime >= newest:
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f"{target.name}.{os.getpid()}.tmp")  # atomic: concurrent builds
+    cmd = [
+        os.environ.get("CXX", "g++"),
+        *flags,
+        "-g",  # for the callgrind split (does not change the generated code)
+        "-shared",
+        f"-I{sysconfig.get_paths()['include']}",
+        *map(str, sources),
+        "-o",
+        str(tmp),
+    ]
+    proc = run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=600)
+    if proc.returncode != 0:
+        err = proc.stderr.decode(errors="replace") if proc.stderr else ""
+        raise RuntimeError(f"building {target.name} failed:\n{err[-3000:]}")
+    tmp.replace(target)
+    return target
+
+
 def build_debug_extension(run: Any = subprocess.run) -> Path:
     """Compile A's extension module with the release flags + -g; returns the built module.
 
-    Rebuilt only when a source or header is newer than the built module. The render loop loads
-    it in place of the installed one (``TAGFLOW_ANALYSIS_CORE_SO``, see :func:`render_loop`).
+    The render loop loads it in place of the installed one (``TAGFLOW_ANALYSIS_CORE_SO``, see
+    :func:`render_loop`).
     """
     root = reimpl_dir()
     eng, bind = engine_sources(root)
@@ -85,28 +112,10 @@ def build_debug_extension(run: Any = subprocess.run) -> Path:
         raise RuntimeError(f"expected one binding source in {root}/python, found {sorted(bind)}")
     tag = f"py{sys.version_info[0]}{sys.version_info[1]}"
     out_dir = cache_dir() / "tagflow-analysis" / f"debug-ext-{tag}"
-    out_dir.mkdir(parents=True, exist_ok=True)
     target = out_dir / f"{module_names.pop()}{sysconfig.get_config_var('EXT_SUFFIX')}"
-    sources = eng + bind
     headers = [p for p in (root / "include").rglob("*") if p.is_file()]
-    newest = max(p.stat().st_mtime for p in sources + headers)
-    if not target.exists() or target.stat().st_mtime < newest:
-        cmd = [
-            os.environ.get("CXX", "g++"),
-            *RELEASE_FLAGS,
-            "-g",
-            "-shared",
-            f"-I{root / 'include'}",
-            f"-I{sysconfig.get_paths()['include']}",
-            *map(str, sources),
-            "-o",
-            str(target),
-        ]
-        proc = run(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, timeout=600)
-        if proc.returncode != 0:
-            err = proc.stderr.decode(errors="replace") if proc.stderr else ""
-            raise RuntimeError(f"building the debug extension failed: {err[-2000:]}")
-    return target
+    flags = [*RELEASE_FLAGS, f"-I{root / 'include'}"]
+    return build_extension(eng + bind, target, flags, headers, run)
 
 
 # ---------------------------------------------------------------------------------------------
