@@ -10,6 +10,7 @@ isolation of the sock_recv code path. See README.md.
 from __future__ import annotations
 
 import csv
+import os
 import statistics
 from collections.abc import Callable
 from pathlib import Path
@@ -23,8 +24,10 @@ TITLE = "asyncio vs uvloop vs rloop on Python 3.11 and 3.13, C++ load generator"
 ISSUE = 6
 
 QUICK = {"reps": 3, "warmup": 0.15, "duration": 0.3}
-FULL = {"reps": 5, "warmup": 1.0, "duration": 5.0}
-CROSSCHECK_SECONDS = {"quick": 0.6, "full": 4.0}
+FULL = {"reps": 5, "warmup": 0.5, "duration": 2.0}
+CROSSCHECK_SECONDS = {"quick": 0.6, "full": 3.0}
+#: (message size, requests in flight) where sock_recv variants are compared.
+SOCK_RECV_CONDITIONS = ((1000, 1), (100000, 1), (1000, 8))
 
 
 def _prepare_pythons(ctx: Any) -> list[dict[str, Any]]:
@@ -123,15 +126,21 @@ def _plan(ctx: Any, bench: Bench, pythons: list[dict[str, Any]]) -> list[Task]:
             key = {"engine": engine, "depth": depth, "size": 1000, "connections": 3}
             load = Load(connections=3, size=1000, depth=depth, warmup=warm, duration=dur)
             add("ceiling", Server(engine=engine), load, key)
-    # 5. The sock_recv code path: eager recv() vs always wait, on asyncio and uvloop.
-    for p in ok:
-        for loop in ("asyncio", "uvloop"):
-            if loop not in p["loops"]:
-                continue
-            for api in ("sockets-eager", "sockets-wait"):
-                key = {"python": p["version"], "loop": loop, "api": api, "size": 1000}
-                load = Load(connections=3, size=1000, warmup=warm, duration=dur)
-                add("sock_recv", server(p, loop, api), load, key, stats=True)
+    # 5. The sock_recv code path: eager recv() first vs always wait, on asyncio and uvloop,
+    #    in ping-pong (plain sockets at depth 1 come from the grid), with 100 kB messages
+    #    (which arrive in pieces) and with 8 requests in flight per connection.
+    for size, depth in SOCK_RECV_CONDITIONS:
+        for p in ok:
+            for loop in ("asyncio", "uvloop"):
+                if loop not in p["loops"]:
+                    continue
+                for api in ("sockets", "sockets-eager", "sockets-wait"):
+                    if api == "sockets" and depth == 1:
+                        continue
+                    key = {"python": p["version"], "loop": loop, "api": api, "size": size}
+                    key["depth"] = depth
+                    load = Load(connections=3, size=size, depth=depth, warmup=warm, duration=dur)
+                    add("sock_recv", server(p, loop, api), load, key, stats=True)
     # 6. Cross-check with the original's client on the same servers.
     sizes = (1000,) if ctx.quick else analysis.SIZES
     for p in newest:
@@ -196,6 +205,7 @@ def run(ctx: Any) -> dict[str, Any]:
     if not bench.pin:
         ctx.log("CPUs 0 and 1 are not both available: server and load generator are not pinned")
     tasks = _plan(ctx, bench, pythons)
+    load_start = os.getloadavg()
     ctx.progress.set_total(len(tasks))
     sections: dict[str, list[dict[str, Any]]] = {}
     for section, label, thunk in tasks:
@@ -209,6 +219,8 @@ def run(ctx: Any) -> dict[str, Any]:
     mode = QUICK if ctx.quick else FULL
     results: dict[str, Any] = {
         "config": {
+            "loadavg_start": load_start,
+            "loadavg_end": os.getloadavg(),
             "mode": ctx.mode,
             **mode,
             "pinned": bench.pin,
@@ -225,23 +237,7 @@ def run(ctx: Any) -> dict[str, Any]:
         "crosscheck": sections.get("crosscheck", []),
         "code": {p["version"]: sock_recv_sources(p["venv_python"]) for p in pythons if p["ok"]},
     }
-    results["analysis"] = {
-        "overall": {py: analysis.overall(results, py) for py in analysis.pyversions(results)},
-        "overall_rloop": {
-            py: analysis.overall(results, py, num="rloop") for py in analysis.pyversions(results)
-        },
-        "sockets": {
-            py: analysis.sockets_verdict(results, py) for py in analysis.pyversions(results)
-        },
-        "ceiling": analysis.ceiling_summary(results),
-        "verdicts": analysis.verdicts(results),
-        "failed_cells": sum(
-            1
-            for s in ("grid", "sweep", "latency", "ceiling", "sock_recv", "crosscheck")
-            for c in results[s]
-            if not c.get("ok", True)
-        ),
-    }
+    results["analysis"] = analysis.analyze(results)
     _write_csv(ctx, results)
     for path in report.plots(results, ctx.out):
         ctx.artifact(path)

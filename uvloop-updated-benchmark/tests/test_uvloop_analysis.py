@@ -46,11 +46,11 @@ def _results(asyncio_sockets: float, uv_sockets: float, overlap: bool = False) -
 
 
 def test_uvloop_sockets_verdict_yes_no_and_overlap() -> None:
-    assert an.sockets_verdict(_results(100, 70), "3.13")["answer"] == "yes"
-    assert an.sockets_verdict(_results(100, 130), "3.13")["answer"] == "no"
-    assert an.sockets_verdict(_results(100, 95, overlap=True), "3.13")["answer"].startswith(
-        "yes, but"
-    )
+    assert an.sockets_verdict(_results(100, 70), "3.13")["answer"] == "yes, at every size"
+    assert an.sockets_verdict(_results(100, 130), "3.13")["answer"].startswith("no: uvloop")
+    tie = an.sockets_verdict(_results(100, 95, overlap=True), "3.13")
+    assert tie["answer"] == "no"
+    assert {p["winner"] for p in tie["per_size"]} == {"tie"}
     assert an.sockets_verdict({"grid": []}, "3.13")["answer"] == "not measured"
 
 
@@ -61,7 +61,7 @@ def test_uvloop_overall_and_verdict_text() -> None:
     assert math.isclose(o["geomean"], (0.5**3 * 2**6) ** (1 / 9))
     assert math.isclose(o["ratio_of_means"], (50 * 3 + 200 * 6) / (100 * 9))
     text = "\n".join(an.verdicts(res))
-    assert "Does asyncio beat uvloop at sockets on Python 3.13? Yes." in text
+    assert "Does asyncio beat uvloop at sockets on Python 3.13? Yes, at every size." in text
     assert f"{o['geomean']:.2f}x" in text
 
 
@@ -71,3 +71,27 @@ def test_uvloop_failed_cells_are_left_out_and_shown() -> None:
     res["grid"][0]["error"] = "server died"
     assert an.overall(res, "3.13")["cells"] == 8
     assert "failed" in an.grid_table(res, "3.13")
+
+
+def test_uvloop_sock_recv_findings_read_counters() -> None:
+    res = _results(100, 50)
+    res["grid"][0]["stats"]["server_cpu_us_per_req"] = {"median": 30.0, "min": 29, "max": 31}
+    res["grid"][1]["stats"]["server_cpu_us_per_req"] = {"median": 20.0, "min": 19, "max": 21}
+    res["sock_recv"] = []
+    for loop, api, cpu, counters in (
+        ("asyncio", "sockets-eager", 31.0, {"immediate": 1, "waited": 99}),
+        ("asyncio", "sockets-wait", 25.0, None),
+        ("uvloop", "sockets-eager", 21.0, {"immediate": 0, "waited": 100}),
+        ("uvloop", "sockets-wait", 20.0, None),
+    ):
+        cell = _cell("3.13", loop, api, 1000, 100, 99, 101)
+        cell["key"]["depth"] = 1
+        cell["stats"]["server_cpu_us_per_req"] = {"median": cpu, "min": cpu, "max": cpu}
+        cell["extra"] = {"recv_counters": counters} if counters else {}
+        res["sock_recv"].append(cell)
+    (f,) = an.sock_recv_findings(res)
+    assert (f["python"], f["size"], f["depth"]) == ("3.13", 1000, 1)
+    assert f["asyncio sockets-eager"]["hit_rate"] == 0.01
+    assert f["asyncio sockets"]["cpu_us"] == 30.0
+    (text,) = an.sock_recv_text([f])
+    assert "found data 1 % of the time" in text and "cannot make asyncio faster" in text

@@ -100,7 +100,11 @@ def overall(results: dict[str, Any], py: str, num: str = "uvloop") -> dict[str, 
 
 
 def sockets_verdict(results: dict[str, Any], py: str) -> dict[str, Any]:
-    """Does asyncio beat uvloop with the sockets API on ``py``? Per size and overall."""
+    """Does asyncio beat uvloop with the sockets API on ``py``? Per size and overall.
+
+    A size counts for a loop only when every one of its repetitions beat every
+    repetition of the other (non-overlapping min-max); otherwise it is a tie.
+    """
     per_size = []
     for size in SIZES:
         a = find(results["grid"], python=py, loop="asyncio", api="sockets", size=size)
@@ -108,29 +112,86 @@ def sockets_verdict(results: dict[str, Any], py: str) -> dict[str, Any]:
         if not (median(a) and median(u)):
             continue
         assert a is not None and u is not None
-        ratio = median(u) / median(a)  # type: ignore[operator]
-        clear = a["stats"]["req_per_s"]["min"] > u["stats"]["req_per_s"]["max"]
-        clear_u = u["stats"]["req_per_s"]["min"] > a["stats"]["req_per_s"]["max"]
-        per_size.append(
-            {"size": size, "ratio": ratio, "asyncio_clear": clear, "uvloop_clear": clear_u}
+        ra, ru = a["stats"]["req_per_s"], u["stats"]["req_per_s"]
+        winner = (
+            "asyncio" if ra["min"] > ru["max"] else "uvloop" if ru["min"] > ra["max"] else "tie"
         )
-    wins = [p for p in per_size if p["ratio"] < 1]
-    clear = [p for p in per_size if p["asyncio_clear"]]
+        per_size.append({"size": size, "ratio": ru["median"] / ra["median"], "winner": winner})
+    won = [p["size"] for p in per_size if p["winner"] == "asyncio"]
     if not per_size:
         answer = "not measured"
-    elif len(clear) == len(per_size):
-        answer = "yes"
-    elif len(wins) == len(per_size):
-        answer = "yes, but the repetitions overlap at some sizes"
-    elif not wins:
-        answer = "no"
+    elif len(won) == len(per_size):
+        answer = "yes, at every size"
+    elif not won:
+        lost = all(p["winner"] == "uvloop" for p in per_size)
+        answer = "no: uvloop is faster at every size" if lost else "no"
     else:
-        answer = "only at some sizes"
+        answer = "only at " + ", ".join(f"{s:,} B" for s in won)
     return {"python": py, "answer": answer, "per_size": per_size}
 
 
+def sock_recv_findings(results: dict[str, Any]) -> list[dict[str, Any]]:
+    """Per Python, size and depth: req/s and server µs/request of plain, eager, waiting recv."""
+    cells = results.get("sock_recv", [])
+    conditions = sorted({(c["key"]["size"], c["key"].get("depth", 1)) for c in cells})
+    out = []
+    for py in pyversions(results):
+        for size, depth in conditions:
+            row: dict[str, Any] = {"python": py, "size": size, "depth": depth}
+            for loop in ("asyncio", "uvloop"):
+                for api in ("sockets", "sockets-eager", "sockets-wait"):
+                    if api == "sockets" and depth == 1:
+                        c = find(results["grid"], python=py, loop=loop, api=api, size=size)
+                    else:
+                        c = find(cells, python=py, loop=loop, api=api, size=size, depth=depth)
+                    entry = {
+                        "req_per_s": median(c),
+                        "cpu_us": median(c, "server_cpu_us_per_req"),
+                    }
+                    rc = (c or {}).get("extra", {}).get("recv_counters")
+                    if api == "sockets-eager" and rc and rc["immediate"] + rc["waited"]:
+                        entry["hit_rate"] = rc["immediate"] / (rc["immediate"] + rc["waited"])
+                    row[f"{loop} {api}"] = entry
+            out.append(row)
+    return out
+
+
+def sock_recv_text(findings: list[dict[str, Any]]) -> list[str]:
+    """What the eager/wait variants show, in words computed from the numbers."""
+    lines = []
+    for row in findings:
+        hit = row.get("asyncio sockets-eager", {}).get("hit_rate")
+        plain_a = row.get("asyncio sockets", {}).get("cpu_us")
+        plain_u = row.get("uvloop sockets", {}).get("cpu_us")
+        eager_u = row.get("uvloop sockets-eager", {}).get("cpu_us")
+        wait_a = row.get("asyncio sockets-wait", {}).get("cpu_us")
+        if hit is None or not all((plain_a, plain_u, eager_u, wait_a)):
+            continue
+        text = (
+            f"Python {row['python']}, {row['size']:,} B, {row['depth']} in flight per "
+            f"connection: an eager `recv()` found data {hit * 100:.0f} % of the time. Server "
+            f"CPU per request: asyncio {plain_a:.1f} µs plain, {wait_a:.1f} µs when it always "
+            f"waits; uvloop {plain_u:.1f} µs plain, {eager_u:.1f} µs when it tries `recv()` "
+            "first."
+        )
+        if hit < 0.2:
+            text += (
+                " Almost every eager attempt fails, so the try-first path costs a failed "
+                "system call and then waits like uvloop does: it cannot make asyncio faster here."
+            )
+        elif eager_u < plain_u:
+            text += (
+                f" Trying `recv()` first saves uvloop {(1 - eager_u / plain_u) * 100:.0f} % "
+                "of its CPU per request: the code path matters when data is already waiting."
+            )
+        else:
+            text += " Even with data waiting, trying first does not make uvloop cheaper."
+        lines.append(text)
+    return lines
+
+
 def _ratios_text(per_size: list[dict[str, Any]]) -> str:
-    return ", ".join(f"{p['ratio']:.2f}x at {p['size']:,} B" for p in per_size)
+    return ", ".join(f"{p['ratio']:.2f}x at {p['size']:,} B ({p['winner']})" for p in per_size)
 
 
 def verdicts(results: dict[str, Any]) -> list[str]:
@@ -141,8 +202,8 @@ def verdicts(results: dict[str, Any]) -> list[str]:
         lines.append(
             f"**Does asyncio beat uvloop at sockets on Python {py}? {v['answer'].capitalize()}.** "
             f"uvloop/asyncio req/s with `sock_recv`/`sock_sendall`: {_ratios_text(v['per_size'])}"
-            " (below 1 means asyncio is faster; \"clearly\" needs every asyncio repetition above "
-            "every uvloop one)."
+            " (below 1: asyncio faster; a size is won only when every repetition of one loop "
+            "beat every repetition of the other, otherwise it is a tie)."
         )
     for py in pyversions(results):
         o = overall(results, py)
@@ -229,3 +290,22 @@ def ceiling_summary(results: dict[str, Any]) -> dict[str, Any]:
     grid_cores = [c["stats"]["echoload_cores"]["max"] for c in results["grid"] if median(c)]
     out["echoload_max_cores_in_grid"] = max(grid_cores) if grid_cores else None
     return out
+
+
+def analyze(results: dict[str, Any]) -> dict[str, Any]:
+    """Everything derived from the cells: overall ratios, verdicts, the ceiling check."""
+    pys = pyversions(results)
+    return {
+        "overall": {py: overall(results, py) for py in pys},
+        "overall_rloop": {py: overall(results, py, num="rloop") for py in pys},
+        "sockets": {py: sockets_verdict(results, py) for py in pys},
+        "sock_recv": sock_recv_findings(results),
+        "ceiling": ceiling_summary(results),
+        "verdicts": verdicts(results),
+        "failed_cells": sum(
+            1
+            for s in ("grid", "sweep", "latency", "ceiling", "sock_recv", "crosscheck")
+            for c in results.get(s, [])
+            if not c.get("ok", True)
+        ),
+    }

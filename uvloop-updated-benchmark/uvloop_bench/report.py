@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -153,24 +154,24 @@ def plots(results: dict[str, Any], out: Path) -> list[Path]:
             ax.legend(fontsize=7)
         paths.append(save(fig, out / "latency.png"))
 
-    if results.get("sock_recv"):
-        fig, ax = plt.subplots(figsize=(7, 3.4))
-        labels, vals, cols = [], [], []
-        for py in pys:
-            for lp in ("asyncio", "uvloop"):
-                for api in ("sockets", "sockets-eager", "sockets-wait"):
-                    src = results["grid"] if api == "sockets" else results["sock_recv"]
-                    v = an.median(an.find(src, python=py, loop=lp, api=api, size=1000))
-                    if v:
-                        labels.append(
-                            f"{py}\n{lp}\n{api.replace('sockets-', '') if '-' in api else 'plain'}"
-                        )
-                        vals.append(v)
-                        cols.append(LOOP_COLORS[lp])
-        ax.bar(range(len(vals)), vals, color=cols)
-        ax.set_xticks(range(len(labels)), labels, fontsize=6)
-        ax.set_ylabel("requests/s, 1000 B")
-        ax.set_title("sock_recv: plain vs eager recv() first vs always wait for readability")
+    findings = an.sock_recv_findings(results) if results.get("sock_recv") else {}
+    if findings:
+        fig, axes = plt.subplots(
+            1, len(findings), figsize=(3.6 * len(findings), 3.4), squeeze=False
+        )
+        variants = ("sockets", "sockets-eager", "sockets-wait")
+        for ax, row in zip(axes[0], findings, strict=True):
+            for li, lp in enumerate(("asyncio", "uvloop")):
+                vals = [row.get(f"{lp} {v}", {}).get("cpu_us") or 0 for v in variants]
+                xs = [k + (li - 0.5) * 0.4 for k in range(len(variants))]
+                ax.bar(xs, vals, 0.4, label=lp, color=LOOP_COLORS[lp])
+            ax.set_xticks(range(len(variants)), ["plain", "eager", "wait"])
+            ax.set_title(
+                f"Python {row['python']}, {row['size']:,} B, {row['depth']} in flight", fontsize=8
+            )
+            ax.set_ylabel("server CPU µs / request")
+        axes[0][0].legend(fontsize=8)
+        fig.suptitle("sock_recv: plain vs recv() first vs always wait (3 connections)")
         paths.append(save(fig, out / "sock_recv.png"))
     return paths
 
@@ -207,11 +208,19 @@ def _setup(results: dict[str, Any]) -> str:
         else:
             rows.append([p["exe"], f"(no venv: {p['error']})", ""])
     failed = results["analysis"]["failed_cells"]
+    load = cfg.get("loadavg_start")
+    busy = ""
+    if load and load[0] > 0.5:
+        busy = (
+            f" The machine was busy (load average {load[0]:.1f} at the start, "
+            f"{cfg['loadavg_end'][0]:.1f} at the end, on {os.cpu_count()} CPUs): differences "
+            "within the min–max ranges are noise."
+        )
     return "\n".join(
         [
             f"Mode **{cfg['mode']}**: {cfg['reps']} repetitions per cell, {cfg['warmup']} s "
             f"warm-up, {cfg['duration']} s measured; figures are medians with (min–max) of the "
-            f"repetitions. {pin}",
+            f"repetitions. {pin}{busy}",
             "",
             _table(["Python", "event loops (versions)", "not installed"], rows),
             "",
@@ -411,28 +420,28 @@ def _crosscheck(results: dict[str, Any]) -> str:
 
 
 def _sock_recv(results: dict[str, Any]) -> str:
-    if not results.get("sock_recv"):
+    findings = results["analysis"].get("sock_recv") or []
+    if not findings:
         return "(not measured)"
     rows = []
-    for py in an.pyversions(results):
-        for lp in ("asyncio", "uvloop"):
-            plain = an.find(results["grid"], python=py, loop=lp, api="sockets", size=1000)
-            eager = an.find(results["sock_recv"], python=py, loop=lp, api="sockets-eager")
-            wait = an.find(results["sock_recv"], python=py, loop=lp, api="sockets-wait")
-            if not (plain or eager or wait):
-                continue
-            hits = "–"
-            rc = (eager or {}).get("extra", {}).get("recv_counters")
-            if rc and rc["immediate"] + rc["waited"]:
-                hits = f"{rc['immediate'] / (rc['immediate'] + rc['waited']) * 100:.0f} %"
-            cpu = [
-                an.fmt_spread(c, "server_cpu_us_per_req", 1) if c else "–"
-                for c in (plain, eager, wait)
-            ]
-            rows.append([py, lp, *(an.fmt_spread(c) for c in (plain, eager, wait)), *cpu, hits])
-    head = ["Python", "loop", "req/s: plain `sock_recv`", "eager: `recv()` first"]
-    head += ["always wait", "server µs/req: plain", "eager", "wait"]
-    return _table([*head, "eager receives that found data"], rows)
+    for row in findings:
+        for loop in ("asyncio", "uvloop"):
+            cols = []
+            for api in ("sockets", "sockets-eager", "sockets-wait"):
+                e = row.get(f"{loop} {api}", {})
+                rps, cpu = e.get("req_per_s"), e.get("cpu_us")
+                cols.append(f"{rps:,.0f} / {cpu:.1f}" if rps and cpu else "–")
+            hit = row.get(f"{loop} sockets-eager", {}).get("hit_rate")
+            head = [row["python"], f"{row['size']:,}", str(row["depth"]), loop]
+            rows.append([*head, *cols, f"{hit * 100:.0f} %" if hit is not None else "–"])
+    head = ["Python", "size", "in flight", "loop", "plain `sock_recv`", "eager: `recv()` first"]
+    head += ["always wait", "eager `recv()` found data"]
+    text = _table(head, rows)
+    text += "\n\nCells: req/s / server CPU µs per request (medians), 3 connections."
+    words = an.sock_recv_text(findings)
+    if words:
+        text += "\n\n" + "\n\n".join(words)
+    return text
 
 
 def _code(results: dict[str, Any]) -> str:
