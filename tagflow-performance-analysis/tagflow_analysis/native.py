@@ -75,9 +75,17 @@ def missing_reason() -> str | None:
 def build_extension(
     sources: list[Path], target: Path, flags: list[str], deps: list[Path], run: Any
 ) -> Path:
-    """Compile a CPython extension module unless ``target`` is newer than every source/dep."""
+    """Compile a CPython extension module unless ``target`` is newer than every source/dep and
+    was built with the same flags (recorded next to it)."""
     newest = max(p.stat().st_mtime for p in [*sources, *deps])
-    if target.exists() and target.stat().st_mtime >= newest:
+    stamp = target.with_name(target.name + ".flags")
+    wanted = " ".join(flags)
+    if (
+        target.exists()
+        and target.stat().st_mtime >= newest
+        and stamp.exists()
+        and stamp.read_text() == wanted
+    ):
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(f"{target.name}.{os.getpid()}.tmp")  # atomic: concurrent builds
@@ -96,6 +104,7 @@ def build_extension(
         err = proc.stderr.decode(errors="replace") if proc.stderr else ""
         raise RuntimeError(f"building {target.name} failed:\n{err[-3000:]}")
     tmp.replace(target)
+    stamp.write_text(wanted)
     return target
 
 
