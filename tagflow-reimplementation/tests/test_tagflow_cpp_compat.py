@@ -126,3 +126,13 @@ def test_tagflow_cpp_compat_matches_tagflow_on_tricky_attributes() -> None:
         return doc.to_html()
 
     assert build(compat) == build(tagflow)
+
+
+def test_tagflow_cpp_compat_tag_call_and_invalid_names() -> None:
+    with document() as doc, tag("section", "a", id="s"):
+        text("x")
+    assert doc.to_html() == '<section id="s" class="a">x</section>'
+    with pytest.raises(ValueError, match="invalid tag name"):
+        getattr(tag, "1bad")
+    with document(), pytest.raises(ValueError, match="invalid attribute name"):
+        tag.div(**{"a b": "v"})
