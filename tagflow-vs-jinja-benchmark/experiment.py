@@ -45,7 +45,7 @@ def run(ctx: Any) -> dict[str, Any]:
             continue
         engines = list(ENGINES) if (i == 0 or not ctx.quick) else QUICK_EXTRA_ENGINES
         plan.append((env, engines))
-    ctx.progress.set_total(sum(len(e) * (1 + len(scen)) for _, e in plan))
+    ctx.progress.set_total(sum(measure.progress_steps(len(e), ctx.quick) for _, e in plan))
     rows: list[dict[str, Any]] = []
     for env, engines in plan:
         got = measure.measure(
@@ -189,9 +189,10 @@ def readme_sections(results: dict[str, Any]) -> dict[str, str]:
     sections["headline"] = headline(results)
     s = results.get("settings", {})
     method = (
-        f"Mode: {results.get('mode')} (pyperf: {s.get('processes')} worker processes x "
-        f"{s.get('values')} values after {s.get('warmups')} warm-up, ≥{s.get('min_time')} s "
-        f"per value, loops {'calibrated by pyperf' if s.get('calibrate') else 'from a probe'})."
+        f"Mode: {results.get('mode')} (pyperf: {s.get('rounds')} interleaved rounds x "
+        f"{s.get('processes')} worker processes x {s.get('values')} values after "
+        f"{s.get('warmups')} warm-up, ≥{s.get('min_time')} s per value, loops "
+        f"{'calibrated by pyperf' if s.get('calibrate') else 'from a probe'})."
     )
     parts = []
     for v in versions:

@@ -35,18 +35,23 @@ class ProgressLike(Protocol):
 
 @dataclass(frozen=True)
 class Settings:
-    processes: int
+    rounds: int  # engines are timed in interleaved rounds (load drift hits all of them alike)
+    processes: int  # pyperf worker processes per scenario in each round
     values: int
     warmups: int
     min_time: float  # seconds per value
-    calibrate: bool  # pyperf calibrates loops (else: from the probe's estimate)
+    calibrate: bool  # pyperf calibrates loops in round 1 (else: from the probe's estimate)
+
+    @property
+    def total_processes(self) -> int:
+        return self.rounds * self.processes
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
 
 
-QUICK = Settings(processes=1, values=5, warmups=1, min_time=0.03, calibrate=False)
-FULL = Settings(processes=10, values=3, warmups=1, min_time=0.1, calibrate=True)
+QUICK = Settings(rounds=2, processes=1, values=3, warmups=1, min_time=0.025, calibrate=False)
+FULL = Settings(rounds=5, processes=2, values=3, warmups=1, min_time=0.1, calibrate=True)
 
 #: A measured row is ranked only if its status is this.
 OK = "ok"
@@ -54,6 +59,11 @@ OK = "ok"
 
 def settings(quick: bool) -> Settings:
     return QUICK if quick else FULL
+
+
+def progress_steps(n_engines: int, quick: bool) -> int:
+    """How many times :func:`measure` advances its progress for ``n_engines`` engines."""
+    return n_engines * (1 + settings(quick).rounds)
 
 
 def _tail(text: str | bytes | None, lines: int = 6) -> str:
@@ -89,11 +99,12 @@ def time_engine(
     conf: Settings,
     run: Callable,
     *,
-    estimates_s: dict[str, float] | None = None,
+    inner: dict[str, int] | None = None,
     timeout: float = 1800,
-) -> dict[str, dict[str, Any]]:
-    """pyperf timing of one engine on several scenarios (one master process, one worker series
-    per scenario). Returns ``{scenario: timing fields}``, or ``{scenario: {"error": ...}}``."""
+) -> dict[str, Any]:
+    """One pyperf run of one engine on several scenarios (one master process, ``conf.processes``
+    workers per scenario). ``inner``: renders per value for each scenario (then ``--loops 1``);
+    None lets pyperf calibrate. Returns ``{scenario: pyperf.Benchmark | {"error": ...}}``."""
     import pyperf
 
     with tempfile.TemporaryDirectory(prefix="html-bench-") as tmp:
@@ -103,12 +114,7 @@ def time_engine(
         cmd += ["--quiet", "-o", str(out), "--processes", str(conf.processes)]
         cmd += ["--values", str(conf.values), "--warmups", str(conf.warmups)]
         cmd += ["--min-time", str(conf.min_time)]
-        if not conf.calibrate and estimates_s:
-            inner = {
-                s: max(1, min(1 << 20, math.ceil(conf.min_time / max(estimates_s[s], 1e-9))))
-                for s in scenario_names
-                if estimates_s.get(s)
-            }
+        if inner:
             cmd += ["--loops", "1", "--inner", ",".join(f"{s}={n}" for s, n in inner.items())]
         try:
             proc = run(
@@ -120,21 +126,26 @@ def time_engine(
             err = f"pyperf exited {proc.returncode}: {_tail(proc.stderr)}"
             return {s: {"error": err} for s in scenario_names}
         suite = pyperf.BenchmarkSuite.load(str(out))
-    result: dict[str, dict[str, Any]] = {}
+    result: dict[str, Any] = {}
     for s in scenario_names:
         try:
-            bench = suite.get_benchmark(f"{engine}/{s}")
+            result[s] = suite.get_benchmark(f"{engine}/{s}")
         except KeyError:
             result[s] = {"error": "pyperf wrote no result for this scenario"}
-            continue
-        result[s] = _stats(bench, conf)
     return result
 
 
-def _stats(bench: Any, conf: Settings) -> dict[str, Any]:
-    values = bench.get_values()
+def _inner_from_estimate(conf: Settings, estimate_s: float | None) -> int:
+    if not estimate_s:
+        return 1
+    return max(1, min(1 << 20, math.ceil(conf.min_time / max(estimate_s, 1e-9))))
+
+
+def _stats(benches: list[Any], conf: Settings) -> dict[str, Any]:
+    """Statistics over the values of every round."""
+    values = [v for b in benches for v in b.get_values()]
     q = statistics.quantiles(values, n=4) if len(values) >= 2 else [values[0]] * 3
-    runs = [r for r in bench.get_runs() if r.values]
+    runs = [r for b in benches for r in b.get_runs() if r.values]
     loops = max((r.get_total_loops() for r in runs), default=None)
     return {
         "median_s": statistics.median(values),
@@ -146,7 +157,8 @@ def _stats(bench: Any, conf: Settings) -> dict[str, Any]:
         "max_s": max(values),
         "n_values": len(values),
         "loops": loops,  # renders per value (loops x inner loops)
-        "processes": conf.processes,
+        "processes": len(runs),
+        "rounds": len(benches),
     }
 
 
@@ -166,7 +178,8 @@ def measure(
     ``"pkg.module:factory"``. ``python``: an interpreter whose environment has ``html_bench``,
     ``pyperf`` and the engines installed (the workspace's, or one from ``html_bench.envs``).
     ``procs``: a ``lab.procs.ProcessGroup`` (one is created if None), so no worker outlives an
-    error or Ctrl-C. ``progress``: advanced once per probe and once per timed benchmark.
+    error or Ctrl-C. ``progress``: advanced once per probe and once per engine and round
+    (:func:`progress_steps`).
 
     Returns one dict per (engine, scenario): ``status`` ("ok", "output differs", "failed",
     "unavailable"), ``detail``, ``ranked``, size, peak bytes, versions, and the timing fields
@@ -194,7 +207,7 @@ def measure(
             )
     conf = settings(quick)
     say = log or (lambda _msg: None)
-    rows: list[dict[str, Any]] = []
+    per_engine: list[tuple[str, list[dict[str, Any]]]] = []
     for engine in engine_names:
         if progress:
             progress.describe(f"{engine}: checking output")
@@ -219,31 +232,52 @@ def measure(
                 row.update(info["scenarios"][scenario])
                 row["engine"] = info["engine"]
             engine_rows.append(row)
-        timed = [r for r in engine_rows if r["status"] in (OK, "output differs")]
-        if timed:
+        per_engine.append((engine, engine_rows))
+
+    # Interleaved rounds: every engine gets a pyperf run in each round, so a change of machine
+    # load during the run spreads over all engines instead of favouring some.
+    collected: dict[tuple[str, str], list[Any]] = {}
+    inner: dict[str, dict[str, int]] = {}
+    for rnd in range(conf.rounds):
+        for engine, engine_rows in per_engine:
+            timed = [r for r in engine_rows if r["status"] in (OK, "output differs")]
+            if timed:
+                if progress:
+                    progress.describe(f"{engine}: timing, round {rnd + 1}/{conf.rounds}")
+                if engine not in inner and not conf.calibrate:
+                    inner[engine] = {
+                        r["scenario"]: _inner_from_estimate(conf, r.get("estimate_s"))
+                        for r in timed
+                    }
+                got = time_engine(
+                    python, engine, [r["scenario"] for r in timed], conf, procs.run,
+                    inner=inner.get(engine),
+                )  # fmt: skip
+                for r in timed:
+                    res = got[r["scenario"]]
+                    if isinstance(res, dict):
+                        r.update(status="failed", detail=f"timing: {res['error']}")
+                    else:
+                        collected.setdefault((engine, r["scenario"]), []).append(res)
+                if engine not in inner:  # later rounds reuse round 1's calibrated loops
+                    inner[engine] = {
+                        s: max(r.get_total_loops() for r in b[0].get_runs() if r.values)
+                        for (e, s), b in collected.items()
+                        if e == engine
+                    }
             if progress:
-                progress.describe(f"{engine}: timing {len(timed)} scenarios")
-            timings = time_engine(
-                python,
-                engine,
-                [r["scenario"] for r in timed],
-                conf,
-                procs.run,
-                estimates_s={r["scenario"]: r.get("estimate_s") for r in timed},
-            )
-            for r in timed:
-                t = timings[r["scenario"]]
-                if "error" in t:
-                    r.update(status="failed", detail=f"timing: {t['error']}")
-                else:
-                    r.update(t)
-        if progress:
-            progress.advance(len(names))
+                progress.advance()
+
+    rows: list[dict[str, Any]] = []
+    for engine, engine_rows in per_engine:
         for row in engine_rows:
+            benches = collected.get((engine, row["scenario"]))
+            if benches and row["status"] in (OK, "output differs"):
+                row.update(_stats(benches, conf))
             row["ranked"] = row["status"] == OK and not row["reference_row"]
             if row["status"] != OK:
                 say(f"{row['engine']} / {row['scenario']}: {row['status']}: {row.get('detail')}")
-        rows += engine_rows
+            rows.append(row)
     return rows
 
 

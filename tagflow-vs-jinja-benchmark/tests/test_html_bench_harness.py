@@ -27,7 +27,8 @@ def test_html_bench_measure_times_and_reports_failures() -> None:
     ok = by[("fstring", "simple")]
     assert ok["status"] == "ok" and ok["ranked"]
     assert ok["q1_s"] <= ok["median_s"] <= ok["q3_s"]
-    assert ok["n_values"] == measure.QUICK.values * measure.QUICK.processes
+    assert ok["n_values"] == measure.QUICK.values * measure.QUICK.total_processes
+    assert ok["rounds"] == measure.QUICK.rounds
     assert ok["loops"] >= 1 and ok["peak_bytes"] > 0 and ok["size_bytes"] > 100
     raising = by[("html_bench.engines._selftest:raising", "simple")]
     assert raising["status"] == "failed" and "always fails" in raising["detail"]
