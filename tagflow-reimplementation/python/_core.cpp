@@ -530,6 +530,10 @@ int document_init(PyObject* op, PyObject* args, PyObject* kwds) {
     return -1;
   }
   DocumentObject* self = as_doc(op);
+  if (self->busy) {
+    PyErr_SetString(PyExc_RuntimeError, "Document.__init__ called while the document is in use");
+    return -1;
+  }
   tagflow::Options options;
   if (compat != 0) {
     options.attr_escape = tagflow::escape::Mode::kTagflowAttr;
