@@ -1,5 +1,453 @@
-"""hatchling-pyo3-plugin: the `lab` plug-in (see lab/experiment.py)."""
+"""hatchling-pyo3-plugin: the `lab` plug-in (see lab/experiment.py).
+
+Builds one PyO3 crate (demo/pyo3-demo: add, multiply, greet) three ways, each with build
+isolation through `uv build`, exactly as a user would:
+
+* maturin (pinned), PyO3's own build backend;
+* the original `hatchling-pyo3-plugin==0.1.1` from PyPI;
+* ours, `hatchling-native` (its wheel built first and offered with --find-links).
+
+For each: wheel file name and tag, Root-Is-Purelib, where the module lands, whether the
+library links libpython, whether `import pyo3_demo; pyo3_demo.add(2, 3)` works in a fresh
+venv, whether an editable install imports, whether the sdist carries Cargo.lock, the wheel
+size, and cold (empty target dir) and warm (nothing changed) build times.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+import re
+import shutil
+import statistics
+import subprocess
+import sys
+import tarfile
+import tempfile
+import time
+import zipfile
+from pathlib import Path
+from typing import Any
 
 TITLE = "hatchling-native: correct platform wheels for PyO3 crates and CMake C++ extensions"
 ISSUE = 7
-IMPLEMENTED = False  # until issue #7 lands
+
+HERE = Path(__file__).resolve().parent
+CRATE = HERE / "demo" / "pyo3-demo"
+MATURIN = "maturin==1.16.0"
+ORIGINAL = "hatchling-pyo3-plugin==0.1.1"
+HATCHLING = "hatchling==1.33.0"
+
+PROJECT = """[project]
+name = "pyo3-demo"
+version = "0.1.0"
+requires-python = ">=3.9"
+"""
+
+PYPROJECTS = {
+    "maturin": f"""[build-system]
+requires = ["{MATURIN}"]
+build-backend = "maturin"
+
+{PROJECT}""",
+    "original": f"""[build-system]
+requires = ["{HATCHLING}", "{ORIGINAL}"]
+build-backend = "hatchling.build"
+
+{PROJECT}
+[tool.hatch.build.hooks.pyo3]
+""",
+    "ours": f"""[build-system]
+requires = ["{HATCHLING}", "hatchling-native==0.1.0"]
+build-backend = "hatchling.build"
+
+{PROJECT}
+[tool.hatch.build.hooks.pyo3]
+""",
+}
+
+LABELS = {
+    "maturin": f"maturin {MATURIN.split('==')[1]}",
+    "original": f"hatchling-pyo3-plugin {ORIGINAL.split('==')[1]}",
+    "ours": "hatchling-native 0.1.0 (ours)",
+}
+
+CHECK = """
+import importlib, sys
+m = importlib.import_module("pyo3_demo")
+assert m.add(2, 3) == 5 and m.greet("x") == "Hello, x!"
+try:
+    m.add(2**62, 2**62)
+    print("wraps")
+except OverflowError:
+    print("ok")
+"""
+
+
+def uv_binary() -> str:
+    found = os.environ.get("UV") or shutil.which("uv")
+    if not found:
+        raise RuntimeError("uv not found on PATH")
+    return found
+
+
+def median(xs: list[float]) -> float | None:
+    return statistics.median(xs) if xs else None
+
+
+class Bench:
+    """The work directory, the environment, and a uv runner bound to the lab's ProcessGroup."""
+
+    def __init__(self, ctx: Any, work: Path, python: str) -> None:
+        self.ctx = ctx
+        self.work = work
+        self.python = python
+        self.uv = uv_binary()
+        self.links = work / "plugin-wheel"
+        env = dict(os.environ)
+        for var in ("VIRTUAL_ENV", "CARGO_TARGET_DIR", "CARGO_BUILD_TARGET"):
+            env.pop(var, None)
+        env["CARGO_BUILD_JOBS"] = "2"
+        self.env = env
+
+    def run(self, args: list[str], *, cwd: Path | None = None, timeout: float = 900):
+        return self.ctx.procs.run(
+            args,
+            cwd=cwd,
+            env=self.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            timeout=timeout,
+        )
+
+    def uv_build(
+        self, project: Path, out: Path, kind: str
+    ) -> tuple[subprocess.CompletedProcess, float]:
+        args = [self.uv, "build", f"--{kind}", "--python", self.python, "-o", str(out)]
+        args += ["--find-links", str(self.links), "--refresh-package", "hatchling-native"]
+        t0 = time.perf_counter()
+        proc = self.run([*args, str(project)])
+        return proc, time.perf_counter() - t0
+
+    def venv(self, path: Path) -> Path:
+        shutil.rmtree(path, ignore_errors=True)
+        self.run([self.uv, "venv", "-q", "--python", self.python, str(path)])
+        return path / "bin" / "python"
+
+    def pip_install(self, python: Path, *args: str) -> subprocess.CompletedProcess:
+        cmd = [self.uv, "pip", "install", "-q", "--python", str(python)]
+        return self.run([*cmd, "--find-links", str(self.links), *args])
+
+
+def make_project(tool: str, dest: Path) -> Path:
+    shutil.rmtree(dest, ignore_errors=True)
+    dest.mkdir(parents=True)
+    for name in ("Cargo.toml", "Cargo.lock", "build.rs", ".gitignore"):
+        shutil.copy2(CRATE / name, dest / name)
+    shutil.copytree(CRATE / "src", dest / "src")
+    (dest / "pyproject.toml").write_text(PYPROJECTS[tool])
+    return dest
+
+
+def wheel_facts(wheel: Path) -> dict[str, Any]:
+    with zipfile.ZipFile(wheel) as zf:
+        names = zf.namelist()
+        meta = next(n for n in names if n.endswith(".dist-info/WHEEL"))
+        text = zf.read(meta).decode()
+        so_name = next((n for n in names if n.endswith((".so", ".pyd"))), None)
+        so = zf.read(so_name) if so_name else b""
+    tags = [line.split(":", 1)[1].strip() for line in text.splitlines() if line.startswith("Tag:")]
+    purelib = next(
+        (ln.split(":", 1)[1].strip() for ln in text.splitlines() if ln.startswith("Root-Is")), "?"
+    )
+    return {
+        "wheel": wheel.name,
+        "tag": ".".join(tags),
+        "root_is_purelib": purelib,
+        "module_file": so_name,
+        "size": wheel.stat().st_size,
+        "links_libpython": needs_libpython(so) if so else None,
+    }
+
+
+def needs_libpython(library: bytes) -> bool | None:
+    """Does the extension's DT_NEEDED list libpython (so it breaks on static interpreters)?"""
+    readelf = shutil.which("readelf")
+    if readelf is None:
+        return None
+    with tempfile.NamedTemporaryFile(suffix=".so") as f:
+        f.write(library)
+        f.flush()
+        out = subprocess.run([readelf, "-d", f.name], capture_output=True, text=True, check=False)
+    return "libpython" in out.stdout
+
+
+def time_builds(bench: Bench, projects: dict[str, Path], cold_runs: int, warm_runs: int) -> dict:
+    """Cold then warm wheel builds, interleaved across tools round by round, so a change in
+    machine load hits every tool alike."""
+    ctx = bench.ctx
+    res: dict[str, dict[str, Any]] = {
+        t: {"cold_s": [], "warm_s": [], "warm_recompiled": [], "errors": []} for t in projects
+    }
+    for kind, runs in (("cold", cold_runs), ("warm", warm_runs)):
+        for i in range(runs):
+            for tool, project in projects.items():
+                if kind == "warm" and not res[tool]["cold_s"]:
+                    continue  # never built
+                ctx.progress.describe(f"{tool}: {kind} build {i + 1}/{runs}")
+                out = project.parent / "dist"
+                shutil.rmtree(out, ignore_errors=True)
+                if kind == "cold":
+                    shutil.rmtree(project / "target", ignore_errors=True)
+                proc, secs = bench.uv_build(project, out, "wheel")
+                ctx.progress.advance()
+                if proc.returncode != 0:
+                    res[tool]["errors"].append(f"{kind} wheel build: {last_line(proc.stderr)}")
+                    continue
+                res[tool][f"{kind}_s"].append(secs)
+                if kind == "warm":
+                    compiled = proc.stderr.count("Compiling ")
+                    res[tool]["warm_recompiled"].append(compiled)
+                    step = re.search(r"cargo finished in ([0-9.]+) s", proc.stderr)
+                    if step:
+                        res[tool].setdefault("warm_cargo_s", []).append(float(step.group(1)))
+    return res
+
+
+def check_tool(bench: Bench, tool: str, project: Path, warm_runs: int) -> dict[str, Any]:
+    """Wheel facts, fresh-venv import, editable install, sdist contents."""
+    ctx = bench.ctx
+    res: dict[str, Any] = {"errors": []}
+    wheels = list((project.parent / "dist").glob("*.whl"))
+    if not wheels:
+        return res
+    wheel = wheels[0]
+    res.update(wheel_facts(wheel))
+
+    ctx.progress.describe(f"{tool}: install in a fresh venv")
+    python = bench.venv(project.parent / "venv")
+    inst = bench.pip_install(python, str(wheel))
+    check = bench.run([str(python), "-c", CHECK]) if inst.returncode == 0 else inst
+    res["import_ok"] = check.returncode == 0
+    res["overflow"] = check.stdout.strip() if check.returncode == 0 else None
+    if check.returncode != 0:
+        res["errors"].append(f"import: {last_line(check.stderr)}")
+    ctx.progress.advance()
+
+    # Editable install: does it import? Then a reinstall with nothing changed (timed).
+    ctx.progress.describe(f"{tool}: editable install")
+    python = bench.venv(project.parent / "venv-editable")
+    inst = bench.pip_install(python, "-e", str(project))
+    check = bench.run([str(python), "-c", CHECK]) if inst.returncode == 0 else inst
+    res["editable_ok"] = check.returncode == 0
+    res["editable_noop_s"] = []
+    if res["editable_ok"]:
+        for _ in range(max(1, warm_runs - 1)):
+            t0 = time.perf_counter()
+            again = bench.pip_install(
+                python, "--reinstall-package", "pyo3-demo", "-e", str(project)
+            )
+            if again.returncode == 0:
+                res["editable_noop_s"].append(time.perf_counter() - t0)
+    else:
+        res["errors"].append(f"editable: {last_line(check.stderr)}")
+    ctx.progress.advance()
+
+    ctx.progress.describe(f"{tool}: sdist")
+    sdist_out = project.parent / "sdist"
+    shutil.rmtree(sdist_out, ignore_errors=True)
+    bench.uv_build(project, sdist_out, "sdist")
+    names: set[str] = set()
+    for sdist in sdist_out.glob("*.tar.gz"):
+        with tarfile.open(sdist) as tf:
+            names = {n.split("/", 1)[1] for n in tf.getnames() if "/" in n}
+    res["sdist_has_cargo_lock"] = "Cargo.lock" in names
+    res["sdist_has_sources"] = {"Cargo.toml", "src/lib.rs", "build.rs"} <= names
+    ctx.progress.advance()
+    return res
+
+
+def last_line(text: str) -> str:
+    lines = [ln for ln in (text or "").strip().splitlines() if ln.strip()]
+    return lines[-1][:200] if lines else "(no output)"
+
+
+def run(ctx: Any) -> dict[str, Any]:
+    from lab.paths import cache_dir
+
+    cold_runs, warm_runs = (1, 2) if ctx.quick else (3, 5)
+    python = ctx.pythons[0] if ctx.pythons else sys.executable
+    work = cache_dir() / "hatchling-native" / "bench"
+    work.mkdir(parents=True, exist_ok=True)
+    bench = Bench(ctx, work, python)
+    tools = ["maturin", "original", "ours"]
+    ctx.progress.set_total(1 + len(tools) * (cold_runs + warm_runs + 3))
+
+    ctx.progress.describe("building the hatchling-native wheel")
+    shutil.rmtree(bench.links, ignore_errors=True)
+    built = bench.run([bench.uv, "build", "-q", "--wheel", "-o", str(bench.links), str(HERE)])
+    if built.returncode != 0:
+        raise RuntimeError(f"cannot build hatchling-native: {built.stderr}")
+    ctx.progress.advance()
+
+    projects = {t: make_project(t, work / t / "project") for t in tools}
+    timings = time_builds(bench, projects, cold_runs, warm_runs)
+    results: dict[str, Any] = {"tools": {}, "cold_runs": cold_runs, "warm_runs": warm_runs}
+    for tool in tools:
+        checks = check_tool(bench, tool, projects[tool], warm_runs)
+        errors = timings[tool].pop("errors") + checks.pop("errors")
+        results["tools"][tool] = {
+            "label": LABELS[tool],
+            **timings[tool],
+            **checks,
+            "errors": errors,
+        }
+
+    ours, ref = results["tools"]["ours"], results["tools"]["maturin"]
+    for kind in ("cold_s", "warm_s"):
+        a, b = median(ours.get(kind, [])), median(ref.get(kind, []))
+        results[f"ours_vs_maturin_{kind[:-2]}"] = (a / b) if a and b else None
+    write_outputs(ctx, results)
+    return results
+
+
+# ------------------------------------------------------------------------------ reporting
+
+
+def write_outputs(ctx: Any, results: dict[str, Any]) -> None:
+    import matplotlib.pyplot as plt
+
+    from lab.plotting import HIGHLIGHT, MUTED, save
+
+    tools = [t for t in ("maturin", "original", "ours") if results["tools"][t].get("cold_s")]
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.4))
+    for ax, kind, title in zip(
+        axes, ("cold_s", "warm_s"), ("cold build", "warm (no-op) build"), strict=False
+    ):
+        for i, tool in enumerate(tools):
+            xs = results["tools"][tool][kind]
+            if not xs:
+                continue
+            med = statistics.median(xs)
+            err = [[med - min(xs)], [max(xs) - med]]
+            color = HIGHLIGHT if tool == "ours" else MUTED[i % len(MUTED)]
+            ax.bar(i, med, yerr=err, color=color, capsize=4)
+            ax.text(i, med, f"{med:.1f}", ha="center", va="bottom", fontsize=8)
+        ax.set_xticks(range(len(tools)), [LABELS[t].split(" (")[0] for t in tools], fontsize=8)
+        ax.set_title(f"{title} (s, median; bars min-max)")
+    path = save(fig, ctx.out / "build_times.png")
+    ctx.artifact(path)
+
+    buf = io.StringIO()
+    writer = csv.writer(buf)
+    writer.writerow(["tool", "kind", "run", "seconds"])
+    for tool, res in results["tools"].items():
+        for kind in ("cold_s", "warm_s", "editable_noop_s"):
+            for i, secs in enumerate(res.get(kind, [])):
+                writer.writerow([tool, kind, i, f"{secs:.3f}"])
+    (ctx.out / "build_times.csv").write_text(buf.getvalue())
+    ctx.artifact(ctx.out / "build_times.csv")
+
+
+def _fmt_times(xs: list[float]) -> str:
+    if not xs:
+        return "–"
+    if len(xs) == 1:
+        return f"{xs[0]:.1f}"
+    return f"{statistics.median(xs):.1f} ({min(xs):.1f}–{max(xs):.1f})"
+
+
+def _fmt_count(xs: list[int] | None) -> str:
+    return "–" if not xs else str(max(xs))
+
+
+def _yes(value: Any) -> str:
+    return {True: "yes", False: "**no**", None: "–"}.get(value, str(value))
+
+
+def comparison_table(results: dict[str, Any]) -> str:
+    tools = results["tools"]
+    rows = [
+        ("wheel file", lambda r: f"`{r['wheel']}`" if r.get("wheel") else "–"),
+        ("tag", lambda r: f"`{r['tag']}`" if r.get("tag") else "–"),
+        ("Root-Is-Purelib", lambda r: r.get("root_is_purelib", "–")),
+        ("module in wheel", lambda r: f"`{r['module_file']}`" if r.get("module_file") else "–"),
+        ("links libpython", lambda r: _yes(r.get("links_libpython")) if "wheel" in r else "–"),
+        ("`import pyo3_demo; add(2, 3)` in a fresh venv", lambda r: _yes(r.get("import_ok"))),
+        ("overflow raises OverflowError", lambda r: _yes(r.get("overflow") == "ok")),
+        ("editable install imports", lambda r: _yes(r.get("editable_ok"))),
+        ("sdist has Cargo.lock", lambda r: _yes(r.get("sdist_has_cargo_lock"))),
+        ("wheel size (KiB)", lambda r: f"{r['size'] / 1024:.0f}" if r.get("size") else "–"),
+        ("cold build, s", lambda r: _fmt_times(r.get("cold_s", []))),
+        ("warm build, s", lambda r: _fmt_times(r.get("warm_s", []))),
+        ("crates recompiled on a warm build", lambda r: _fmt_count(r.get("warm_recompiled"))),
+        ("editable no-op reinstall, s", lambda r: _fmt_times(r.get("editable_noop_s", []))),
+    ]
+    order = ["maturin", "original", "ours"]
+    lines = ["| | " + " | ".join(tools[t]["label"] for t in order) + " |"]
+    lines.append("|---|" + "---|" * len(order))
+    for name, get in rows:
+        lines.append(f"| {name} | " + " | ".join(str(get(tools[t])) for t in order) + " |")
+    errors = [f"- {tools[t]['label']}: {e}" for t in order for e in tools[t].get("errors", [])]
+    runs = (
+        f"Times: median (min–max) of {results['cold_runs']} cold and {results['warm_runs']}"
+        " warm `uv build --wheel` runs with build isolation (cold: empty cargo target dir; warm:"
+        " nothing changed). Same crate, same lock file, same interpreter."
+    )
+    text = "\n".join(lines) + "\n\n" + runs + "\n"
+    if errors:
+        text += "\nErrors seen:\n\n" + "\n".join(errors) + "\n"
+    return text
+
+
+def verdict(results: dict[str, Any]) -> str:
+    tools = results["tools"]
+    ours, orig = tools["ours"], tools["original"]
+    checks = [
+        ("platform tag", not orig.get("tag", "").startswith("py3-none"), True),
+        ("imports in a fresh venv", orig.get("import_ok"), ours.get("import_ok")),
+        ("editable install", orig.get("editable_ok"), ours.get("editable_ok")),
+        (
+            "sdist has Cargo.lock",
+            orig.get("sdist_has_cargo_lock"),
+            ours.get("sdist_has_cargo_lock"),
+        ),
+    ]
+    fixed = [name for name, o, u in checks if not o and u]
+    still = [name for name, _o, u in checks if not u]
+    parts = []
+    if fixed:
+        parts.append("Where the original fails, ours works: " + ", ".join(fixed) + ".")
+    if still:
+        parts.append("Ours still fails: " + ", ".join(still) + ".")
+    for kind in ("cold", "warm"):
+        ratio = results.get(f"ours_vs_maturin_{kind}")
+        if ratio:
+            within = "within" if ratio <= 1.10 else "outside"
+            parts.append(
+                f"{kind.capitalize()} build time is {ratio:.2f}x maturin's ({within} the 10% goal)."
+            )
+    return " ".join(parts)
+
+
+def summarize(results: dict[str, Any]) -> list[tuple[str, str]]:
+    tools = results["tools"]
+    rows = [
+        ("ours: wheel tag", tools["ours"].get("tag", "–")),
+        ("original: wheel tag", tools["original"].get("tag", "–")),
+    ]
+    for kind in ("cold", "warm"):
+        ratio = results.get(f"ours_vs_maturin_{kind}")
+        if ratio:
+            rows.append((f"{kind} build time vs maturin", f"{ratio:.2f}x"))
+    return rows
+
+
+def readme_sections(results: dict[str, Any]) -> dict[str, str]:
+    return {
+        "comparison": comparison_table(results),
+        "verdict": verdict(results),
+        "plot": "![cold and warm build times](results/build_times.png)\n",
+    }

@@ -6,6 +6,7 @@ import contextlib
 import json
 import os
 import sys
+import time
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -188,6 +189,7 @@ class Pyo3BuildHook(NativeBuildHook):
                         cdylibs.append((target.get("name", "?"), Path(filename)))
 
         info(f"cargo build --profile {profile} ({self.manifest.relative_to(self.root_path)})")
+        started = time.monotonic()
         run(
             self.cargo_command(cargo, profile),
             what=f"cargo build of {self.manifest}",
@@ -195,6 +197,7 @@ class Pyo3BuildHook(NativeBuildHook):
             env=self.cargo_env(profile),
             on_stdout_line=on_message,
         )
+        info(f"cargo finished in {time.monotonic() - started:.2f} s")
         library = self._pick(cdylibs, module)
         name = module or library[0]
         src = library[1]
