@@ -105,7 +105,7 @@ def test_html_bench_report_ratios_and_verdicts() -> None:
     first = v["Jinja2 is 14.55x fas"]
     # ratio of arithmetic means over simple/complex/table100: (7.0/3) / (0.66/3)
     assert first["here"].startswith(f"{7.0 / 0.66:.1f}x")
-    assert "holds in direction" in first["verdict"]
+    assert first["verdict"].endswith("factor is smaller")  # 10.6x < 14.55x / 1.25
     setup = v["Compiling the Jinja2"]
     assert setup["here"].startswith(f"{2.4 / 0.6:.1f}x-{0.5 / 0.01:.1f}x")
     esc = v["Turning autoescape o"]
@@ -113,6 +113,19 @@ def test_html_bench_report_ratios_and_verdicts() -> None:
     ours = v["(ours) tagflow_cpp i"]
     expected = math.exp(sum(math.log(x) for x in [0.2, 0.2, 1 / 6, 1 / 6, 0.2]) / 5)
     assert f"{expected:.2f}x" in ours["here"] and ours["verdict"] == "holds"
+
+
+@pytest.mark.parametrize(
+    ("ours", "expected"),
+    [
+        (0.8, "does not hold"),
+        (14.0, "holds: about"),
+        (5.0, "factor is smaller"),
+        (30.0, "factor is larger"),
+    ],
+)
+def test_html_bench_direction_verdict(ours: float, expected: str) -> None:
+    assert expected in report._direction_verdict(ours, 14.55)
 
 
 def test_html_bench_report_table_marks_differing_rows_unranked() -> None:
