@@ -563,16 +563,23 @@ def _python_version(python: str) -> str:
     return out.stdout.strip()
 
 
-def loop_venv(python: str, *, quiet: bool = False) -> Path:
-    """A cached venv for ``python`` with uvloop (and rloop where it installs); its python.
+def loop_venv(
+    python: str,
+    *,
+    quiet: bool = False,
+    packages: Sequence[str] = LOOP_PACKAGES,
+    optional: Sequence[str] = OPTIONAL_LOOP_PACKAGES,
+) -> Path:
+    """A cached venv for ``python`` with ``packages`` (and ``optional`` where they install).
 
+    Defaults: uvloop, and rloop where it has a wheel. Returns the venv's python.
     ``~/.cache/experiments/venvs/loops-<version>-<hash>/``: the hash covers the
     interpreter path and the pinned packages, so a change makes a new one.
-    The file ``LOOPS.json`` inside lists what got installed.
+    The file ``LOOPS.json`` inside lists what got installed and what did not.
     """
     version = _python_version(python)
     key = hashlib.sha256(
-        "\n".join([str(Path(python).resolve()), *LOOP_PACKAGES, *OPTIONAL_LOOP_PACKAGES]).encode()
+        "\n".join([str(Path(python).resolve()), *packages, "--", *optional]).encode()
     ).hexdigest()[:10]
     venv = venvs_dir() / f"loops-{version}-{key}"
     exe = venv / "bin" / "python"
@@ -585,13 +592,14 @@ def loop_venv(python: str, *, quiet: bool = False) -> Path:
     if not quiet:
         _say(f"venv for Python {version}: {venv}")
     _run([*_uv(), "venv", "-q", "--python", python, str(venv)], what=f"uv venv for {python}")
-    installed = list(LOOP_PACKAGES)
-    _run(
-        [*_uv(), "pip", "install", "-q", "--python", str(exe), *LOOP_PACKAGES],
-        what=f"installing {' '.join(LOOP_PACKAGES)} for Python {version}",
-    )
+    installed = list(packages)
+    if packages:
+        _run(
+            [*_uv(), "pip", "install", "-q", "--python", str(exe), *packages],
+            what=f"installing {' '.join(packages)} for Python {version}",
+        )
     skipped: dict[str, str] = {}
-    for pkg in OPTIONAL_LOOP_PACKAGES:
+    for pkg in optional:
         try:
             _run(
                 [
@@ -613,7 +621,10 @@ def loop_venv(python: str, *, quiet: bool = False) -> Path:
             if not quiet:
                 _say(f"{pkg} does not install on Python {version}; going on without it")
     marker.write_text(
-        json.dumps({"python": python, "installed": installed, "skipped": skipped}, indent=2)
+        json.dumps(
+            {"python": python, "version": version, "installed": installed, "skipped": skipped},
+            indent=2,
+        )
     )
     return exe
 

@@ -13,7 +13,6 @@ import csv
 import os
 import statistics
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from uvloop_bench import analysis, report
@@ -23,8 +22,10 @@ from uvloop_bench.runner import Bench, Cell, CellError, Load, Server, Tools, mea
 TITLE = "asyncio vs uvloop vs rloop on Python 3.11 and 3.13, C++ load generator"
 ISSUE = 6
 
-QUICK = {"reps": 3, "warmup": 0.15, "duration": 0.3}
+QUICK = {"reps": 3, "warmup": 0.1, "duration": 0.3}
 FULL = {"reps": 5, "warmup": 0.5, "duration": 2.0}
+#: The uvloop the original study used, measured beside the current one on the newest Python.
+ORIGINAL_UVLOOP = "uvloop==0.21.0"
 CROSSCHECK_SECONDS = {"quick": 0.6, "full": 3.0}
 #: (message size, requests in flight) where sock_recv variants are compared.
 SOCK_RECV_CONDITIONS = ((1000, 1), (100000, 1), (1000, 8))
@@ -43,15 +44,21 @@ def _prepare_pythons(ctx: Any) -> list[dict[str, Any]]:
             out.append({"exe": exe, "ok": False, "error": str(exc)})
             ctx.log(f"skipping {exe}: {exc}")
             continue
-        version = Path(venv).parent.parent.name.split("-")[1]  # loops-<version>-<hash>
+        version = info["version"]
         loops = {"asyncio": version}
         for spec in info["installed"]:
             name, _, ver = spec.partition("==")
             loops[name] = ver
+        try:
+            old = loop_venv(exe, quiet=True, packages=(ORIGINAL_UVLOOP,), optional=())
+        except ProvisionError as exc:
+            old = None
+            ctx.log(f"{ORIGINAL_UVLOOP} does not install for {exe}: {exc}")
         out.append(
             {
                 "exe": exe,
                 "ok": True,
+                "original_uvloop_python": str(old) if old else None,
                 "version": version,
                 "venv_python": str(venv),
                 "loops": loops,
@@ -141,7 +148,23 @@ def _plan(ctx: Any, bench: Bench, pythons: list[dict[str, Any]]) -> list[Task]:
                     key["depth"] = depth
                     load = Load(connections=3, size=size, depth=depth, warmup=warm, duration=dur)
                     add("sock_recv", server(p, loop, api), load, key, stats=True)
-    # 6. Cross-check with the original's client on the same servers.
+    # 6. The original's uvloop (0.21.0) on the newest Python, the original's three APIs.
+    for p in ok[-1:]:
+        if not p.get("original_uvloop_python"):
+            continue
+        for api in analysis.ORIGINAL_APIS:
+            for size in analysis.SIZES:
+                key = {"python": p["version"], "loop": "uvloop", "uvloop": "0.21.0"}
+                key |= {"api": api, "size": size}
+                load = Load(connections=3, size=size, warmup=warm, duration=dur)
+                srv = Server(
+                    python=p["original_uvloop_python"],
+                    python_version=f"{p['version']} (uvloop 0.21.0)",
+                    loop="uvloop",
+                    api=api,
+                )
+                add("uvloop021", srv, load, key)
+    # 7. Cross-check with the original's client on the same servers.
     sizes = (1000,) if ctx.quick else analysis.SIZES
     for p in newest:
         for loop, api in (("asyncio", "sockets"), ("uvloop", "protocol"), ("uvloop", "sockets")):
@@ -235,6 +258,7 @@ def run(ctx: Any) -> dict[str, Any]:
         "ceiling": sections.get("ceiling", []),
         "sock_recv": sections.get("sock_recv", []),
         "crosscheck": sections.get("crosscheck", []),
+        "uvloop021": sections.get("uvloop021", []),
         "code": {p["version"]: sock_recv_sources(p["venv_python"]) for p in pythons if p["ok"]},
     }
     results["analysis"] = analysis.analyze(results)
@@ -254,7 +278,7 @@ def _write_csv(ctx: Any, results: dict[str, Any]) -> None:
             + ["ok", "error"]
             + [f"{s}_{x}" for s in stats for x in ("median", "min", "max")]
         )
-        for section in ("grid", "sweep", "latency", "ceiling", "sock_recv"):
+        for section in ("grid", "sweep", "latency", "ceiling", "sock_recv", "uvloop021"):
             for c in results[section]:
                 k = c["key"]
                 row = [section] + [

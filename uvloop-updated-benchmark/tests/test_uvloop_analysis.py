@@ -95,3 +95,14 @@ def test_uvloop_sock_recv_findings_read_counters() -> None:
     assert f["asyncio sockets"]["cpu_us"] == 30.0
     (text,) = an.sock_recv_text([f])
     assert "found data 1 % of the time" in text and "cannot make asyncio faster" in text
+
+
+def test_uvloop_original_uvloop_rows_compare_within_one_python() -> None:
+    res = _results(100, 150)
+    old = _cell("3.13", "uvloop", "sockets", 1000, 60, 59, 61)
+    old["key"]["uvloop"] = "0.21.0"
+    res["uvloop021"] = [old]
+    (row,) = an.original_uvloop(res)
+    assert row["ratio_021"] == 0.6 and row["ratio_new"] == 1.5
+    assert row["original_ratio"] == an.original_ratios()[("sockets", 1000)]
+    assert any("uvloop 0.21.0" in line and "0.60x" in line for line in an.verdicts(res))

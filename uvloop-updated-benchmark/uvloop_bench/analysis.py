@@ -205,6 +205,18 @@ def verdicts(results: dict[str, Any]) -> list[str]:
             " (below 1: asyncio faster; a size is won only when every repetition of one loop "
             "beat every repetition of the other, otherwise it is a tie)."
         )
+    old = [r for r in original_uvloop(results) if r["api"] == "sockets" and r["ratio_021"]]
+    if old:
+        lines.append(
+            f"With the original's uvloop 0.21.0 on Python {old[0]['python']}, uvloop/asyncio at "
+            "sockets is "
+            + ", ".join(f"{r['ratio_021']:.2f}x at {r['size']:,} B" for r in old)
+            + " (uvloop 0.23.0: "
+            + ", ".join(f"{r['ratio_new']:.2f}x" for r in old if r["ratio_new"])
+            + "; the original: "
+            + ", ".join(f"{r['original_ratio']:.2f}x" for r in old)
+            + ")."
+        )
     for py in pyversions(results):
         o = overall(results, py)
         if not o["cells"]:
@@ -292,6 +304,29 @@ def ceiling_summary(results: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def original_uvloop(results: dict[str, Any]) -> list[dict[str, Any]]:
+    """uvloop 0.21.0 (the original's) vs asyncio and uvloop 0.23 on the same Python."""
+    rows = []
+    for c in results.get("uvloop021", []):
+        k = c["key"]
+        same = {"python": k["python"], "api": k["api"], "size": k["size"]}
+        a = median(find(results["grid"], loop="asyncio", **same))
+        new = median(find(results["grid"], loop="uvloop", **same))
+        old = median(c)
+        rows.append(
+            {
+                **same,
+                "asyncio": a,
+                "uvloop_new": new,
+                "uvloop_021": old,
+                "ratio_021": old / a if old and a else None,
+                "ratio_new": new / a if new and a else None,
+                "original_ratio": original_ratios().get((k["api"], k["size"])),
+            }
+        )
+    return rows
+
+
 def analyze(results: dict[str, Any]) -> dict[str, Any]:
     """Everything derived from the cells: overall ratios, verdicts, the ceiling check."""
     pys = pyversions(results)
@@ -301,10 +336,11 @@ def analyze(results: dict[str, Any]) -> dict[str, Any]:
         "sockets": {py: sockets_verdict(results, py) for py in pys},
         "sock_recv": sock_recv_findings(results),
         "ceiling": ceiling_summary(results),
+        "original_uvloop": original_uvloop(results),
         "verdicts": verdicts(results),
         "failed_cells": sum(
             1
-            for s in ("grid", "sweep", "latency", "ceiling", "sock_recv", "crosscheck")
+            for s in ("grid", "sweep", "latency", "ceiling", "sock_recv", "crosscheck", "uvloop021")
             for c in results.get(s, [])
             if not c.get("ok", True)
         ),

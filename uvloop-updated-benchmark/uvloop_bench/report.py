@@ -76,6 +76,19 @@ def plots(results: dict[str, Any], out: Path) -> list[Path]:
                 if key in pairs
             ]
             ax.scatter([x + 0.12 * (n + 1) for x in xs], ys, label=f"Python {py}", zorder=3)
+        keys = [(a, s) for a in an.APIS for s in an.SIZES]
+        old = {(r["api"], r["size"]): r["ratio_021"] for r in an.original_uvloop(results)}
+        old_pts = [(keys.index(k), v) for k, v in old.items() if v]
+        if old_pts:
+            ax.scatter(
+                [x - 0.12 for x, _ in old_pts],
+                [v for _, v in old_pts],
+                marker="s",
+                facecolors="none",
+                edgecolors="gray",
+                label=f"Python {pys[-1]}, uvloop 0.21.0",
+                zorder=3,
+            )
         ax.axhline(1, color="gray", lw=1)
         ax.set_xticks(range(len(labels)), labels, fontsize=8)
         ax.set_ylabel("uvloop / asyncio req/s")
@@ -461,6 +474,30 @@ def _code(results: dict[str, Any]) -> str:
     return "\n".join(out) or "(sources not found)"
 
 
+def _original_uvloop(results: dict[str, Any]) -> str:
+    rows = results["analysis"].get("original_uvloop") or []
+    if not rows:
+        return "(not measured: uvloop 0.21.0 did not install, or no interpreter)"
+
+    def n(v: float | None) -> str:
+        return f"{v:,.0f}" if v else "failed"
+
+    def x(v: float | None) -> str:
+        return f"{v:.2f}x" if v else "–"
+
+    body = [
+        [
+            *(r["python"], r["api"], f"{r['size']:,}"),
+            *(n(r["asyncio"]), n(r["uvloop_new"]), n(r["uvloop_021"])),
+            *(x(r["ratio_new"]), x(r["ratio_021"]), x(r["original_ratio"])),
+        ]
+        for r in rows
+    ]
+    head = ["Python", "API", "size", "asyncio", "uvloop 0.23.0", "uvloop 0.21.0"]
+    head += ["0.23/asyncio", "0.21/asyncio", "original 0.21/asyncio"]
+    return _table(head, body)
+
+
 def readme_sections(results: dict[str, Any]) -> dict[str, str]:
     tables = []
     for py in an.pyversions(results):
@@ -482,4 +519,5 @@ def readme_sections(results: dict[str, Any]) -> dict[str, str]:
         "crosscheck": _crosscheck(results),
         "sock_recv": _sock_recv(results),
         "code": _code(results),
+        "original_uvloop": _original_uvloop(results),
     }
