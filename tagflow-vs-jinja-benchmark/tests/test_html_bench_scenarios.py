@@ -131,3 +131,17 @@ def test_html_bench_every_engine_covers_every_scenario() -> None:
     for engine in ENGINES.values():
         if engine.available() is None:
             assert set(engine.renderers()) == set(scenarios.SCENARIOS), engine.name
+
+
+def test_html_bench_cli_time_prints_a_measured_row() -> None:
+    import json
+
+    proc = subprocess.run(
+        [sys.executable, "-m", "html_bench", "-s", "simple", "-e", "fstring", "--time"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr
+    (row,) = json.loads(proc.stdout)
+    assert row["status"] == "ok" and row["median_s"] > 0 and row["engine"] == "fstring"
