@@ -67,6 +67,7 @@ struct GuardObject {
 
 struct DocumentObject {
   PyObject_HEAD tagflow::Document* doc;
+  PyObject* sink;       // streaming: the callable receiving finished chunks (or nullptr)
   unsigned long owner;  // thread that created the document
   bool busy;            // re-entrancy guard (a __html__ calling back into the same document)
   bool compat;          // tagflow 0.12.0 semantics (tagflow_cpp.compat)
@@ -120,10 +121,16 @@ class Enter {
   bool ok_ = false;
 };
 
+// Thrown through the engine when the Python sink of a streaming document raised (the Python
+// exception is already set).
+struct SinkFailed {};
+
 // Translates a C++ exception into a Python one; always returns nullptr.
 PyObject* set_error_from_exception() {
   try {
     throw;
+  } catch (const SinkFailed&) {
+    // the sink's Python exception is already set
   } catch (const tagflow::Error& e) {
     PyErr_SetString(PyExc_ValueError, e.what());
   } catch (const std::bad_alloc&) {
@@ -132,6 +139,19 @@ PyObject* set_error_from_exception() {
     PyErr_SetString(PyExc_RuntimeError, e.what());
   }
   return nullptr;
+}
+
+// The catch-all of a call that may have written part of an element: undoes it, unless the
+// failure was the sink's (then the element is complete and stays, to be flushed again later).
+PyObject* fail_and_undo(tagflow::Document& doc, const tagflow::Document::Checkpoint& mark) {
+  try {
+    throw;
+  } catch (const SinkFailed&) {
+    return nullptr;
+  } catch (...) {
+    doc.rollback(mark);
+    return set_error_from_exception();
+  }
 }
 
 // UTF-8 of a str (zero-copy for ASCII); nullptr with UnicodeEncodeError for lone surrogates.
@@ -402,15 +422,12 @@ PyObject* element_call(DocumentObject* self, std::string_view name, ElementKind 
       return nullptr;
     }
     if (nargs == 1 || kind == ElementKind::kVoid) {
-      if (nargs == 1) {
-        write_text(doc, content);
-        doc.end();
-      }
+      if (nargs == 1)
+        doc.finish_leaf(content.none ? std::string_view() : content.view, content.markup);
       return Py_NewRef(g_leaf_result);
     }
   } catch (...) {
-    doc.rollback(mark);
-    return set_error_from_exception();
+    return fail_and_undo(doc, mark);
   }
   GuardObject* g = guard_for_top(self);
   if (g == nullptr) {
@@ -542,6 +559,7 @@ int document_init(PyObject* op, PyObject* args, PyObject* kwds) {
   try {
     delete self->doc;
     self->doc = new tagflow::Document(options);
+    Py_CLEAR(self->sink);
     if (self->guards == nullptr) self->guards = new std::vector<GuardObject*>();
   } catch (...) {
     set_error_from_exception();
@@ -558,6 +576,7 @@ PyObject* document_new(PyTypeObject* type, PyObject*, PyObject*) {
   if (op == nullptr) return nullptr;
   DocumentObject* self = as_doc(op);
   self->doc = nullptr;
+  self->sink = nullptr;
   self->guards = nullptr;
   self->void_guard = nullptr;
   self->weakrefs = nullptr;
@@ -565,9 +584,24 @@ PyObject* document_new(PyTypeObject* type, PyObject*, PyObject*) {
   return op;
 }
 
+int document_traverse(PyObject* op, visitproc visit, void* arg) {
+  Py_VISIT(as_doc(op)->sink);
+  Py_VISIT(Py_TYPE(op));
+  return 0;
+}
+
+int document_clear_refs(PyObject* op) {
+  DocumentObject* self = as_doc(op);
+  if (self->doc != nullptr && self->doc->streaming()) self->doc->stream_to(nullptr, 1);
+  Py_CLEAR(self->sink);
+  return 0;
+}
+
 void document_dealloc(PyObject* op) {
   DocumentObject* self = as_doc(op);
+  PyObject_GC_UnTrack(op);
   if (self->weakrefs != nullptr) PyObject_ClearWeakRefs(op);
+  Py_CLEAR(self->sink);
   if (self->guards != nullptr) {
     for (GuardObject* g : *self->guards) {
       if (g != nullptr) {
@@ -684,8 +718,7 @@ PyObject* document_attr(PyObject* op, PyObject* const* args, Py_ssize_t nargs) {
       return nullptr;
     }
   } catch (...) {
-    doc.rollback(mark);
-    return set_error_from_exception();
+    return fail_and_undo(doc, mark);
   }
   Py_RETURN_NONE;
 }
@@ -714,8 +747,7 @@ PyObject* document_classes(PyObject* op, PyObject* const* args, Py_ssize_t nargs
       doc.classes(s);
     }
   } catch (...) {
-    doc.rollback(mark);
-    return set_error_from_exception();
+    return fail_and_undo(doc, mark);
   }
   Py_RETURN_NONE;
 }
@@ -745,6 +777,9 @@ PyObject* document_render(PyObject* op, PyObject*) {
   if (!enter) return nullptr;
   std::string_view out;
   try {
+    if (self->doc->streaming()) {
+      throw tagflow::Error("render(): this document streams to a sink; call finish() instead");
+    }
     out = self->doc->view();
   } catch (...) {
     return set_error_from_exception();
@@ -762,6 +797,50 @@ PyObject* document_clear(PyObject* op, PyObject*) {
 
 PyObject* document_clear_content(PyObject* op, PyObject*) {
   return simple_call(op, [](tagflow::Document& d) { d.clear_content(); });
+}
+
+PyObject* document_stream_to(PyObject* op, PyObject* args, PyObject* kwds) {
+  static const char* kwlist[] = {"write", "threshold", nullptr};
+  PyObject* write = nullptr;
+  Py_ssize_t threshold = 64 * 1024;
+  if (!PyArg_ParseTupleAndKeywords(args, kwds, "O|n:stream_to", const_cast<char**>(kwlist), &write,
+                                   &threshold)) {
+    return nullptr;
+  }
+  if (!PyCallable_Check(write)) {
+    PyErr_Format(PyExc_TypeError, "stream_to() needs a callable taking str chunks, not %.100s",
+                 Py_TYPE(write)->tp_name);
+    return nullptr;
+  }
+  if (threshold < 1) {
+    PyErr_SetString(PyExc_ValueError, "stream_to(): threshold must be at least 1 byte");
+    return nullptr;
+  }
+  DocumentObject* self = as_doc(op);
+  Enter enter(self);
+  if (!enter) return nullptr;
+  Py_XSETREF(self->sink, Py_NewRef(write));
+  // The engine hands finished UTF-8 (always cut at a character boundary: it only ever appends
+  // whole strings) to the Python callable; a Python exception travels back as SinkFailed.
+  self->doc->stream_to(
+      [self](std::string_view chunk) {
+        PyObject* text =
+            PyUnicode_DecodeUTF8(chunk.data(), static_cast<Py_ssize_t>(chunk.size()), "strict");
+        if (text == nullptr) throw SinkFailed{};
+        PyObject* r = PyObject_CallOneArg(self->sink, text);
+        Py_DECREF(text);
+        if (r == nullptr) throw SinkFailed{};
+        Py_DECREF(r);
+      },
+      static_cast<std::size_t>(threshold));
+  Py_RETURN_NONE;
+}
+
+PyObject* document_finish(PyObject* op, PyObject*) {
+  return simple_call(op, [](tagflow::Document& d) {
+    if (!d.streaming()) throw tagflow::Error("finish(): the document does not stream (render())");
+    d.flush(true);
+  });
 }
 
 PyObject* document_open_tags(PyObject* op, void*) {
@@ -954,8 +1033,7 @@ PyObject* tf_open_impl(PyObject* doc_obj, PyObject* name_obj, PyObject* const* k
     doc.start_trusted(name, kind);
     for (const auto& a : attrs) doc.attr_trusted(a.name, AttrValue(std::string_view(a.value)));
   } catch (...) {
-    doc.rollback(mark);
-    return set_error_from_exception();
+    return fail_and_undo(doc, mark);
   }
   if (kind == ElementKind::kVoid) {
     if (self->void_guard == nullptr) {
@@ -1232,6 +1310,13 @@ std::vector<PyMethodDef>* build_methods() {
                    "render() -> str: the HTML; ValueError naming any unclosed tags."});
   defs->push_back(
       {"clear", document_clear, METH_NOARGS, "clear(): empty the document to reuse it."});
+  defs->push_back({"stream_to",
+                   reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(document_stream_to)),
+                   METH_VARARGS | METH_KEYWORDS,
+                   "stream_to(write, threshold=65536): hand finished output to write(str) "
+                   "whenever more than threshold bytes are ready."});
+  defs->push_back({"finish", document_finish, METH_NOARGS,
+                   "finish(): hand the rest to the sink; ValueError naming any unclosed tags."});
   defs->push_back({"clear_content", document_clear_content, METH_NOARGS,
                    "clear_content(): remove what was written inside the innermost open element."});
   for (std::size_t i = 0; i < kTagCount; ++i) {
@@ -1282,6 +1367,8 @@ int module_exec(PyObject* m) {
       {Py_tp_new, reinterpret_cast<void*>(document_new)},
       {Py_tp_init, reinterpret_cast<void*>(document_init)},
       {Py_tp_dealloc, reinterpret_cast<void*>(document_dealloc)},
+      {Py_tp_traverse, reinterpret_cast<void*>(document_traverse)},
+      {Py_tp_clear, reinterpret_cast<void*>(document_clear_refs)},
       {Py_tp_str, reinterpret_cast<void*>(document_str)},
       {Py_tp_methods, methods->data()},
       {Py_tp_getset, document_getset},
@@ -1293,7 +1380,8 @@ int module_exec(PyObject* m) {
                          "html = doc.render()")},
       {0, nullptr}};
   static PyType_Spec doc_spec = {"tagflow_cpp._core.Document", sizeof(DocumentObject), 0,
-                                 Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE, doc_slots};
+                                 Py_TPFLAGS_DEFAULT | Py_TPFLAGS_BASETYPE | Py_TPFLAGS_HAVE_GC,
+                                 doc_slots};
   g_document_type = reinterpret_cast<PyTypeObject*>(PyType_FromSpec(&doc_spec));
   if (g_document_type == nullptr) return -1;
   g_guard_type = reinterpret_cast<PyTypeObject*>(PyType_FromSpec(&guard_spec));

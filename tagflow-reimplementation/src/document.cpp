@@ -228,7 +228,7 @@ void Document::leaf_known(std::string_view tag, ElementKind kind, std::string_vi
   const Pending saved_pending = pending_;
   start_known(tag, kind, attrs);
   try {
-    text(text_content);
+    write_text(text_content);
   } catch (...) {
     // Leave the document as it was before the call.
     names_.resize(stack_.back().name_offset);
@@ -412,7 +412,7 @@ void Document::check_raw_text(std::size_t from) {
   }
 }
 
-void Document::text(std::string_view s) {
+void Document::write_text(std::string_view s) {
   close_pending();
   if (s.empty()) return;
   if (!stack_.empty() && stack_.back().kind == ElementKind::kRawText) {
@@ -422,7 +422,28 @@ void Document::text(std::string_view s) {
   } else {
     escape::append(buf_, s, escape::Mode::kText);
   }
+}
+
+void Document::write_raw(std::string_view html) {
+  close_pending();
+  const std::size_t from = buf_.size();
+  buf_.append(html);
+  if (!stack_.empty() && stack_.back().kind == ElementKind::kRawText) check_raw_text(from);
+}
+
+void Document::text(std::string_view s) {
+  write_text(s);
   maybe_flush();
+}
+
+void Document::finish_leaf(std::string_view content, bool markup) {
+  if (stack_.empty()) throw Error("finish_leaf(): no element is open");
+  if (markup) {
+    write_raw(content);
+  } else {
+    write_text(content);
+  }
+  end();  // flushes only once the element is complete
 }
 
 void Document::text_int(std::int64_t v) {
@@ -436,10 +457,7 @@ void Document::text_float(double v) {
 }
 
 void Document::raw(std::string_view html) {
-  close_pending();
-  const std::size_t from = buf_.size();
-  buf_.append(html);
-  if (!stack_.empty() && stack_.back().kind == ElementKind::kRawText) check_raw_text(from);
+  write_raw(html);
   maybe_flush();
 }
 
@@ -468,6 +486,10 @@ bool Document::attr_value(std::string_view name, std::string_view& value) const 
 }
 
 void Document::rollback(const Checkpoint& c) noexcept {
+  if (streamed_ != c.streamed) {
+    broken_ = true;
+    return;
+  }
   buf_.resize_down(c.size);
   while (stack_.size() > c.depth) stack_.pop_back();
   names_.resize(c.names);
@@ -535,6 +557,7 @@ std::size_t Document::flushable() const noexcept {
 
 void Document::flush(bool final) {
   if (!sink_) throw Error("flush(): no sink; call stream_to() first");
+  if (broken_) throw Error("the document is invalid (an operation could not be undone)");
   if (final) {
     if (!stack_.empty()) throw Error("unclosed tags: " + describe_open());
     close_pending();

@@ -311,3 +311,45 @@ def test_tagflow_cpp_stubs_cover_every_element() -> None:
         method = "del_" if name == "del" else name
         assert f"def {method}(self" in stubs, name
     assert (Path(tagflow_cpp.__file__).parent / "py.typed").exists()
+
+
+def test_tagflow_cpp_streaming_to_a_python_callable() -> None:
+    chunks: list[str] = []
+    doc = Document()
+    doc.stream_to(chunks.append, threshold=256)
+    with doc.ul():
+        for i in range(500):
+            doc.li(f"item {i} é")
+    doc.finish()
+    out = "".join(chunks)
+    assert len(chunks) > 10
+    assert out == "<ul>" + "".join(f"<li>item {i} é</li>" for i in range(500)) + "</ul>"
+    with pytest.raises(ValueError, match="finish"):
+        doc.render()
+
+
+def test_tagflow_cpp_streaming_sink_errors_propagate() -> None:
+    received: list[str] = []
+    failures = [OSError("disk full")]
+
+    def flaky(chunk: str) -> None:
+        if failures:
+            raise failures.pop()
+        received.append(chunk)
+
+    doc = Document()
+    doc.stream_to(flaky, threshold=1)
+    with pytest.raises(OSError, match="disk full"):
+        doc.p("x")  # complete, but not delivered: it stays in the buffer
+    with doc.div():
+        with pytest.raises(ValueError, match="unclosed tags: <div>"):
+            doc.finish()
+    doc.finish()
+    assert "".join(received) == "<p>x</p><div></div>"
+
+
+def test_tagflow_cpp_finish_without_sink() -> None:
+    with pytest.raises(ValueError, match="does not stream"):
+        Document().finish()
+    with pytest.raises(TypeError, match="callable"):
+        Document().stream_to(42)  # type: ignore[arg-type]

@@ -158,7 +158,10 @@ class Document {
   requires std::is_floating_point_v<T>
   void text(T v) { text_float(static_cast<double>(v)); }
   void raw(std::string_view html);  // inserted as is (checked inside script/style)
-  void doctype();                   // <!doctype html>
+  // Writes the content of the innermost open element (escaped, or as is with `markup`) and closes
+  // it; in streaming mode nothing is flushed before the element is complete.
+  void finish_leaf(std::string_view content, bool markup = false);
+  void doctype();  // <!doctype html>
 
   // Removes the content written so far into the innermost open element (its start tag stays).
   void clear_content();
@@ -168,15 +171,22 @@ class Document {
   // ---- undo -------------------------------------------------------------------------------
   // A call that fails half-way (e.g. a bad attribute value found after the start tag was
   // written) restores the document with rollback(checkpoint()) taken before it.
+  // (If output was handed to a sink in between, the undo is impossible: the document is then
+  // marked invalid and view()/flush() throw.)
   struct Checkpoint {
     std::size_t size, depth, names;
     std::size_t pending_start;
-    std::uint64_t elements;
+    std::uint64_t elements, streamed;
     std::uint8_t pending;
   };
   [[nodiscard]] Checkpoint checkpoint() const noexcept {
-    return {buf_.size(),    stack_.size(), names_.size(),
-            pending_start_, elements_,     static_cast<std::uint8_t>(pending_)};
+    return {buf_.size(),
+            stack_.size(),
+            names_.size(),
+            pending_start_,
+            elements_,
+            streamed_,
+            static_cast<std::uint8_t>(pending_)};
   }
   void rollback(const Checkpoint& c) noexcept;
 
@@ -203,6 +213,7 @@ class Document {
   // Hands everything finished to the sink; with `final`, requires all tags closed.
   void flush(bool final = false);
   [[nodiscard]] std::uint64_t bytes_streamed() const noexcept { return streamed_; }
+  [[nodiscard]] bool streaming() const noexcept { return static_cast<bool>(sink_); }
 
   // ---- one method per HTML element --------------------------------------------------------
   // Normal elements: doc.div(attrs) returns a guard; doc.div(text, attrs) writes a leaf.
@@ -263,6 +274,8 @@ class Document {
   }
   void close_guard(std::uint64_t serial) noexcept;
   void end_no_flush();
+  void write_text(std::string_view s);
+  void write_raw(std::string_view html);
   void text_int(std::int64_t v);
   void text_float(double v);
   void write_attr(std::string_view name, const AttrValue& value);

@@ -4,6 +4,7 @@
 #include <cstdio>
 #include <sstream>
 #include <string>
+#include <vector>
 
 #include "tagflow/document.hpp"
 
@@ -313,5 +314,47 @@ TEST(TagflowDocument, FlushWithoutSinkOrWithOpenTags) {
   EXPECT_THROW(doc.flush(), Error);
   doc.stream_to([](std::string_view) {});
   doc.start("div");
+  EXPECT_THROW(doc.flush(true), Error);
+}
+
+TEST(TagflowDocument, StreamingFlushesLeavesWhole) {
+  Document doc;
+  std::vector<std::string> chunks;
+  doc.stream_to([&](std::string_view c) { chunks.emplace_back(c); }, 1);
+  {
+    auto tr = doc.tr();
+    doc.td("abc");
+    doc.start("td");
+    doc.finish_leaf("<b>x</b>", true);
+  }
+  doc.flush(true);
+  auto count = [](const std::string& c, std::string_view what) {
+    std::size_t n = 0;
+    for (auto p = c.find(what); p != std::string::npos; p = c.find(what, p + 1)) ++n;
+    return n;
+  };
+  for (const auto& c : chunks) EXPECT_EQ(count(c, "<td"), count(c, "</td>")) << c;
+  std::string all;
+  for (const auto& c : chunks) all += c;
+  EXPECT_EQ(all, "<tr><td>abc</td><td><b>x</b></td></tr>");
+}
+
+TEST(TagflowDocument, RollbackUndoesAPartialCall) {
+  Document doc;
+  doc.leaf("p", "kept");
+  const auto mark = doc.checkpoint();
+  doc.start("div", {{"id", "x"}});
+  doc.start("span");
+  doc.rollback(mark);
+  EXPECT_EQ(doc.depth(), 0U);
+  EXPECT_EQ(doc.view(), "<p>kept</p>");
+}
+
+TEST(TagflowDocument, RollbackAcrossAFlushMarksTheDocumentInvalid) {
+  Document doc;
+  doc.stream_to([](std::string_view) {}, 1);
+  const auto mark = doc.checkpoint();
+  doc.leaf("p", "gone to the sink");
+  doc.rollback(mark);
   EXPECT_THROW(doc.flush(true), Error);
 }
