@@ -58,6 +58,8 @@ def main(argv: list[str] | None = None) -> int:
         engine = resolve(args.engine)
     except (UnknownNameError, ValueError, ImportError) as exc:
         parser.error(str(exc))  # exits 2
+    except Exception as exc:  # an engine spec whose factory raised
+        parser.error(f"engine {args.engine!r} could not be created: {type(exc).__name__}: {exc}")
     if args.time:
         from html_bench.measure import measure
 

@@ -144,8 +144,8 @@ def bench_python(
         return " | ".join(lines[-3:]) if lines else f"exit status {proc.returncode}"
 
     log(f"building benchmark environment for Python {info['version']} in {venv}")
-    if venv.exists():
-        shutil.rmtree(venv)
+    for stale in venv.parent.glob(f"py{info['version']}-*"):  # older pins or sources
+        shutil.rmtree(stale, ignore_errors=True)
     proc = uv_run(["venv", "--quiet", "--python", info["exe"], str(venv)], timeout=300)
     if proc.returncode != 0:
         return BenchEnv(None, python, reason=f"uv venv failed: {err(proc)}")

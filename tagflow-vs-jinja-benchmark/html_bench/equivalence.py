@@ -106,7 +106,7 @@ def count_nodes(html: str) -> tuple[int, int]:
         el = stack.pop()
         if isinstance(el.tag, str) and el.tag not in ("DOCUMENT_ROOT", "<!DOCTYPE>"):
             elements += 1
-            if _text(el.text, True) and el.text.strip():
+            if el.text and el.text.strip():
                 texts += 1
         for child in el:
             if child.tail and child.tail.strip():
