@@ -30,10 +30,17 @@ void check_kernels(std::string_view s) {
   }
 }
 
-// Interprets the input as a little program for the builder.
-void drive_builder(const std::uint8_t* data, std::size_t size) {
+// Interprets the input as a little program for the builder; returns the document. With
+// `stream_threshold` > 0 the output goes through a sink in small chunks instead.
+std::string drive_builder(const std::uint8_t* data, std::size_t size,
+                          std::size_t stream_threshold) {
   static constexpr std::string_view kTags[] = {"div", "p", "script", "style", "br", "td", "x-y"};
   tagflow::Document doc;
+  std::string streamed;
+  if (stream_threshold > 0) {
+    doc.stream_to([&streamed](std::string_view chunk) { streamed.append(chunk); },
+                  stream_threshold);
+  }
   std::size_t i = 0;
   auto take = [&](std::size_t max) {
     if (i >= size) return std::string_view();
@@ -83,14 +90,20 @@ void drive_builder(const std::uint8_t* data, std::size_t size) {
   // Whatever was rejected, the document stays consistent: closing what is open renders
   // without throwing (an exception escaping here is reported by libFuzzer as a crash).
   while (doc.depth() > 0) doc.end();
-  const std::string_view out = doc.view();
-  if (doc.elements_written() > 0 && out.empty()) __builtin_trap();
+  if (stream_threshold > 0) {
+    doc.flush(true);
+    return streamed;
+  }
+  return std::string(doc.view());
 }
 
 }  // namespace
 
 extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size) {
   check_kernels(std::string_view(reinterpret_cast<const char*>(data), size));
-  drive_builder(data, size);
+  // Streaming must not change a single byte of the output, whatever the chunk size.
+  const std::string whole = drive_builder(data, size, 0);
+  const std::size_t threshold = size > 0 ? 1 + data[0] % 64 : 1;
+  if (drive_builder(data, size, threshold) != whole) __builtin_trap();
   return 0;
 }
