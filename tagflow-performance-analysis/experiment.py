@@ -79,7 +79,7 @@ def run(ctx: Any) -> dict[str, Any]:
         (QUICK_NATIVE_SCENARIOS if quick else FULL_NATIVE_SCENARIOS) if not native_why else []
     )
     ctx.progress.set_total(
-        len(prof_scen) + 2 + len(engines) * (1 + len(ladder_scen)) + 3 * len(nat_scen) + 2
+        len(prof_scen) + 2 + (len(engines) + 2) * (1 + len(ladder_scen)) + 3 * len(nat_scen) + 2
     )
     out: Path = ctx.out
     prof_dir = out / "profiles"
@@ -114,13 +114,25 @@ def run(ctx: Any) -> dict[str, Any]:
         progress=ctx.progress,
         log=ctx.log,
     )
-    ladder = report.ladder_table(rows, rungs, ladder_scen)
+    # the two references again at the end: their medians are averaged (geometric mean) with
+    # the first ones, and the drift between the two says how steady the machine was
+    ctx.progress.describe("tagflow and Jinja2 again (drift check)")
+    again = measure(
+        ["tagflow", "jinja2"],
+        ladder_scen,
+        quick=quick,
+        python=_py(),
+        procs=ctx.procs,
+        progress=ctx.progress,
+        log=ctx.log,
+    )
+    ladder = report.ladder_table(rows, rungs, ladder_scen, again)
 
     # 4. the C++ engine -----------------------------------------------------------------------
     cpp: dict[str, Any] = {"available": native_why, "scenarios": {}}
     if not native_why:
         for sc in nat_scen:
-            for api in ("explicit", "compat", "fastcompat"):
+            for api in ("explicit", "compat", "pydispatch"):
                 ctx.progress.describe(f"callgrind: tagflow_cpp {api} on {sc}")
                 try:
                     cpp["scenarios"].setdefault(sc, {})[api] = native.analyse_scenario(
@@ -145,6 +157,7 @@ def run(ctx: Any) -> dict[str, Any]:
         "profile_after_abcd": remaining,
         "equivalence_vs_tagflow": equivalence,
         "measure_rows": [report.trim_row(r) for r in rows],
+        "measure_rows_again": [report.trim_row(r) for r in again],
         "ladder": ladder,
         "cpp": cpp,
         "original": ORIGINAL,

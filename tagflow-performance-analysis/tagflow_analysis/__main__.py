@@ -36,7 +36,7 @@ def main(argv: list[str] | None = None) -> int:
         "native", help="callgrind/perf analysis of tagflow_cpp on one scenario (JSON)"
     )
     n.add_argument("scenario")
-    n.add_argument("--api", choices=("compat", "explicit", "fastcompat"), default="explicit")
+    n.add_argument("--api", choices=("compat", "explicit", "pydispatch"), default="explicit")
     n.add_argument("--out", type=Path, required=True)
 
     w = sub.add_parser("render-loop", help="(internal) render a scenario N times, for callgrind")

@@ -45,13 +45,13 @@ def ladder_rungs() -> list[Rung]:
         )
     rows += [
         Rung("e", "e: pure-Python string builder, correct HTML", "pybuilder", True),
-        Rung("f", "f: tagflow_cpp compat API (same scenario code)", "tagflow_cpp.compat", True),
         Rung(
-            "f*",
-            "f*: idea tried: compat with tag/text dispatch in C",
-            "tagflow_analysis.fastcompat:renderers",
+            "f-",
+            "f-: tagflow_cpp compat, tag/text dispatch in Python (first design)",
+            "tagflow_analysis.compat_variants:renderers",
             False,
         ),
+        Rung("f", "f: tagflow_cpp compat API (same scenario code)", "tagflow_cpp.compat", True),
         Rung("g", "g: tagflow_cpp explicit API", "tagflow_cpp", True),
     ]
     return rows

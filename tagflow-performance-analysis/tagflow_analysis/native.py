@@ -312,7 +312,7 @@ def _engine_for(api: str) -> str:
     return {
         "explicit": "tagflow_cpp",
         "compat": "tagflow_cpp.compat",
-        "fastcompat": "tagflow_analysis.fastcompat:renderers",
+        "pydispatch": "tagflow_analysis.compat_variants:renderers",
     }[api]
 
 
@@ -398,11 +398,6 @@ def analyse_scenario(
     out_dir.mkdir(parents=True, exist_ok=True)
     root = reimpl_dir()
     _, bind = engine_sources(root)
-    if api == "fastcompat":
-        from tagflow_analysis import fastcompat
-
-        fastcompat.build(run)
-        bind = [*bind, fastcompat.SOURCE]
     f = callgrind_run(scenario, api, loops, out_dir / f"callgrind.{scenario}.{api}", core_so, run)
     split = parse_callgrind(f, [root / "src", root / "include"], bind)
     kept = f.with_name(f.name + ".gz")  # kept for callgrind_annotate (gunzip first)

@@ -34,9 +34,29 @@ def geomean(values: list[float]) -> float | None:
 # ---------------------------------------------------------------------------------------------
 
 
-def ladder_table(rows: list[dict[str, Any]], rungs: list[Rung], scenarios: list[str]) -> dict:
-    """Per rung and scenario: median, spread, speedup over tagflow, ratio to Jinja2 autoescape."""
-    by = {(r["spec"], r["scenario"]): r for r in rows}
+def ladder_table(
+    rows: list[dict[str, Any]],
+    rungs: list[Rung],
+    scenarios: list[str],
+    again: list[dict[str, Any]] | None = None,
+) -> dict:
+    """Per rung and scenario: median, spread, speedup over tagflow, ratio to Jinja2 autoescape.
+
+    ``again``: tagflow and Jinja2 measured a second time after all rungs; each reference median
+    becomes the geometric mean of its two measurements, and their ratio is reported as drift.
+    """
+    by = {(r["spec"], r["scenario"]): dict(r) for r in rows}
+    drift: dict[str, dict[str, float]] = {}
+    for r2 in again or []:
+        key = (r2["spec"], r2["scenario"])
+        r1 = by.get(key)
+        if not r1 or r1.get("status") != OK or r2.get("status") != OK:
+            continue
+        m1, m2 = r1["median_s"], r2["median_s"]
+        drift.setdefault(r2["spec"], {})[r2["scenario"]] = m2 / m1
+        r1["median_s"] = math.sqrt(m1 * m2)
+        r1["q1_s"] = math.sqrt(r1["q1_s"] * r2["q1_s"])
+        r1["q3_s"] = math.sqrt(r1["q3_s"] * r2["q3_s"])
 
     def median(spec: str, sc: str) -> float | None:
         r = by.get((spec, sc))
@@ -92,7 +112,7 @@ def ladder_table(rows: list[dict[str, Any]], rungs: list[Rung], scenarios: list[
     for prev, cur in itertools.pairwise(path):
         if prev["speedup_geo"] and cur["speedup_geo"]:
             cur["marginal"] = cur["speedup_geo"] / prev["speedup_geo"]
-    return {"rows": out_rows, "scenarios": scenarios}
+    return {"rows": out_rows, "scenarios": scenarios, "reference_drift": drift}
 
 
 def row(results: dict[str, Any], key: str) -> dict[str, Any] | None:
@@ -220,10 +240,26 @@ def ladder_md(results: dict[str, Any]) -> str:
         f"{results['settings']['values']} values from each of "
         f"{results['settings']['processes']} pyperf worker process(es) per cell "
         f"({results['mode']} mode). "
-        "\"step gain\" is the geo-mean speedup of a cumulative rung over the rung before it. "
+        + _drift_note(lad)
+        + '"step gain" is the geo-mean speedup of a cumulative rung over the rung before it. '
         "Time / Jinja2 above 1 means slower than Jinja2 with autoescape. Every rung's output was "
         "checked before timing: against html_bench's reference (normalized) and, separately, "
         "against tagflow 0.12.0 itself (rungs a-d are byte-identical to it)."
+    )
+
+
+def _drift_note(lad: dict[str, Any]) -> str:
+    drift = lad.get("reference_drift") or {}
+    if not drift:
+        return ""
+    parts = []
+    for spec, per in drift.items():
+        worst = max(per.values(), key=lambda v: abs(math.log(v)))
+        parts.append(f"{spec} {(worst - 1) * 100:+.0f} %")
+    return (
+        "tagflow and Jinja2 were measured before and after the rungs and their geometric mean "
+        "is used; the largest change between the two was " + ", ".join(parts) + " (a measure "
+        "of how steady the machine was). "
     )
 
 
@@ -474,12 +510,13 @@ def native_md(results: dict[str, Any]) -> str:
     elif ceil.get("available"):
         parts.append(f"Ceiling not measured: {ceil['available']}.")
     cut = what_would_cut(ok)
-    f, fstar = row(results, "f"), row(results, "f*")
-    if f and fstar and f["speedup_geo"] and fstar["speedup_geo"]:
+    f, fpy = row(results, "f"), row(results, "f-")
+    if f and fpy and f["speedup_geo"] and fpy["speedup_geo"]:
         cut += (
-            f"\n- Timed in the ladder: rung f* is {fx(fstar['speedup_geo'] / f['speedup_geo'])}"
-            f" the speed of rung f (geo-mean; {fx(fstar['vs_jinja_geo'])} Jinja2's time against "
-            f"{fx(f['vs_jinja_geo'])})."
+            f"\n- Timed in the ladder: dispatch in C (rung f) is "
+            f"{fx(f['speedup_geo'] / fpy['speedup_geo'])} the speed of dispatch in Python "
+            f"(rung f-), geo-mean; {fx(f['vs_jinja_geo'])} of Jinja2's time against "
+            f"{fx(fpy['vs_jinja_geo'])}."
         )
     if cut:
         parts.append("**What would cut the remaining cost** (from the callgrind split):\n\n" + cut)
@@ -509,32 +546,32 @@ def what_would_cut(ok: dict[tuple[str, str], dict[str, Any]]) -> str:
             "executing one call per element. Fewer calls per element (a row or list helper that "
             "writes many cells in one call) is the lever."
         )
-        c = ok.get((sc, "compat"))
-        if c:
-            extra = c["ir_per_element"]["total"] - pe["total"]
-            ctop = list(c.get("top_interpreter_functions", {}).items())[:5]
+        c, py = ok.get((sc, "compat")), ok.get((sc, "pydispatch"))
+        if py:
+            extra = py["ir_per_element"]["total"] - pe["total"]
+            ptop = list(py.get("top_interpreter_functions", {}).items())[:4]
             out.append(
-                f"- compat API, {sc}: {c['ir_per_element']['total']:,.0f} instructions per "
-                f"element, {extra:,.0f} more than the explicit API for the same page. That "
-                "difference is the tagflow-shaped layer: a Python wrapper frame per `tag.x(...)` "
-                "and per `text()`, the ContextVar lookup, and `with` on a C object (3.11 "
-                "looks up `__enter__`/`__exit__` and creates two bound methods per element; "
-                "top functions: "
-                + ", ".join(f"`{k}` {v / c['elements']:,.0f}" for k, v in ctop)
-                + "). Moving `tag.<name>` and `text` into C (vectorcall objects that read the "
-                "ContextVar themselves) removes the wrapper frames; the `with` cost stays with "
-                "the API."
+                f"- compat API with its dispatch in Python (the first design, rung f-), {sc}: "
+                f"{py['ir_per_element']['total']:,.0f} instructions per element, {extra:,.0f} "
+                "more than the explicit API for the same page, nearly all in the interpreter "
+                "(top: " + ", ".join(f"`{k}` {v / py['elements']:,.0f}" for k, v in ptop) + "): "
+                "a Python wrapper frame per `tag.x(...)` and per `text()`. The most promising "
+                "cut was to make both C objects that read the ContextVar themselves."
             )
-        fc = ok.get((sc, "fastcompat"))
-        if c and fc:
-            before, after = c["ir_per_element"]["total"], fc["ir_per_element"]["total"]
+        if c and py:
+            before, after = py["ir_per_element"]["total"], c["ir_per_element"]["total"]
+            ctop = list(c.get("top_interpreter_functions", {}).items())[:4]
             out.append(
-                f"- **Tried** (`cpp/fastcompat.cpp`, rung f*): `tag.<name>` and `text` as C "
-                f"objects over the same engine and ContextVar. On {sc}: {before:,.0f} -> "
-                f"{after:,.0f} instructions per element ({(after / before - 1) * 100:+.0f} %), "
-                f"interpreter {c['ir_per_element']['interpreter']:,.0f} -> "
-                f"{fc['ir_per_element']['interpreter']:,.0f}. What remains is the `with` "
-                "protocol on a C object and the page code itself."
+                f"- **Tried, and adopted by tagflow_cpp** (its `_TagOpener`/`_tf_text`): on {sc} "
+                f"{before:,.0f} -> {after:,.0f} instructions per element "
+                f"({(after / before - 1) * 100:+.0f} %), interpreter "
+                f"{py['ir_per_element']['interpreter']:,.0f} -> "
+                f"{c['ir_per_element']['interpreter']:,.0f}. What remains on top of the explicit "
+                f"API ({after - pe['total']:,.0f} per element) is tagflow's API shape itself: "
+                "`with` on a C object per element (3.11 looks up `__enter__`/`__exit__` and "
+                "creates two bound methods each time; top: "
+                + ", ".join(f"`{k}` {v / c['elements']:,.0f}" for k, v in ctop)
+                + ") and a separate `text()` call where the explicit API has a leaf call."
             )
     return "\n".join(out)
 

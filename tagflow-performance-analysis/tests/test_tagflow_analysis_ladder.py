@@ -105,4 +105,4 @@ def test_tagflow_analysis_engine_specs_resolve_through_html_bench():
     with pytest.raises(ValueError, match="unknown ladder rung spec"):
         hb_engines.resolve("tagflow_analysis.engines:rung_xyz")
     keys = [r.key for r in engines.ladder_rungs()]
-    assert keys == ["a", "b", "c", "d", "a+b", "a+b+c", "a+b+c+d", "e", "f", "f*", "g"]
+    assert keys == ["a", "b", "c", "d", "a+b", "a+b+c", "a+b+c+d", "e", "f-", "f", "g"]
