@@ -162,6 +162,19 @@ def headline(results: dict[str, Any]) -> str:
         out.append(
             f"Fastest engine with equal output everywhere: {best[1]} ({best[0]:.2f}x Jinja2)."
         )
+    peaks = {
+        e: idx[(e, "table1000")]["peak_bytes"]
+        for e in ("tagflow", "jinja2", "tagflow_cpp")
+        if idx.get((e, "table1000"), {}).get("peak_bytes")
+    }
+    if peaks:
+        out.append(
+            "Python memory allocated at the peak of one 1000-row table render (tracemalloc, "
+            "output included): "
+            + ", ".join(f"{e} {b / 2**20:.2f} MiB" for e, b in peaks.items())
+            + " (tracemalloc sees Python's allocator only: a C++ engine's own buffer is not "
+            "counted, its output string is)."
+        )
     differs = sorted(
         {
             r["engine"]
