@@ -71,7 +71,7 @@ def run_ceiling(ctx: Any) -> dict[str, Any]:
     for b in data["benchmarks"]:
         if b.get("aggregate_name") != "median":
             continue
-        name = b["run_name"]
+        name = b["run_name"].split("/")[0]  # "table100/real_time" -> "table100"
         scale = {"ns": 1e-9, "us": 1e-6, "ms": 1e-3, "s": 1.0}[b.get("time_unit", "ns")]
         seconds = b["real_time"] * scale
         elements = b.get("elements", 0.0)

@@ -3,6 +3,7 @@
 #include <array>
 #include <cstdint>
 #include <cstring>
+#include <string_view>
 
 #include "tagflow/buffer.hpp"
 
@@ -179,32 +180,60 @@ std::string_view entity(char c) noexcept {
 }
 
 namespace {
-// Escapes into space reserved once for the worst case (every byte a 6-byte entity), in chunks so
-// a huge string never reserves more than 6 x kChunk at a time.
+// Entities padded to 8 bytes, so writing one is a single fixed-size copy.
+struct Entity {
+  char text[8];
+  std::uint8_t size;
+};
+constexpr std::array<Entity, 256> make_entities() {
+  std::array<Entity, 256> t{};
+  auto set = [&t](char c, std::string_view e) {
+    Entity& x = t[static_cast<unsigned char>(c)];
+    for (std::size_t i = 0; i < e.size(); ++i) x.text[i] = e[i];
+    x.size = static_cast<std::uint8_t>(e.size());
+  };
+  set('&', "&amp;");
+  set('<', "&lt;");
+  set('>', "&gt;");
+  set('"', "&quot;");
+  set('\'', "&#39;");
+  return t;
+}
+constexpr std::array<Entity, 256> kEntities = make_entities();
+
+// Escapes into space reserved once for the worst case (every byte a 6-byte entity, plus 8 bytes
+// of slack for the padded entity copy), in chunks so a huge string never reserves more than
+// 6 x kChunk at a time. Runs of 16 bytes or more are scanned by `find_long` (a SIMD kernel);
+// shorter remainders by the inline table loop.
 constexpr std::size_t kChunk = 64 * 1024;
 
 template <class Find>
-void append_impl(Buffer& out, std::string_view s, Mode mode, Find&& find_fn) {
+void append_impl(Buffer& out, std::string_view s, Mode mode, Find&& find_long) {
+  const std::uint8_t bit = mode_bit(mode);
   const char* p = s.data();
   std::size_t left = s.size();
   while (left != 0) {
-    std::size_t n = left < kChunk ? left : kChunk;
+    const std::size_t n = left < kChunk ? left : kChunk;
     left -= n;
-    char* const begin = out.prepare(n * 6);
+    const char* const end = p + n;
+    char* const begin = out.prepare(n * 6 + 8);
     char* dst = begin;
-    while (n != 0) {
-      const std::size_t i = find_fn(p, n, mode);
+    while (p < end) {
+      const auto rest = static_cast<std::size_t>(end - p);
+      std::size_t i = 0;
+      if (rest >= 16) {
+        i = find_long(p, rest, mode);
+      } else {
+        while (i < rest && (kTable[static_cast<unsigned char>(p[i])] & bit) == 0) ++i;
+      }
       std::memcpy(dst, p, i);
       dst += i;
-      if (i == n) {
-        p += i;
-        break;
-      }
-      const std::string_view e = entity(p[i]);
-      std::memcpy(dst, e.data(), e.size());
-      dst += e.size();
-      p += i + 1;
-      n -= i + 1;
+      p += i;
+      if (p == end) break;
+      const Entity& e = kEntities[static_cast<unsigned char>(*p)];
+      std::memcpy(dst, e.text, 8);
+      dst += e.size;
+      ++p;
     }
     out.commit(static_cast<std::size_t>(dst - begin));
   }
@@ -212,7 +241,17 @@ void append_impl(Buffer& out, std::string_view s, Mode mode, Find&& find_fn) {
 }  // namespace
 
 void append(Buffer& out, std::string_view s, Mode mode) {
-  append_impl(out, s, mode, [](const char* p, std::size_t n, Mode m) { return find(p, n, m); });
+  switch (active_kernel()) {
+    case Kernel::kAvx2:
+      append_impl(out, s, mode, find_avx2);
+      return;
+    case Kernel::kSse2:
+      append_impl(out, s, mode, find_sse2);
+      return;
+    case Kernel::kScalar:
+      break;
+  }
+  append_impl(out, s, mode, find_scalar);
 }
 
 void append_with(Kernel k, Buffer& out, std::string_view s, Mode mode) {
