@@ -60,8 +60,9 @@ def profile_scenario(
     stem = f"{scenario}" if engine == "tagflow" else f"{scenario}-{_slug(engine)}"
     out_dir.mkdir(parents=True, exist_ok=True)
 
-    # deterministic
-    prof = cProfile.Profile()
+    # deterministic; timed in process CPU time, so other processes on a busy machine do not
+    # inflate whichever function happened to be running when this one was descheduled
+    prof = cProfile.Profile(time.process_time_ns, 1e-9)
     t0 = time.perf_counter()
     prof.enable()
     _render_loop(render, data, loops)
