@@ -341,9 +341,8 @@ def test_tagflow_cpp_streaming_sink_errors_propagate() -> None:
     doc.stream_to(flaky, threshold=1)
     with pytest.raises(OSError, match="disk full"):
         doc.p("x")  # complete, but not delivered: it stays in the buffer
-    with doc.div():
-        with pytest.raises(ValueError, match="unclosed tags: <div>"):
-            doc.finish()
+    with doc.div(), pytest.raises(ValueError, match="unclosed tags: <div>"):
+        doc.finish()
     doc.finish()
     assert "".join(received) == "<p>x</p><div></div>"
 
