@@ -7,6 +7,18 @@
 #include <new>
 #include <string_view>
 
+// The Python extension defines TAGFLOW_PYMEM so the buffer comes from PyMem_RawRealloc: then
+// tracemalloc (and so any per-render memory measurement) sees it like any Python allocation.
+#ifdef TAGFLOW_PYMEM
+extern "C" void* PyMem_RawRealloc(void* ptr, std::size_t size);
+extern "C" void PyMem_RawFree(void* ptr);
+#define TAGFLOW_REALLOC ::PyMem_RawRealloc
+#define TAGFLOW_FREE ::PyMem_RawFree
+#else
+#define TAGFLOW_REALLOC std::realloc
+#define TAGFLOW_FREE std::free
+#endif
+
 namespace tagflow {
 
 class Buffer {
@@ -22,7 +34,7 @@ class Buffer {
   }
   Buffer& operator=(Buffer&& other) noexcept {
     if (this != &other) {
-      std::free(data_);
+      TAGFLOW_FREE(data_);
       data_ = other.data_;
       size_ = other.size_;
       capacity_ = other.capacity_;
@@ -31,7 +43,7 @@ class Buffer {
     }
     return *this;
   }
-  ~Buffer() { std::free(data_); }
+  ~Buffer() { TAGFLOW_FREE(data_); }
 
   [[nodiscard]] const char* data() const noexcept { return data_; }
   [[nodiscard]] char* data() noexcept { return data_; }
@@ -88,7 +100,7 @@ class Buffer {
   void grow_to(std::size_t need) {
     std::size_t cap = capacity_ < 256 ? 256 : capacity_;
     while (cap < need) cap += cap / 2 + 64;
-    void* p = std::realloc(data_, cap);
+    void* p = TAGFLOW_REALLOC(data_, cap);
     if (p == nullptr) throw std::bad_alloc();
     data_ = static_cast<char*>(p);
     capacity_ = cap;
