@@ -352,3 +352,19 @@ def test_tagflow_cpp_finish_without_sink() -> None:
         Document().finish()
     with pytest.raises(TypeError, match="callable"):
         Document().stream_to(42)  # type: ignore[arg-type]
+
+
+def test_tagflow_cpp_buffer_memory_is_visible_to_tracemalloc() -> None:
+    import tracemalloc
+
+    tracemalloc.start()
+    try:
+        doc = Document()
+        with doc.ul():
+            for i in range(5000):
+                doc.li(f"item number {i}")
+        size = len(doc.render())
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak >= size  # the engine's buffer (at least the page) is counted
