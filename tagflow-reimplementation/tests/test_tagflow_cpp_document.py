@@ -363,8 +363,9 @@ def test_tagflow_cpp_buffer_memory_is_visible_to_tracemalloc() -> None:
         with doc.ul():
             for i in range(5000):
                 doc.li(f"item number {i}")
-        size = len(doc.render())
-        _, peak = tracemalloc.get_traced_memory()
+        held, _ = tracemalloc.get_traced_memory()  # before render(): only the engine's buffer
     finally:
         tracemalloc.stop()
-    assert peak >= size  # the engine's buffer (at least the page) is counted
+    size = len(doc.render())
+    assert size > 100_000
+    assert held >= size  # the buffer holding the page is counted
