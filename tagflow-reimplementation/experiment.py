@@ -332,13 +332,20 @@ def _plot(ctx: Any, results: dict[str, Any]) -> None:
     fig, ax = plt.subplots(figsize=(8, 4))
     width = 0.8 / len(ENGINES)
     for i, e in enumerate(ENGINES):
-        xs = [j + i * width for j, s in enumerate(SCENARIOS) if s in a["median_s"][e]]
-        ys = [a["median_s"][e][s] * 1e6 for s in SCENARIOS if s in a["median_s"][e]]
-        ax.bar(xs, ys, width, label=LABELS[e])
+        have = [(j, s) for j, s in enumerate(SCENARIOS) if s in a["median_s"][e]]
+        xs = [j + i * width for j, _ in have]
+        ys = [a["median_s"][e][s] * 1e6 for _, s in have]
+        # error bars: the interquartile range of the timed values
+        lo = [y - a["iqr_s"][e][s][0] * 1e6 for y, (_, s) in zip(ys, have, strict=True)]
+        hi = [a["iqr_s"][e][s][1] * 1e6 - y for y, (_, s) in zip(ys, have, strict=True)]
+        ax.bar(xs, ys, width, label=LABELS[e], yerr=[lo, hi], capsize=2, error_kw={"lw": 0.8})
     ax.set_xticks([j + 0.4 - width / 2 for j in range(len(SCENARIOS))], SCENARIOS)
     ax.set_yscale("log")
     ax.set_ylabel("median render time (µs, log scale)")
-    ax.set_title("One page render, lower is better")
+    ax.set_title(
+        f"One page render on Python {results['python_version']}, lower is better "
+        "(bars: median, whiskers: IQR)"
+    )
     ax.legend(fontsize=8)
     ctx.artifact(save(fig, ctx.out / "render_times.png"))
 
