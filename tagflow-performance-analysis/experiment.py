@@ -16,6 +16,7 @@ import csv
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -84,6 +85,9 @@ def run(ctx: Any) -> dict[str, Any]:
     out: Path = ctx.out
     prof_dir = out / "profiles"
 
+    phases: dict[str, float] = {}
+    t0 = time.monotonic()
+
     # 1. profiles ---------------------------------------------------------------------------
     profiles: dict[str, Any] = {}
     loops, seconds = (10, 0.5) if quick else (100, 3.0)
@@ -99,10 +103,16 @@ def run(ctx: Any) -> dict[str, Any]:
     for f in sorted(prof_dir.iterdir()):
         ctx.artifact(f)
 
+    phases["profiles"] = time.monotonic() - t0
+    t0 = time.monotonic()
+
     # 2. equivalence of every rung with tagflow (besides measure's check against the reference)
     ctx.progress.describe("checking every rung's output against tagflow")
     equivalence = _json_run(ctx, ["check"], timeout=600)
     ctx.progress.advance()
+
+    phases["equivalence"] = time.monotonic() - t0
+    t0 = time.monotonic()
 
     # 3. the ladder -------------------------------------------------------------------------
     rows = measure(
@@ -128,6 +138,9 @@ def run(ctx: Any) -> dict[str, Any]:
     )
     ladder = report.ladder_table(rows, rungs, ladder_scen, again)
 
+    phases["ladder"] = time.monotonic() - t0
+    t0 = time.monotonic()
+
     # 4. the C++ engine -----------------------------------------------------------------------
     cpp: dict[str, Any] = {"available": native_why, "scenarios": {}}
     if not native_why:
@@ -148,7 +161,9 @@ def run(ctx: Any) -> dict[str, Any]:
     cpp["perf"] = native.perf_stat_available(ctx.procs.run)
     ctx.progress.advance()
 
+    phases["cpp"] = time.monotonic() - t0
     results: dict[str, Any] = {
+        "phase_seconds": phases,
         "mode": ctx.mode,
         "settings": settings(quick).as_dict(),
         "ladder_scenarios": ladder_scen,

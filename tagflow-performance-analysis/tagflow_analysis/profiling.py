@@ -60,9 +60,9 @@ def profile_scenario(
     stem = f"{scenario}" if engine == "tagflow" else f"{scenario}-{_slug(engine)}"
     out_dir.mkdir(parents=True, exist_ok=True)
 
-    # deterministic; timed in process CPU time, so other processes on a busy machine do not
-    # inflate whichever function happened to be running when this one was descheduled
-    prof = cProfile.Profile(time.process_time_ns, 1e-9)
+    # deterministic (cProfile's default clock: a process-CPU-time clock would shield the shares
+    # from other processes, but it costs a system call per event and inflates call-heavy code)
+    prof = cProfile.Profile()
     t0 = time.perf_counter()
     prof.enable()
     _render_loop(render, data, loops)
