@@ -81,14 +81,14 @@ def cmd_run(args: argparse.Namespace) -> int:
         pythons=interpreters or pythons.default(),
         argv=sys.argv,
     )
-    for path in report.build(_experiments()):
-        print(f"wrote {path}")
+    for line in report.build(_experiments()):
+        print(line)
     return code
 
 
 def cmd_report(_: argparse.Namespace) -> int:
-    for path in report.build(_experiments()):
-        print(f"wrote {path}")
+    for line in report.build(_experiments()):
+        print(line)
     return 0
 
 

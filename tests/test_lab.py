@@ -194,3 +194,25 @@ def test_marker_replacement_only_touches_named_sections():
 @pytest.mark.parametrize("bad", ["", "no markers here"])
 def test_marker_replacement_without_markers_changes_nothing(bad):
     assert replace_sections(bad, {"a": "x"}) == (bad, [])
+
+
+BROKEN_REPORT_EXPERIMENT = """
+TITLE = "results fine, report broken"
+def run(ctx):
+    return {"n": 1}
+def summarize(results):
+    return [("n", "1")]
+def readme_sections(results):
+    return {"figures": results["missing-key"]}
+"""
+
+
+def test_report_survives_an_experiment_whose_sections_fail(tmp_path):
+    env = make_root(tmp_path, {"good": OK_EXPERIMENT, "broken": BROKEN_REPORT_EXPERIMENT})
+    result = lab("run", env=env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "NOT updated broken/README.md" in result.stdout
+    assert "KeyError" in result.stdout
+    assert "sum is 3" in (tmp_path / "good/README.md").read_text()
+    assert "old" in (tmp_path / "broken/README.md").read_text()
+    assert "readme_sections() failed" in (tmp_path / "results/index.html").read_text()
