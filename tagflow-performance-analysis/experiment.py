@@ -29,23 +29,6 @@ QUICK_PROFILE_SCENARIOS = ["complex", "table100"]
 QUICK_NATIVE_SCENARIOS = ["table100"]
 FULL_NATIVE_SCENARIOS = ["simple", "complex", "table100", "escaping"]
 
-#: The original study's figures (shared/reference/seed-facts.md), for side-by-side tables.
-ORIGINAL = {
-    "attribution_table_page": {  # cProfile shares of a data-table render, tagflow 0.12.0
-        "closure": 18.0,  # new @contextmanager closure per tag (update_wrapper alone 14 %)
-        "events": 10.0,  # pydantic mutation events
-        "ids": 12.0,  # _get_or_create_id
-        "contextvar": 4.5,  # ContextVar.get
-        "serialize": 13.0,  # ElementTree serialization
-    },
-    "attrnames_complex": 4.0,  # re.sub per attribute, complex page
-    "update_wrapper": 14.0,
-    "string_builder_speedup": 5.18,  # incorrect HTML
-    "string_builder_vs_jinja_noescape": 12.1,  # "still 12.1x slower than Jinja2"
-    "static_mode_speedup": 2.5,
-    "tagflow_vs_jinja_overall": 14.55,  # Jinja2 without autoescape
-}
-
 
 def _py() -> str:
     return sys.executable
@@ -69,6 +52,7 @@ def run(ctx: Any) -> dict[str, Any]:
     from html_bench.measure import measure, settings
     from tagflow_analysis import native, report
     from tagflow_analysis.engines import ladder_rungs
+    from tagflow_analysis.report import ORIGINAL
 
     quick = ctx.quick
     ladder_scen = QUICK_LADDER_SCENARIOS if quick else ALL_SCENARIOS

@@ -11,6 +11,23 @@ from typing import Any
 from tagflow_analysis.attribution import CATEGORIES
 from tagflow_analysis.engines import Rung
 
+#: The original study's figures (shared/reference/seed-facts.md), for side-by-side tables.
+ORIGINAL = {
+    "attribution_table_page": {  # cProfile shares of a data-table render, tagflow 0.12.0
+        "closure": 18.0,  # new @contextmanager closure per tag (update_wrapper alone 14 %)
+        "events": 10.0,  # pydantic mutation events
+        "ids": 12.0,  # _get_or_create_id
+        "contextvar": 4.5,  # ContextVar.get
+        "serialize": 13.0,  # ElementTree serialization
+    },
+    "attrnames_complex": 4.0,  # re.sub per attribute, complex page
+    "update_wrapper": 14.0,
+    "string_builder_speedup": 5.18,  # incorrect HTML
+    "string_builder_vs_jinja_noescape": 12.1,  # "still 12.1x slower than Jinja2"
+    "static_mode_speedup": 2.5,
+    "tagflow_vs_jinja_overall": 14.55,  # Jinja2 without autoescape
+}
+
 OK = "ok"
 KEEP = (
     "engine", "spec", "label", "scenario", "status", "detail", "median_s", "q1_s", "q3_s",
@@ -455,6 +472,16 @@ def maintainers_md(results: dict[str, Any]) -> str:
             f"(rung e, correct escaping, void and raw-text elements) reaches "
             f"**{fx(e['speedup_geo'])}**, but gives up the ElementTree that live updates and "
             "`to_xml()` rely on: a mode for static pages, not a replacement."
+        )
+    after = results.get("profile_after_abcd")
+    if after:
+        sh = after["cprofile"]["shares"]
+        lines.append(
+            f"{len(lines) + 1}. **Next target** (not measured as a rung): after a+b+c+d, "
+            f"ElementTree's HTML serializer is {sh['serialize']:.0f} % of a table100 render "
+            f"and tagflow's own tag()/text() code {sh['tagflow']:.0f} % (cProfile). A serializer "
+            "written for tagflow's trees (no namespace pass, one `str.join`) is the next place "
+            "to look."
         )
     return "\n".join(lines)
 

@@ -50,3 +50,52 @@ def test_tagflow_analysis_ladder_table_ratios_and_drift():
 def test_tagflow_analysis_geomean_ignores_missing_values():
     assert report.geomean([2.0, 8.0, None]) == pytest.approx(4.0)
     assert report.geomean([]) is None
+
+
+def _shares(**kw: float) -> dict[str, float]:
+    from tagflow_analysis.attribution import CATEGORIES
+
+    out = dict.fromkeys(CATEGORIES, 0.0)
+    out.update(kw)
+    out["rest"] = 100.0 - sum(v for k, v in out.items() if k != "rest")
+    return out
+
+
+def test_tagflow_analysis_readme_sections_survive_missing_cpp_engine():
+    """Without tagflow_cpp (rungs f, f-, g unavailable, no callgrind) every section renders."""
+    from tagflow_analysis.engines import ladder_rungs
+    from tagflow_analysis.report import ORIGINAL
+
+    scen = ["complex", "table100"]
+    rows = []
+    for r in ladder_rungs():
+        status = "unavailable" if r.key in ("f-", "f", "g") else "ok"
+        rows += [_row(r.engine, s, 1.0, status) for s in scen]
+    rows += [_row("tagflow", s, 4.0) for s in scen] + [_row("jinja2", s, 0.5) for s in scen]
+    prof = {
+        "cprofile": {"shares": _shares(closure=30, events=10, ids=10, serialize=12, attrnames=2)},
+        "sampling": {"shares": _shares(closure=28, events=12, ids=9, serialize=14)},
+        "top_functions": [{"function": "functools.py:35(update_wrapper)", "self_pct": 9.0}],
+    }
+    results = {
+        "mode": "quick",
+        "settings": {"processes": 1, "values": 5},
+        "profiles": {"complex": prof, "table100": prof},
+        "profile_after_abcd": {"cprofile": {"shares": _shares(serialize=40, tagflow=30)}},
+        "equivalence_vs_tagflow": {},
+        "ladder": report.ladder_table(rows, ladder_rungs(), scen),
+        "cpp": {
+            "available": "tagflow_cpp is not installed",
+            "scenarios": {},
+            "ceiling": {"available": "bench_tagflow_pages not built"},
+            "perf": "hardware counters are not available",
+        },
+        "original": ORIGINAL,
+    }
+    sections = report.readme_sections(results)
+    assert set(sections) == {"attribution", "ladder", "verdicts", "maintainers", "native"}
+    assert "not available" in sections["ladder"]
+    assert "tagflow_cpp is not installed" in sections["native"]
+    assert "4.00x" in sections["ladder"]  # every measured rung: 4.0 / 1.0
+    assert "14.55x" in sections["verdicts"]  # the original's figure, beside ours
+    assert report.summary_rows(results)
