@@ -15,7 +15,10 @@ b. one reusable context-manager class instead of a new ``@contextmanager`` closu
    (which costs a function object, ``functools.update_wrapper`` and a generator per element);
 c. attribute-name conversion cached per name instead of one ``re.sub`` per attribute;
 d. a static mode: the same ElementTree, built without the live machinery (no ids, no events,
-   no ContextVar set/reset per tag: one ContextVar holds a stack of open elements).
+   no ContextVar set/reset per tag: one ContextVar holds a stack of open elements);
+s. (beyond the issue's list: the largest cost left after a-d) ``to_html`` with a serializer
+   written for tagflow's trees: one recursive function appending to a list, ElementTree's own
+   escaping helpers, no namespace pass, so the bytes are ElementTree's.
 
 Combinations are cumulative (``"a+b+c"``). ``d`` subsumes ``a`` (there is nothing left to skip).
 Output is byte-identical to tagflow's: the tree and its serialization are tagflow's own.
@@ -30,6 +33,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from typing import Any
+from xml.etree.ElementTree import HTML_EMPTY, _escape_attrib_html, _escape_cdata
 
 import tagflow.tagflow as tf
 
@@ -38,6 +42,7 @@ RUNGS: dict[str, str] = {
     "b": "one reusable context manager per tag (no @contextmanager closure)",
     "c": "cached attribute-name conversion",
     "d": "static mode: ElementTree without live machinery",
+    "s": "a serializer for tagflow's trees (same bytes as ElementTree's)",
 }
 
 
@@ -103,7 +108,66 @@ def _attrs(kwargs: dict[str, Any], klasses: tuple, convert: Callable[[str], str]
 # ---------------------------------------------------------------------------------------------
 
 
-def _live_variant(lazy_events: bool, reusable_cm: bool, convert: Callable[[str], str]) -> dict:
+class _NotPlain(Exception):
+    """A tree _serialize leaves to ElementTree."""
+
+
+def _serialize(elem: ET.Element, out: list[str]) -> None:
+    """ElementTree's HTML serialization of one element (and its tail), for tagflow's trees."""
+    tag = elem.tag
+    if type(tag) is not str or "{" in tag:
+        raise _NotPlain  # comments, processing instructions, namespaces
+    out.append("<" + tag)
+    for k, v in elem.items():
+        out.append(f' {k}="{_escape_attrib_html(v)}"')
+    out.append(">")
+    ltag = tag.lower()
+    text = elem.text
+    if text:
+        out.append(text if ltag == "script" or ltag == "style" else _escape_cdata(text))
+    for child in elem:
+        _serialize(child, out)
+    if ltag not in HTML_EMPTY:
+        out.append("</" + tag + ">")
+    if elem.tail:
+        out.append(_escape_cdata(elem.tail))
+
+
+class FastFragment(tf.Fragment):
+    """tagflow's Fragment whose compact ``to_html`` uses :func:`_serialize` (rung s)."""
+
+    def to_html(self, compact: bool = True) -> str:
+        if not compact:
+            return super().to_html(compact)
+        out: list[str] = []
+        try:
+            for child in self.element:
+                _serialize(child, out)
+        except _NotPlain:
+            return super().to_html(compact)
+        return "".join(out)
+
+
+def _live_document(fragment: type[tf.Fragment]) -> Callable[[], Any]:
+    """tagflow's document() making ``fragment`` instances."""
+
+    @contextmanager
+    def document() -> Iterator[tf.Fragment]:
+        doc = fragment()
+        token_root = tf.root_fragment.set(doc)
+        token_node = tf.node.set(doc.element)
+        try:
+            yield doc
+        finally:
+            tf.root_fragment.reset(token_root)
+            tf.node.reset(token_node)
+
+    return document
+
+
+def _live_variant(
+    lazy_events: bool, reusable_cm: bool, convert: Callable[[str], str], fragment: type
+) -> dict:
     node, root_fragment, tx = tf.node, tf.root_fragment, tf.tx
     record, get_id = tf.record_mutation, tf._get_or_create_id
 
@@ -192,7 +256,7 @@ def _live_variant(lazy_events: bool, reusable_cm: bool, convert: Callable[[str],
         "text": text,
         "attr": attr,
         "classes": classes,
-        "document": tf.document,
+        "document": tf.document if fragment is tf.Fragment else _live_document(fragment),
     }
 
 
@@ -201,7 +265,7 @@ def _live_variant(lazy_events: bool, reusable_cm: bool, convert: Callable[[str],
 # ---------------------------------------------------------------------------------------------
 
 
-def _static_variant(reusable_cm: bool, convert: Callable[[str], str]) -> dict:
+def _static_variant(reusable_cm: bool, convert: Callable[[str], str], fragment: type) -> dict:
     stack_var: ContextVar[list[ET.Element]] = ContextVar("tagflow_analysis.static.stack")
 
     def current_stack() -> list[ET.Element]:
@@ -212,7 +276,7 @@ def _static_variant(reusable_cm: bool, convert: Callable[[str], str]) -> dict:
 
     @contextmanager
     def document() -> Iterator[tf.Fragment]:
-        doc = tf.Fragment()
+        doc = fragment()
         token = stack_var.set([doc.element])
         try:
             yield doc
@@ -285,10 +349,11 @@ def variant(spec: str) -> types.ModuleType:
     """A module with tagflow's API implementing the rungs in ``spec`` (e.g. ``"a+b+c"``)."""
     rungs = parse(spec)
     convert = _name_converter("c" in rungs)
+    fragment = FastFragment if "s" in rungs else tf.Fragment
     if "d" in rungs:
-        api = _static_variant("b" in rungs, convert)
+        api = _static_variant("b" in rungs, convert, fragment)
     else:
-        api = _live_variant("a" in rungs, "b" in rungs, convert)
+        api = _live_variant("a" in rungs, "b" in rungs, convert, fragment)
     mod = types.ModuleType(f"tagflow_analysis.ladder[{canonical(spec)}]")
     mod.__doc__ = "tagflow 0.12.0 with rungs: " + "; ".join(RUNGS[r] for r in sorted(rungs))
     tag = api["tag"]

@@ -125,7 +125,8 @@ def ladder_table(
             }
         )
     # marginal gain of each step on the cumulative path
-    path = [r for r in out_rows if r["key"] in ("tagflow", "a", "a+b", "a+b+c", "a+b+c+d")]
+    steps = ("tagflow", "a", "a+b", "a+b+c", "a+b+c+d", "a+b+c+d+s")
+    path = [r for r in out_rows if r["key"] in steps]
     for prev, cur in itertools.pairwise(path):
         if prev["speedup_geo"] and cur["speedup_geo"]:
             cur["marginal"] = cur["speedup_geo"] / prev["speedup_geo"]
@@ -435,6 +436,14 @@ def maintainers_md(results: dict[str, Any]) -> str:
             "`name.replace('_', '-')` after stripping a trailing underscore is both faster and "
             "right.",
         ),
+        "s": (
+            "Serialize with a function written for tagflow's trees",
+            "`Fragment.to_html` through `ET.tostring(method='html')` runs ElementTree's general "
+            "writer (a namespace pass over the tree, a `write` call per piece). One recursive "
+            "function appending to a list, with ElementTree's own `_escape_cdata`/"
+            "`_escape_attrib_html`, gives the same bytes (tagflow's API makes no comments or "
+            "namespaced tags; anything else falls back to ElementTree).",
+        ),
         "d": (
             "Offer a static mode for documents that will never be live",
             "`document(static=True)` keeping a plain list as the element stack in one ContextVar, "
@@ -459,13 +468,15 @@ def maintainers_md(results: dict[str, Any]) -> str:
         )
     items.sort(key=lambda t: t[0], reverse=True)
     lines = [f"{i}. {t}" for i, (_, t) in enumerate(items, 1)]
-    abcd = row(results, "a+b+c+d")
     e = row(results, "e")
-    if abcd and abcd["speedup_geo"]:
-        lines.append(
-            f"{len(lines) + 1}. **Together** (a+b+c+d, output byte-identical to today's): "
-            f"**{fx(abcd['speedup_geo'])}** geo-mean, {fx(abcd['vs_jinja_geo'])} Jinja2's time."
-        )
+    for key in ("a+b+c+d", "a+b+c+d+s"):
+        together = row(results, key)
+        if together and together["speedup_geo"]:
+            lines.append(
+                f"{len(lines) + 1}. **Together** ({key}, output byte-identical to today's): "
+                f"**{fx(together['speedup_geo'])}** geo-mean, "
+                f"{fx(together['vs_jinja_geo'])} Jinja2's time."
+            )
     if e and e["speedup_geo"]:
         lines.append(
             f"{len(lines) + 1}. **Beyond the tree**: a string builder behind the same API "
@@ -477,11 +488,9 @@ def maintainers_md(results: dict[str, Any]) -> str:
     if after:
         sh = after["cprofile"]["shares"]
         lines.append(
-            f"{len(lines) + 1}. **Next target** (not measured as a rung): after a+b+c+d, "
-            f"ElementTree's HTML serializer is {sh['serialize']:.0f} % of a table100 render "
-            f"and tagflow's own tag()/text() code {sh['tagflow']:.0f} % (cProfile). A serializer "
-            "written for tagflow's trees (no namespace pass, one `str.join`) is the next place "
-            "to look."
+            f"{len(lines) + 1}. **Where the rest goes**: after a+b+c+d, ElementTree's HTML "
+            f"serializer is {sh['serialize']:.0f} % of a table100 render and tagflow's own "
+            f"tag()/text() code {sh['tagflow']:.0f} % (cProfile): rung s takes on the first."
         )
     return "\n".join(lines)
 
@@ -695,7 +704,10 @@ def summary_rows(results: dict[str, Any]) -> list[tuple[str, str]]:
                 f"{sh['closure']:.0f} % / " f"{sh['events'] + sh['ids']:.0f} %",
             )
         )
-    for key, what in (("a+b+c+d", "rungs a-d (byte-identical)"), ("e", "correct string builder")):
+    for key, what in (
+        ("a+b+c+d+s", "rungs a-d + s (byte-identical)"),
+        ("e", "correct string builder"),
+    ):
         r = row(results, key)
         if r and r["speedup_geo"]:
             out.append(

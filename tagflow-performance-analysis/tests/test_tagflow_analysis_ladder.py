@@ -12,8 +12,8 @@ from html_bench import equivalence, scenarios, tagflow_api
 from tagflow_analysis import engines, ladder
 
 ALL_SPECS = [
-    "+".join(c) for n in range(1, 5) for c in itertools.combinations("abcd", n)
-]  # all 15 combinations of a-d
+    "+".join(c) for n in range(1, 6) for c in itertools.combinations("abcds", n)
+]  # all 31 combinations of the rungs a, b, c, d, s
 
 
 @pytest.fixture(scope="module")
@@ -92,6 +92,29 @@ def test_tagflow_analysis_live_rungs_still_record_events_in_a_transaction(spec):
     assert _events(ladder.variant(spec)) == expected
 
 
+def test_tagflow_analysis_fast_serializer_falls_back_for_comments_and_namespaces():
+    """Rung s serializes plain trees itself and leaves anything else to ElementTree."""
+    import xml.etree.ElementTree as ET
+
+    mod = ladder.variant("s")
+    with mod.document() as doc, mod.tag.div(title='a"b>c&'):
+        mod.text("x<y")
+        with mod.tag.script():
+            mod.text("a<b&&c")
+        with mod.tag.br():
+            pass
+    with tagflow.document() as ref, tagflow.tag.div(title='a"b>c&'):
+        tagflow.text("x<y")
+        with tagflow.tag.script():
+            tagflow.text("a<b&&c")
+        with tagflow.tag.br():
+            pass
+    assert doc.to_html() == ref.to_html()
+    doc.element[0].append(ET.Comment("note"))
+    doc.element[0].append(ET.Element("{urn:x}y"))
+    assert doc.to_html() == tf.Fragment.to_html(doc)
+
+
 @pytest.mark.parametrize("spec", ["", "x", "a+z", "++"])
 def test_tagflow_analysis_bad_rung_spec_is_a_clear_error(spec):
     with pytest.raises(ValueError, match="unknown ladder rung spec"):
@@ -105,4 +128,6 @@ def test_tagflow_analysis_engine_specs_resolve_through_html_bench():
     with pytest.raises(ValueError, match="unknown ladder rung spec"):
         hb_engines.resolve("tagflow_analysis.engines:rung_xyz")
     keys = [r.key for r in engines.ladder_rungs()]
-    assert keys == ["a", "b", "c", "d", "a+b", "a+b+c", "a+b+c+d", "e", "f-", "f", "g"]
+    assert keys == [
+        *"abcds", "a+b", "a+b+c", "a+b+c+d", "a+b+c+d+s", "e", "f-", "f", "g"
+    ]  # fmt: skip
