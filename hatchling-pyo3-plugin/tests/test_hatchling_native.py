@@ -531,3 +531,87 @@ def test_hn_registered_through_hatch_entry_points(hn_builder: Builder) -> None:
     from hatchling_native.hooks import hatch_register_build_hook
 
     assert {h.PLUGIN_NAME for h in hatch_register_build_hook()} == {"pyo3", "cmake"}
+
+
+SHIM = """
+import sys
+from pathlib import Path
+
+_here = Path(__file__).resolve().parent
+for _src in (_here.parent / "hatchling-pyo3-plugin" / "src", _here / "_build"):
+    if (_src / "hatchling_native").is_dir():
+        sys.path.insert(0, str(_src))
+        break
+
+
+def get_build_hook():
+    from hatchling_native.cmake import CMakeBuildHook
+
+    return CMakeBuildHook
+"""
+
+C_MODULE = """
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+static PyObject *twice(PyObject *self, PyObject *arg) {
+  long v = PyLong_AsLong(arg);
+  if (v == -1 && PyErr_Occurred()) return NULL;
+  return PyLong_FromLong(2 * v);
+}
+
+static PyMethodDef methods[] = {{"twice", twice, METH_O, "2 * x"}, {NULL, NULL, 0, NULL}};
+static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_core", NULL, -1, methods};
+PyMODINIT_FUNC PyInit__core(void) { return PyModule_Create(&module); }
+"""
+
+
+def test_hn_sibling_package_through_the_custom_hook_shim(
+    hn_builder: Builder, tmp_path: Path
+) -> None:
+    """The route documented for tagflow_cpp: a plain C-API CMake project in a sibling folder
+    loads the cmake hook from ../hatchling-pyo3-plugin/src (no index, no --find-links), and its
+    sdist carries the plugin so sdist -> wheel works too."""
+    shutil.copytree(HERE / "src", tmp_path / "hatchling-pyo3-plugin" / "src")
+    project = tmp_path / "sibling"
+    (project / "python" / "sibling").mkdir(parents=True)
+    (project / "python" / "sibling" / "__init__.py").write_text("from sibling._core import twice\n")
+    (project / "core.c").write_text(C_MODULE)
+    (project / "hatch_build.py").write_text(SHIM)
+    (project / "CMakeLists.txt").write_text(
+        "cmake_minimum_required(VERSION 3.18)\nproject(sibling LANGUAGES C)\n"
+        "find_package(Python REQUIRED COMPONENTS Interpreter Development.Module)\n"
+        "python_add_library(_core MODULE WITH_SOABI core.c)\n"
+        "install(TARGETS _core LIBRARY DESTINATION sibling)\n"
+    )
+    (project / "pyproject.toml").write_text(
+        textwrap.dedent(
+            """
+            [build-system]
+            requires = ["hatchling==1.33.0"]
+            build-backend = "hatchling.build"
+
+            [project]
+            name = "sibling"
+            version = "0.1.0"
+
+            [tool.hatch.build.targets.wheel]
+            packages = ["python/sibling"]
+
+            [tool.hatch.build.targets.sdist.force-include]
+            "../hatchling-pyo3-plugin/src/hatchling_native" = "_build/hatchling_native"
+
+            [tool.hatch.build.hooks.custom]
+            path = "hatch_build.py"
+            build-type = "Release"
+            """
+        )
+    )
+    hn_builder.build(project, tmp_path / "dist")  # sdist, then the wheel from the sdist alone
+    wheel = tmp_path / "dist" / f"sibling-0.1.0-{TAG}.whl"
+    assert set(wheel_files(wheel)) >= {"sibling/__init__.py", f"sibling/_core{EXT}"}
+    with tarfile.open(tmp_path / "dist" / "sibling-0.1.0.tar.gz") as tf:
+        assert "sibling-0.1.0/_build/hatchling_native/cmake.py" in tf.getnames()
+    # Installing straight from the folder (what `pip install ./pkg` and `uv sync` do).
+    python = hn_builder.venv(tmp_path / "venv", str(project))
+    assert run_py(python, "import sibling; print(sibling.twice(21))") == "42"

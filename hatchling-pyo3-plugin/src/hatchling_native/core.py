@@ -86,6 +86,8 @@ def validate_options(
 ) -> dict[str, Any]:
     """Check names and types; return the options with defaults filled in."""
     known = set(specs) | HATCH_GENERIC_OPTIONS
+    if hook == "custom":  # loaded through hatch's `custom` hook: its `path` option is hatch's
+        known.add("path")
     unknown = sorted(set(config) - known)
     if unknown:
         valid = ", ".join(sorted(specs))
