@@ -375,6 +375,17 @@ def verdicts(results: dict[str, Any]) -> list[str]:
             )
         else:
             tail = ""
+        srow, srow_cum = row(results, "s"), row(results, "a+b+c+d+s")
+        if srow and srow["speedup_geo"]:
+            tail += (
+                f" A serializer written for tagflow's trees (rung s, same bytes) gives "
+                f"{fx(srow['speedup_geo'])} alone"
+                + (
+                    f" and {fx(srow_cum['marginal'])} on top of a+b+c+d."
+                    if srow_cum and srow_cum.get("marginal")
+                    else "."
+                )
+            )
         out.append(
             f"**Serialization.** Original: 13 % in ElementTree serialization. Here "
             f"{sh['serialize']:.0f} % of table100 (cProfile). " + tail
