@@ -123,6 +123,7 @@ class Document {
   explicit Document(const Options& options);
   Document(const Document&) = delete;
   Document& operator=(const Document&) = delete;
+  // Movable while no Element guard is alive (guards point at the document they came from).
   Document(Document&&) noexcept = default;
   Document& operator=(Document&&) noexcept = default;
   ~Document() = default;
