@@ -55,6 +55,14 @@ def _parser() -> argparse.ArgumentParser:
         help=f"kill a worker whose RSS passes this (default ${benchmark.CAP_ENV} or "
         f"{benchmark.DEFAULT_CAP_GB:g})",
     )
+    r.add_argument(
+        "--python",
+        action="append",
+        default=[],
+        metavar="PATH",
+        help="another CPython to repeat the async-raise cells on (repeatable), e.g. "
+        "~/.cache/experiments/pythons/3.13/bin/python3.13",
+    )
     r.add_argument("--out", type=Path, default=Path("dleak-results"), help="output folder")
     pr = sub.add_parser("proof", help="show the reference cycle, and that the fixes free at once")
     pr.add_argument("--failures", type=int, default=1)
@@ -88,7 +96,12 @@ def main(argv: list[str] | None = None) -> int:
         )
         with ProcessGroup() as procs:
             res = benchmark.run_all(
-                procs, args.out, plan, cap, advance=lambda note: print(f"done: {note}")
+                procs,
+                args.out,
+                plan,
+                cap,
+                advance=lambda note: print(f"done: {note}"),
+                pythons=benchmark.other_interpreters(args.python),
             )
         (args.out / "results.json").write_text(json.dumps(res, indent=2, default=str) + "\n")
         print(f"wrote {args.out}/results.json, summary.csv, csv/, rss_*.png")

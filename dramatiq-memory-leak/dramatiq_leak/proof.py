@@ -197,7 +197,7 @@ def render(result: dict[str, Any]) -> str:
     for step in result["cycle"]:
         lines.append(f"  {step['object']}")
         if step["refers_to_next_by"]:
-            lines.append(f"      --[{step['refers_to_next_by']}]-->")
+            lines.append(f"      --({step['refers_to_next_by']})-->")
     if not result["cycle"]:
         lines.append("  (no exception alive: nothing keeps it, reference counting freed it)")
     lines.append(f"  after gc.collect(): {result['live_after_gc_collect']} alive")
