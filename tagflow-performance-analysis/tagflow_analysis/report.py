@@ -262,7 +262,7 @@ def ladder_md(results: dict[str, Any]) -> str:
         + '"step gain" is the geo-mean speedup of a cumulative rung over the rung before it. '
         "Time / Jinja2 above 1 means slower than Jinja2 with autoescape. Every rung's output was "
         "checked before timing: against html_bench's reference (normalized) and, separately, "
-        "against tagflow 0.12.0 itself (rungs a-d are byte-identical to it)."
+        "against tagflow 0.12.0 itself (rungs a-d and s are byte-identical to it)."
     )
 
 
