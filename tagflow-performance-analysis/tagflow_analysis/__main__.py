@@ -32,9 +32,7 @@ def main(argv: list[str] | None = None) -> int:
     c = sub.add_parser("check", help="equivalence of every ladder rung with tagflow, per scenario")
     c.add_argument("--rungs", nargs="*", default=None, help="rung names (default: all)")
 
-    n = sub.add_parser(
-        "native", help="callgrind/perf analysis of tagflow_cpp on one scenario (JSON)"
-    )
+    n = sub.add_parser("native", help="callgrind analysis of tagflow_cpp on one scenario (JSON)")
     n.add_argument("scenario")
     n.add_argument("--api", choices=("compat", "explicit", "pydispatch"), default="explicit")
     n.add_argument("--out", type=Path, required=True)
