@@ -22,7 +22,7 @@ from uvloop_bench.runner import Bench, Cell, CellError, Load, Server, Tools, mea
 TITLE = "asyncio vs uvloop vs rloop on Python 3.11 and 3.13, C++ load generator"
 ISSUE = 6
 
-QUICK = {"reps": 3, "warmup": 0.1, "duration": 0.3}
+QUICK = {"reps": 3, "warmup": 0.1, "duration": 0.25}
 FULL = {"reps": 5, "warmup": 0.5, "duration": 2.0}
 #: The uvloop the original study used, measured beside the current one on the newest Python.
 ORIGINAL_UVLOOP = "uvloop==0.21.0"
@@ -104,6 +104,20 @@ def _plan(ctx: Any, bench: Bench, pythons: list[dict[str, Any]]) -> list[Task]:
                     key = {"python": p["version"], "loop": loop, "api": api, "size": size}
                     load = Load(connections=3, size=size, warmup=warm, duration=dur)
                     add("grid", server(p, loop, api), load, key)
+            # The uvloop the original used (0.21.0), on the newest Python, right beside.
+            newest_ok = ok[-1]
+            if api in analysis.ORIGINAL_APIS and newest_ok.get("original_uvloop_python"):
+                key = {"python": newest_ok["version"], "loop": "uvloop", "uvloop": "0.21.0"}
+                key |= {"api": api, "size": size}
+                srv = Server(
+                    python=newest_ok["original_uvloop_python"],
+                    python_version=f"{newest_ok['version']} (uvloop 0.21.0)",
+                    loop="uvloop",
+                    api=api,
+                )
+                add(
+                    "uvloop021", srv, Load(connections=3, size=size, warmup=warm, duration=dur), key
+                )
     # 2. Concurrency sweep at 1000 bytes.
     sweep_apis = ("sockets", "protocol") if ctx.quick else analysis.APIS
     for p in newest:
@@ -129,7 +143,7 @@ def _plan(ctx: Any, bench: Bench, pythons: list[dict[str, Any]]) -> list[Task]:
                     add("latency", server(p, loop, api), load, key)
     # 4. The ceiling: C++ servers, same 3 connections and 1000 bytes, then pipelined.
     for engine in ("epoll", "io_uring"):
-        for depth in (1, 16):
+        for depth in (1, 16, 64):
             key = {"engine": engine, "depth": depth, "size": 1000, "connections": 3}
             load = Load(connections=3, size=1000, depth=depth, warmup=warm, duration=dur)
             add("ceiling", Server(engine=engine), load, key)
@@ -148,23 +162,7 @@ def _plan(ctx: Any, bench: Bench, pythons: list[dict[str, Any]]) -> list[Task]:
                     key["depth"] = depth
                     load = Load(connections=3, size=size, depth=depth, warmup=warm, duration=dur)
                     add("sock_recv", server(p, loop, api), load, key, stats=True)
-    # 6. The original's uvloop (0.21.0) on the newest Python, the original's three APIs.
-    for p in ok[-1:]:
-        if not p.get("original_uvloop_python"):
-            continue
-        for api in analysis.ORIGINAL_APIS:
-            for size in analysis.SIZES:
-                key = {"python": p["version"], "loop": "uvloop", "uvloop": "0.21.0"}
-                key |= {"api": api, "size": size}
-                load = Load(connections=3, size=size, warmup=warm, duration=dur)
-                srv = Server(
-                    python=p["original_uvloop_python"],
-                    python_version=f"{p['version']} (uvloop 0.21.0)",
-                    loop="uvloop",
-                    api=api,
-                )
-                add("uvloop021", srv, load, key)
-    # 7. Cross-check with the original's client on the same servers.
+    # 6. Cross-check with the original's client on the same servers.
     sizes = (1000,) if ctx.quick else analysis.SIZES
     for p in newest:
         for loop, api in (("asyncio", "sockets"), ("uvloop", "protocol"), ("uvloop", "sockets")):

@@ -310,9 +310,10 @@ def original_uvloop(results: dict[str, Any]) -> list[dict[str, Any]]:
     for c in results.get("uvloop021", []):
         k = c["key"]
         same = {"python": k["python"], "api": k["api"], "size": k["size"]}
-        a = median(find(results["grid"], loop="asyncio", **same))
-        new = median(find(results["grid"], loop="uvloop", **same))
-        old = median(c)
+        ca = find(results["grid"], loop="asyncio", **same)
+        cn = find(results["grid"], loop="uvloop", **same)
+        a, new, old = median(ca), median(cn), median(c)
+        cpu = "server_cpu_us_per_req"
         rows.append(
             {
                 **same,
@@ -322,6 +323,7 @@ def original_uvloop(results: dict[str, Any]) -> list[dict[str, Any]]:
                 "ratio_021": old / a if old and a else None,
                 "ratio_new": new / a if new and a else None,
                 "original_ratio": original_ratios().get((k["api"], k["size"])),
+                "cpu_us": [median(ca, cpu), median(cn, cpu), median(c, cpu)],
             }
         )
     return rows

@@ -490,12 +490,13 @@ def _original_uvloop(results: dict[str, Any]) -> str:
             *(r["python"], r["api"], f"{r['size']:,}"),
             *(n(r["asyncio"]), n(r["uvloop_new"]), n(r["uvloop_021"])),
             *(x(r["ratio_new"]), x(r["ratio_021"]), x(r["original_ratio"])),
+            " / ".join(f"{v:.1f}" if v else "–" for v in r.get("cpu_us", [])),
         ]
         for r in rows
     ]
     head = ["Python", "API", "size", "asyncio", "uvloop 0.23.0", "uvloop 0.21.0"]
     head += ["0.23/asyncio", "0.21/asyncio", "original 0.21/asyncio"]
-    return _table(head, body)
+    return _table([*head, "server µs/req: asyncio / 0.23 / 0.21"], body)
 
 
 def readme_sections(results: dict[str, Any]) -> dict[str, str]:
