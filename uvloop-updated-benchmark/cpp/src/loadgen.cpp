@@ -381,18 +381,16 @@ LoadResult run_load(const LoadConfig& cfg) {
   }
 
   CpuSample cpu0 = CpuSample::take();
-  std::int64_t w0 = t0;
   std::vector<std::thread> threads;
   threads.reserve(workers.size());
   for (auto& w : workers) threads.emplace_back([&w] { w->run(); });
   if (!counted) {
     sleep_until(from, errors);
-    cpu0 = CpuSample::take();
-    w0 = now_ns();
+    cpu0 = CpuSample::take();  // echoload's own CPU over the measured window only
   }
   for (auto& th : threads) th.join();
   const CpuSample cpu1 = CpuSample::take();
-  const std::int64_t w1 = counted ? now_ns() : to;
+  const std::int64_t end = counted ? now_ns() : to;
   errors.rethrow();
 
   LoadResult r;
@@ -402,8 +400,7 @@ LoadResult run_load(const LoadConfig& cfg) {
     r.issued_late += w->late;
     r.latency.merge(w->latency);
   }
-  r.seconds = static_cast<double>((counted ? w1 - t0 : w1 - w0)) / 1e9;
-  if (!counted) r.seconds = static_cast<double>(to - from) / 1e9;
+  r.seconds = static_cast<double>(end - from) / 1e9;  // counted: from == t0
   r.cpu_user_s = cpu1.user - cpu0.user;
   r.cpu_sys_s = cpu1.sys - cpu0.sys;
   return r;
