@@ -145,7 +145,9 @@ def _sigterm(signum: int, frame: object) -> None:
 def main(argv: list[str] | None = None) -> int:
     p = parser()
     args, extra = p.parse_known_args(argv)
-    if extra and args.command != "pythons":
+    if args.command == "pythons":
+        args.rest = extra + args.rest  # `lab pythons` parses its own options
+    elif extra:
         # Let the subcommand's own parser print its usage with the error.
         sub = next(a for a in p._actions if isinstance(a, argparse._SubParsersAction))
         sub.choices[args.command].error(f"unrecognized arguments: {' '.join(extra)}")

@@ -675,10 +675,6 @@ def _parse(argv: list[str]) -> argparse.Namespace:
 
 def provision(argv: list[str]) -> int:
     """Entry point of ``lab pythons``."""
-    if not argv and "pythons" in sys.argv[1:]:
-        # `lab`'s parser keeps only positional leftovers in argv; take the options from
-        # the command line itself so `lab pythons --force` works.
-        argv = sys.argv[sys.argv.index("pythons", 1) + 1 :]
     args = _parse(argv)
     if args.list:
         for exe in default():
