@@ -16,6 +16,7 @@ import contextlib
 import json
 import math
 import os
+import re
 import signal
 import subprocess
 import threading
@@ -76,6 +77,13 @@ class Sampler(threading.Thread):
         self._halt = threading.Event()
         self._tree: list[psutil.Process] = []
         self._tree_at = 0.0
+        self.worker_seen = False
+        self._missing = 0
+
+    @property
+    def worker_gone(self) -> bool:
+        """A worker process existed and has been gone for several samples (it died)."""
+        return self.worker_seen and self._missing >= 4
 
     def stop(self) -> None:
         self._halt.set()
@@ -106,6 +114,12 @@ class Sampler(threading.Thread):
                 tree += rss
                 if i > 0:  # not the supervisor (the `dramatiq` main process)
                     worker += rss
+            if worker:
+                self.worker_seen = True
+                self._missing = 0
+            elif self.worker_seen:
+                self._missing += 1
+                self._tree_at = 0.0
             if worker:  # the worker process exists (not just the supervisor)
                 self.samples.t.append(now)
                 self.samples.worker_rss.append(worker)
@@ -224,8 +238,8 @@ def run_cell(
         while boot is None:
             reader.poll()
             boot = reader.first("boot")
-            if proc.poll() is not None:
-                crashed = {"returncode": proc.returncode, "phase": "boot"}
+            if proc.poll() is not None or sampler.worker_gone:
+                crashed = {"returncode": proc.poll(), "phase": "boot"}
                 stop_reason = "crashed"
                 break
             if time.monotonic() - started > BOOT_TIMEOUT:
@@ -238,8 +252,8 @@ def run_cell(
             if sampler.capped is not None:
                 stop_reason = "memory cap"
                 break
-            if proc.poll() is not None:
-                crashed = {"returncode": proc.returncode, "phase": "run"}
+            if proc.poll() is not None or sampler.worker_gone:
+                crashed = {"returncode": proc.poll(), "phase": "run"}
                 stop_reason = "crashed"
                 break
             tick = reader.last("tick")
@@ -263,6 +277,10 @@ def run_cell(
         crashed = {"returncode": proc.returncode, "phase": "shutdown"}
     if crashed is not None:
         crashed["log_tail"] = _tail(worker_log)
+        if crashed["returncode"] is None:
+            crashed["returncode"] = proc.returncode  # after our stop: how the supervisor ended
+        code = re.search(r"exited unexpectedly \(code (-?\d+)\)", crashed["log_tail"])
+        crashed["worker_exit_code"] = int(code.group(1)) if code else None
 
     states = client(procs, python, env, "account")["states"]
     succeeded = {e["id"] for e in reader.events if e["ev"] == "msg" and e["ok"]}

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import os
+import time
 from typing import Any
 
 import dramatiq
@@ -134,7 +135,14 @@ async def sleep_async(mb: int, sleep_ms: int) -> None:
 
 @dramatiq.actor(queue_name=QUEUE, max_retries=0)
 def crash_worker(code: int) -> None:
-    """Harness self-test only: the worker process dies on the spot, as on a segfault."""
+    """Harness self-test only: the worker process dies on the spot, as on a segfault.
+
+    It waits a second first: a worker that dies while the ``dramatiq`` supervisor is
+    still starting up can leave the supervisor hung without a word (the harness then
+    detects the missing worker process and kills the supervisor, but cannot read the
+    exit code from its log).
+    """
+    time.sleep(1.0)
     os._exit(code)
 
 

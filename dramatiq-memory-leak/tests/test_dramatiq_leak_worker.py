@@ -68,6 +68,6 @@ def test_dleak_crashed_worker_is_recorded(
     cfg = harness.CellConfig(crash, envs.variant("2.2.1"), mb=7, duration_s=30, mem_cap_mb=2000)
     raw = harness.run_cell(procs, url, cfg, tmp_path)
     assert raw["stop_reason"] == "crashed"
-    assert raw["crashed"]["returncode"] == 7
-    assert "exited unexpectedly" in raw["crashed"]["log_tail"]
+    # the supervisor reports the worker's exit code (its own exit may race with our stop)
+    assert raw["crashed"]["worker_exit_code"] == 7, raw["crashed"]
     assert raw["accounting"]["ok"] and raw["accounting"]["still_queued"] == 1
