@@ -172,13 +172,17 @@ def verdict(results: dict[str, Any]) -> str:
         )
     if ch and a:
         out.append(
-            f"- Chained exceptions make it worse: `raise Outer(big) from Inner(big)` peaked at "
+            f"- Chained exceptions make it "
+            f"{'worse' if ch['peak_mb'] > a['peak_mb'] else 'no worse here'}: "
+            f"`raise Outer(big) from Inner(big)` peaked at "
             f"{ch['peak_mb']:.0f} MB ({ch['live_exceptions_max']} live exceptions at most; "
             f"the original: {SEED['chained_peak_mb']:,.0f} MB)."
         )
     if sync and sleep:
+        worst = max(sync["live_exceptions_max"], sleep["live_exceptions_max"])
+        flat = "stay flat" if worst <= 1 else "do NOT stay flat"
         out.append(
-            f"- The controls stay flat: the same failure from a sync actor peaked at "
+            f"- The controls {flat}: the same failure from a sync actor peaked at "
             f"{sync['peak_mb']:.0f} MB (at most {sync['live_exceptions_max']} live exception), "
             f"an async actor sleeping with its buffer at {sleep['peak_mb']:.0f} MB "
             f"(the original's sleep control: ~{SEED['sleep_control_mb']} MB)."
@@ -189,13 +193,18 @@ def verdict(results: dict[str, Any]) -> str:
     if a:
         drops = a["bulk_drops"]
         floors = _post_drop_mb(a)
+        kind = (
+            "not a leak but delayed freeing of a reference cycle"
+            if drops
+            else "growth without a drop within this cell"
+        )
         floor_txt = (
             f"each drop brought RSS back to {min(floors):.0f}-{max(floors):.0f} MB"
             if floors
             else "no drop happened within the cell"
         )
         out.append(
-            f"- It is not a leak but delayed freeing of a reference cycle: 2.2.0's RSS is a "
+            f"- It is {kind}: 2.2.0's RSS is a "
             f"sawtooth with {drops} bulk drops in {a['duration_s']:.0f} s "
             f"({a['drops_matched_to_gc']} of them at the same moment as a GC run, median "
             f"{_fmt(a.get('s_between_drops'), 1, ' s')} apart); {floor_txt}, and "
@@ -256,7 +265,41 @@ def verdict(results: dict[str, Any]) -> str:
             f"grew RSS by {alloc['bytes_n_rss_growth_mb']} MB, a written buffer of the same size "
             f"by {alloc['written_rss_growth_mb']} MB. Unwritten memory cannot show the effect."
         )
+    extra = _also_measured(results)
+    if extra:
+        out += ["", "**Also measured here**", "", *extra]
     return "\n".join(out) + "\n"
+
+
+def _also_measured(results: dict[str, Any]) -> list[str]:
+    out: list[str] = []
+    c0 = _cell(results, "concurrent", "2.2.0")
+    c1 = _cell(results, "concurrent", "2.2.1")
+    if c0 and c1 and c0["throughput_per_s"]:
+        ratio = c1["throughput_per_s"] / c0["throughput_per_s"]
+        cost = "the retention costs throughput too" if ratio > 1.2 else "throughput is similar"
+        out.append(
+            f"- With 5 threads failing at once ({c0['mb']} MB each), 2.2.0 peaked at "
+            f"{c0['peak_mb']:.0f} MB vs {c1['peak_mb']:.0f} MB on 2.2.1, with up to "
+            f"{c0['live_exceptions_max']} exceptions alive, and processed "
+            f"{c0['throughput_per_s']:.1f} msg/s vs {c1['throughput_per_s']:.1f} "
+            f"({ratio:.1f}x): {cost} ({c0['gc_time_ms'] / 1000:.1f} s spent in the collector)."
+        )
+    a1 = _cell(results, "async-raise", "2.2.1")
+    fx = _cell(results, "async-raise", "2.2.0+fix")
+    if a1 and fx and a1["throughput_per_s"]:
+        rel = fx["throughput_per_s"] / a1["throughput_per_s"]
+        verdict = (
+            "costs nothing measurable"
+            if rel > 0.9
+            else f"ran at {rel:.0%} of 2.2.1's throughput here"
+        )
+        out.append(
+            f"- The fix middleware {verdict}: {fx['throughput_per_s']:.1f} msg/s "
+            f"and {_fmt(fx['cpu_ms_per_attempt'])} ms CPU per attempt, against "
+            f"{a1['throughput_per_s']:.1f} msg/s and {_fmt(a1['cpu_ms_per_attempt'])} ms on 2.2.1."
+        )
+    return out
 
 
 def proof_section(results: dict[str, Any]) -> str:
