@@ -74,6 +74,12 @@ LABELS = {
     "ours": "hatchling-native 0.1.0 (ours)",
 }
 
+SHORT = {
+    "maturin": "maturin\n" + MATURIN.split("==")[1],
+    "original": "original\n" + ORIGINAL.split("==")[1],
+    "ours": "ours\n0.1.0",
+}
+
 CHECK = """
 import importlib, sys
 m = importlib.import_module("pyo3_demo")
@@ -344,7 +350,7 @@ def write_outputs(ctx: Any, results: dict[str, Any]) -> None:
     from lab.plotting import HIGHLIGHT, MUTED, save
 
     tools = [t for t in ("maturin", "original", "ours") if results["tools"][t].get("cold_s")]
-    fig, axes = plt.subplots(1, 2, figsize=(9, 3.4))
+    fig, axes = plt.subplots(1, 2, figsize=(9, 3.6))
     for ax, kind, title in zip(
         axes, ("cold_s", "warm_s"), ("cold build", "warm (no-op) build"), strict=False
     ):
@@ -356,8 +362,10 @@ def write_outputs(ctx: Any, results: dict[str, Any]) -> None:
             err = [[med - min(xs)], [max(xs) - med]]
             color = HIGHLIGHT if tool == "ours" else MUTED[i % len(MUTED)]
             ax.bar(i, med, yerr=err, color=color, capsize=4)
-            ax.text(i, med, f"{med:.1f}", ha="center", va="bottom", fontsize=8)
-        ax.set_xticks(range(len(tools)), [LABELS[t].split(" (")[0] for t in tools], fontsize=8)
+            ax.annotate(
+                f"{med:.1f}", (i, med), xytext=(14, 3), textcoords="offset points", fontsize=8
+            )
+        ax.set_xticks(range(len(tools)), [SHORT[t] for t in tools], fontsize=8)
         ax.set_title(f"{title} (s, median; bars min-max)")
     path = save(fig, ctx.out / "build_times.png")
     ctx.artifact(path)

@@ -296,6 +296,7 @@ class NativeBuildHook(BuildHookInterface):
         self._options: dict[str, Any] | None = None
         self._stage: Path | None = None
         self._tag: str | None = None
+        self._policy = ""  # the manylinux policy auditwheel found, when manylinux = true
 
     # -- options
     @property
