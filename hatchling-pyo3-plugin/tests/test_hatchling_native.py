@@ -612,6 +612,47 @@ def test_hn_sibling_package_through_the_custom_hook_shim(
     assert set(wheel_files(wheel)) >= {"sibling/__init__.py", f"sibling/_core{EXT}"}
     with tarfile.open(tmp_path / "dist" / "sibling-0.1.0.tar.gz") as tf:
         assert "sibling-0.1.0/_build/hatchling_native/cmake.py" in tf.getnames()
-    # Installing straight from the folder (what `pip install ./pkg` and `uv sync` do).
+    # Installing straight from the folder (what `pip install ./pkg` does) ...
     python = hn_builder.venv(tmp_path / "venv", str(project))
     assert run_py(python, "import sibling; print(sibling.twice(21))") == "42"
+    # ... and editable (what `uv sync` does for a workspace member): the module is placed next
+    # to the package's Python files, built with the editable build type.
+    python = hn_builder.venv(tmp_path / "venv-editable", editable=project)
+    where = run_py(python, "import sibling._core as c; print(c.__file__, c.twice(4))")
+    assert where == f"{project}/python/sibling/_core{EXT} 8"
+    assert (project / "build" / "cmake-" f"{PY_TAG}-{PY_TAG}-debug" / "CMakeCache.txt").is_file()
+
+
+def test_hn_tags_names_and_option_checks() -> None:
+    """The pure parts of the core: tags for target triples, suffixes, option validation."""
+    from hatchling_native.core import (
+        COMMON_OPTIONS,
+        NativeBuildError,
+        ext_suffix,
+        parse_abi3,
+        platform_tag_for_target,
+        validate_options,
+    )
+
+    assert platform_tag_for_target(None) == "linux_x86_64"
+    assert platform_tag_for_target("x86_64-unknown-linux-gnu") == "linux_x86_64"
+    assert platform_tag_for_target("aarch64-unknown-linux-gnu") == "linux_aarch64"
+    assert platform_tag_for_target("x86_64-pc-windows-msvc") == "win_amd64"
+    with pytest.raises(NativeBuildError, match="wasm32-unknown-unknown"):
+        platform_tag_for_target("wasm32-unknown-unknown")
+    assert ext_suffix() == EXT and ext_suffix(abi3=True) == ".abi3.so"
+    assert ext_suffix(target="aarch64-unknown-linux-gnu") == EXT.replace("x86_64", "aarch64")
+    assert parse_abi3("3.9") == (3, 9) and parse_abi3(False) is None
+    for bad in ("3", "3.6", "2.7", True):
+        with pytest.raises(NativeBuildError, match="abi3"):
+            parse_abi3(bad)
+    with pytest.raises(NativeBuildError, match="newer than the interpreter"):
+        parse_abi3("3.99")
+    values = validate_options("pyo3", {"strip": True, "dependencies": []}, COMMON_OPTIONS)
+    assert values["strip"] is True and values["env"] == {}
+    with pytest.raises(NativeBuildError, match="must map strings to strings"):
+        validate_options("pyo3", {"env": {"A": 1}}, COMMON_OPTIONS)
+    with pytest.raises(NativeBuildError, match="must be bool, got int 1"):
+        validate_options("pyo3", {"manylinux": 1}, COMMON_OPTIONS)
+    # loaded through hatch's `custom` hook, its own `path` option is accepted
+    assert validate_options("custom", {"path": "hatch_build.py"}, COMMON_OPTIONS)
