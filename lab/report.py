@@ -120,6 +120,25 @@ def _embed(path: Path) -> str:
     return f"<li>{html.escape(path.name)} ({path.stat().st_size:,} bytes)</li>"
 
 
+_IMAGE = re.compile(r"!\[(?P<alt>[^\]]*)\]\((?P<src>[^)\s]+)\)")
+_MIME = {".png": "image/png", ".svg": "image/svg+xml"}
+
+
+def _inline_images(markdown: str, folder: Path, shown: set[Path]) -> str:
+    """Turn README-relative image links into data URIs so index.html stands alone."""
+
+    def sub(m: re.Match[str]) -> str:
+        path = (folder / m.group("src")).resolve()
+        mime = _MIME.get(path.suffix.lower())
+        if mime is None or not path.is_file():
+            return m.group(0)
+        shown.add(path)
+        data = base64.b64encode(path.read_bytes()).decode()
+        return f"![{m.group('alt')}](data:{mime};base64,{data})"
+
+    return _IMAGE.sub(sub, markdown)
+
+
 _CSS = """
 body{font:15px/1.45 system-ui,sans-serif;max-width:1100px;margin:2em auto;padding:0 1em;color:#222}
 table{border-collapse:collapse;margin:.6em 0}td,th{border:1px solid #ccc;padding:.25em .6em;
@@ -147,11 +166,16 @@ def write_index_html(experiments: list[Experiment]) -> Path:
         except ReportError as exc:
             sections = {}
             body.append(f'<p class="failed">{html.escape(str(exc))}</p>')
+        shown: set[Path] = set()
         for text in sections.values():
-            body.append(md.render(text))
+            body.append(md.render(_inline_images(text, exp.folder, shown)))
         files = [results_dir(exp.name) / a for a in rec.get("artifacts") or []]
         pictures = {".png", ".svg"}
-        figures = [_embed(f) for f in files if f.is_file() and f.suffix.lower() in pictures]
+        figures = [
+            _embed(f)
+            for f in files
+            if f.is_file() and f.suffix.lower() in pictures and f.resolve() not in shown
+        ]
         others = [_embed(f) for f in files if f.is_file() and f.suffix.lower() not in pictures]
         body.extend(figures)
         if others:
