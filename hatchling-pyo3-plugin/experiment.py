@@ -449,6 +449,11 @@ def verdict(results: dict[str, Any]) -> str:
         ("imports in a fresh venv", orig.get("import_ok"), ours.get("import_ok")),
         ("editable install", orig.get("editable_ok"), ours.get("editable_ok")),
         (
+            "no libpython dependency",
+            orig.get("links_libpython") is False,
+            ours.get("links_libpython") is False,
+        ),
+        (
             "sdist has Cargo.lock",
             orig.get("sdist_has_cargo_lock"),
             ours.get("sdist_has_cargo_lock"),
