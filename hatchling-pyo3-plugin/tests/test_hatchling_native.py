@@ -12,6 +12,7 @@ import csv
 import hashlib
 import io
 import os
+import platform
 import shutil
 import subprocess
 import sys
@@ -33,7 +34,10 @@ PY_TAG = f"cp{sys.version_info[0]}{sys.version_info[1]}"
 TAG = f"{PY_TAG}-{PY_TAG}-linux_x86_64"
 
 pytestmark = pytest.mark.skipif(
-    shutil.which("cargo") is None or shutil.which("cmake") is None or sys.platform != "linux",
+    shutil.which("cargo") is None
+    or shutil.which("cmake") is None
+    or sys.platform != "linux"
+    or platform.machine() != "x86_64",
     reason="needs cargo and cmake on Linux x86_64",
 )
 
