@@ -238,6 +238,9 @@ def run_cell(
         while boot is None:
             reader.poll()
             boot = reader.first("boot")
+            if sampler.capped is not None:
+                stop_reason = "memory cap"
+                break
             if proc.poll() is not None or sampler.worker_gone:
                 crashed = {"returncode": proc.poll(), "phase": "boot"}
                 stop_reason = "crashed"
@@ -247,7 +250,7 @@ def run_cell(
             time.sleep(0.05)
         t0 = boot["t"] if boot else started
         deadline = t0 + cfg.duration_s
-        while boot is not None and crashed is None:
+        while boot is not None and crashed is None and stop_reason == "duration":
             reader.poll()
             if sampler.capped is not None:
                 stop_reason = "memory cap"
