@@ -234,30 +234,31 @@ def run_cell(
     crashed: dict[str, Any] | None = None
     boot: dict[str, Any] | None = None
     stop_reason = "duration"
+
+    def trouble(phase: str) -> tuple[str, dict[str, Any] | None] | None:
+        """Why the cell must stop now (memory cap, dead worker), or None."""
+        if sampler.capped is not None:
+            return "memory cap", None
+        if proc.poll() is not None or sampler.worker_gone:
+            return "crashed", {"returncode": proc.poll(), "phase": phase}
+        return None
+
     try:
         while boot is None:
             reader.poll()
             boot = reader.first("boot")
-            if sampler.capped is not None:
-                stop_reason = "memory cap"
-                break
-            if proc.poll() is not None or sampler.worker_gone:
-                crashed = {"returncode": proc.poll(), "phase": "boot"}
-                stop_reason = "crashed"
+            if (bad := trouble("boot")) is not None:
+                stop_reason, crashed = bad
                 break
             if time.monotonic() - started > BOOT_TIMEOUT:
                 raise TimeoutError(f"{cfg.name}: worker did not boot in {BOOT_TIMEOUT:.0f} s")
             time.sleep(0.05)
         t0 = boot["t"] if boot else started
         deadline = t0 + cfg.duration_s
-        while boot is not None and crashed is None and stop_reason == "duration":
+        while boot is not None and stop_reason == "duration":
             reader.poll()
-            if sampler.capped is not None:
-                stop_reason = "memory cap"
-                break
-            if proc.poll() is not None or sampler.worker_gone:
-                crashed = {"returncode": proc.poll(), "phase": "run"}
-                stop_reason = "crashed"
+            if (bad := trouble("run")) is not None:
+                stop_reason, crashed = bad
                 break
             tick = reader.last("tick")
             if (
