@@ -35,6 +35,9 @@ from lab.procs import ProcessGroup
 MiB = 1 << 20
 SAMPLE_INTERVAL = 0.05
 BOOT_TIMEOUT = 60.0
+# After a worker process dies, how long the dramatiq supervisor gets to log its exit code and
+# stop by itself before we stop it (it can hang when the worker died while booting).
+SUPERVISOR_GRACE_S = 3.0
 
 
 @dataclass
@@ -240,6 +243,8 @@ def run_cell(
         if sampler.capped is not None:
             return "memory cap", None
         if proc.poll() is not None or sampler.worker_gone:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                proc.wait(timeout=SUPERVISOR_GRACE_S)
             return "crashed", {"returncode": proc.poll(), "phase": phase}
         return None
 
