@@ -2,16 +2,17 @@
 # Both set up whatever is missing first; a second run skips what is done.
 SHELL := /bin/bash
 .SHELLFLAGS := -eu -o pipefail -c
-UV := $(shell command -v uv 2>/dev/null || echo python3 -m uv)
+# uv on PATH if it is the pinned 0.13.x, else the private one lab/setup.sh installs (lab/uv.sh).
+UV := $(shell bash lab/uv.sh)
 JOBS ?= $(shell nproc)
 FUZZ_SECONDS ?= 60
 
 .PHONY: help setup build build-asan run bench test test-cpp test-python lint format pythons fuzz clean
 
 help:
-	@echo "make run      set up, then run every experiment (quick mode) and write results/index.html"
+	@echo "make run      set up, then run every experiment (quick mode); report in runs/index.html"
 	@echo "make test     set up, then lint, C++ tests (release + ASan/UBSan) and pytest"
-	@echo "make bench    every experiment in full mode (published figures)"
+	@echo "make bench    every experiment in full mode (publishable with lab publish)"
 	@echo "make lint     ruff check, ruff format --check, clang-format --dry-run -Werror"
 	@echo "make format   apply ruff format and clang-format"
 	@echo "make pythons  build CPython 3.13 from Debian's trixie sources into ~/.cache/experiments"
@@ -28,11 +29,13 @@ build-asan: setup
 	@cmake --preset asan >/dev/null
 	@cmake --build --preset asan -j $(JOBS)
 
+# Working runs go to runs/ (ignored): `make run` never changes a tracked file.
 run: build
-	$(UV) run lab run
+	$(UV) run --frozen lab run
 
+# Full mode, one experiment after another; publish each with `lab publish EXPERIMENT`.
 bench: build
-	$(UV) run lab run --full
+	$(UV) run --frozen lab run --full
 
 test: lint test-cpp test-python
 
@@ -43,22 +46,22 @@ test-cpp: build build-asan
 # pytest exit 5 means "no tests collected": with the lab's own tests always present
 # that can only mean the suite is broken, so it fails (a run must never pass empty).
 test-python: build
-	$(UV) run pytest -q -p no:cacheprovider
+	$(UV) run --frozen pytest -q -p no:cacheprovider
 
 CPP_FILES = $(shell git ls-files '*.cpp' '*.hpp' '*.h' '*.cc' 2>/dev/null)
 
 lint: setup
-	$(UV) run ruff check .
-	$(UV) run ruff format --check .
+	$(UV) run --frozen ruff check .
+	$(UV) run --frozen ruff format --check .
 	@if [ -n "$(CPP_FILES)" ]; then clang-format --dry-run -Werror $(CPP_FILES); fi
 
 format: setup
-	$(UV) run ruff format .
-	$(UV) run ruff check --fix .
+	$(UV) run --frozen ruff format .
+	$(UV) run --frozen ruff check --fix .
 	@if [ -n "$(CPP_FILES)" ]; then clang-format -i $(CPP_FILES); fi
 
 pythons: setup
-	$(UV) run lab pythons
+	$(UV) run --frozen lab pythons
 
 fuzz: setup
 	@cmake --preset fuzz >/dev/null

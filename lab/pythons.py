@@ -4,7 +4,9 @@ The lab's own interpreter (Python 3.11 on this machine) is always used.
 Extra interpreters are provisioned by ``lab pythons`` into
 ``~/.cache/experiments/pythons/<version>/`` and picked up here.
 
-How CPython 3.13 is built (see ``shared/DESIGN.md``):
+How CPython 3.13 is built. The rule: only from the source package Debian itself publishes
+(trixie's ``python3.13``, which apt verifies against the signed index), never from a prebuilt
+binary of another origin, and without changing the system's apt configuration or state:
 
 1. A private apt configuration (``~/.cache/experiments/pythons/apt-trixie/``):
    one deb822 ``Types: deb-src`` entry for suite ``trixie`` on the same Debian
@@ -548,8 +550,9 @@ def provision_cpython(plan: BuildPlan) -> Path:
 
 
 def _uv() -> list[str]:
-    uv = shutil.which("uv")
-    return [uv] if uv else [sys.executable, "-m", "uv"]
+    from lab.paths import uv
+
+    return [uv()]
 
 
 def _python_version(python: str) -> str:

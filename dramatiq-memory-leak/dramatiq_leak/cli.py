@@ -8,7 +8,7 @@ Examples::
     dramatiq-leak proof                            # print the reference cycle (2.2.0) and the fixes
     dramatiq-leak envs                             # build the per-version environments only
 
-``uv run lab run dramatiq-memory-leak [--full]`` runs the same thing and records it
+``uv run --frozen lab run dramatiq-memory-leak [--full]`` runs the same thing and records it
 in results/latest.json; the memory cap then comes from $DRAMATIQ_LEAK_MEM_CAP_GB.
 """
 

@@ -6,7 +6,8 @@ from typing import Any
 
 from dramatiq_leak.scenarios import SCENARIOS
 
-#: The original study's figures (shared/reference/seed-facts.md), for side-by-side.
+#: The original study's figures, as its README reports them (dramatiq 2.0.0 on Python 3.13;
+#: dramatiq: https://github.com/Bogdanp/dramatiq), for side-by-side.
 SEED = {
     "python": "3.13.7",
     "dramatiq": "2.0.0",

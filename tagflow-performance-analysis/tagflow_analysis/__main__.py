@@ -13,8 +13,9 @@ def main(argv: list[str] | None = None) -> int:
         prog="python -m tagflow_analysis",
         description=(
             "Where tagflow 0.12.0's time goes. The full experiment (profiles, ladder, C++ "
-            "analysis, README figures) is `uv run lab run tagflow-performance-analysis`; these "
-            "subcommands are its parts."
+            "analysis, README figures) is "
+            "`uv run --frozen lab run tagflow-performance-analysis`; "
+            "these subcommands are its parts."
         ),
     )
     sub = parser.add_subparsers(dest="cmd", required=True)

@@ -11,7 +11,8 @@ from typing import Any
 from tagflow_analysis.attribution import CATEGORIES
 from tagflow_analysis.engines import Rung
 
-#: The original study's figures (shared/reference/seed-facts.md), for side-by-side tables.
+#: The original study's figures, as its README reports them (tagflow 0.12.0,
+#: https://github.com/lessrest/tagflow), for side-by-side tables.
 ORIGINAL = {
     "attribution_table_page": {  # cProfile shares of a data-table render, tagflow 0.12.0
         "closure": 18.0,  # new @contextmanager closure per tag (update_wrapper alone 14 %)

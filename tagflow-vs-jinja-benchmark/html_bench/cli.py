@@ -19,7 +19,7 @@ examples:
   python -m html_bench --scenario simple --engine htpy --time  quick pyperf timing
 
 The full benchmark (every engine, every scenario, plots, README tables) is
-`uv run lab run tagflow-vs-jinja-benchmark [--full] [--python PATH]`.
+`uv run --frozen lab run tagflow-vs-jinja-benchmark [--full] [--python PATH]`.
 An engine may also be given as an import spec 'package.module:factory'.
 Exit status: 0 ok, 1 output differs / engine failed, 2 bad arguments or names.
 """
