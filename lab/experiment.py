@@ -7,23 +7,32 @@ and a line in ``lab/registry.py``. The module defines:
     One line: what the experiment shows.
 ``ISSUE: int``
     Its issue number in the tracker (shown by ``lab list``).
-``IMPLEMENTED: bool``
-    False while the experiment is not built yet (``lab run`` then skips it and
-    says so). Defaults to True.
 ``run(ctx: Context) -> dict``
     Does the work and returns JSON-serialisable results. Use ``ctx.quick``,
     ``ctx.pythons``, ``ctx.procs`` for child processes, ``ctx.progress`` to
     report progress, ``ctx.out`` for files (plots, CSVs), ``ctx.log`` for
     messages. May raise: ``lab`` records the failure and goes on.
+``errors(results: dict) -> list[str]``
+    Everything in ``results`` that means a figure cannot be trusted or is
+    missing (a failed build of the tool under test, a cell that did not
+    measure, output that did not verify), one line each. A competitor's
+    failure that *is* the finding is not an error. Any error makes the run
+    "failed": it is kept for inspection but never becomes ``latest`` and
+    cannot be published.
+``measurement_count(results: dict) -> int``
+    How many successful measurements the run produced; 0 makes it "failed".
 ``summarize(results: dict) -> list[tuple[str, str]]``
     Headline rows for the summary table: (what, figure). Keep it to a few.
 ``readme_sections(results: dict) -> dict[str, str]``  (optional)
     Markdown for the generated parts of the experiment's README, by marker
-    name: ``<!-- lab:begin NAME -->`` ... ``<!-- lab:end NAME -->``.
+    name: ``<!-- lab:begin NAME -->`` ... ``<!-- lab:end NAME -->``. Link
+    files the run wrote as ``results/NAME`` (where ``lab publish`` puts them).
 
-Files written to ``ctx.out`` (the experiment's ``results/`` folder) and listed
-with ``ctx.artifact(path)`` are embedded into ``results/index.html`` (PNG and
-SVG) or linked from it.
+``ctx.out`` is the run's own folder (``runs/<experiment>/<stamp>/`` once the
+run ends; a hidden staging folder while it runs). Write files there only, and
+list the ones worth showing with ``ctx.artifact(path)``: pictures are shown in
+the reports, other files linked. Temporary files go to ``tempfile`` (the run's
+``TMPDIR``, removed when the run ends, however it ends).
 """
 
 from __future__ import annotations
@@ -36,7 +45,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any, TypeVar
 
-from lab.paths import experiment_dir, results_dir
+from lab.paths import experiment_dir
 from lab.procs import ProcessGroup
 
 T = TypeVar("T")
@@ -89,6 +98,7 @@ class Context:
     quick: bool
     pythons: list[str]
     procs: ProcessGroup
+    out: Path
     progress: Progress = field(default_factory=Progress)
     log: Callable[[str], None] = print
     artifacts: list[str] = field(default_factory=list)
@@ -101,13 +111,6 @@ class Context:
     def root(self) -> Path:
         """The experiment's folder."""
         return experiment_dir(self.name)
-
-    @property
-    def out(self) -> Path:
-        """The experiment's results folder (created on demand)."""
-        path = results_dir(self.name)
-        path.mkdir(parents=True, exist_ok=True)
-        return path
 
     def artifact(self, path: str | Path) -> Path:
         """Register a file (plot, CSV, profile) written under ``out`` as part of this run."""
@@ -150,13 +153,9 @@ class Experiment:
         return module
 
     def describe(self) -> dict[str, Any]:
-        """Title, issue and whether it is built, without failing on a broken module."""
+        """Title and issue, without failing on a broken module."""
         try:
             mod = self.load()
         except Exception as exc:
-            return {"title": f"(cannot load: {exc})", "issue": None, "implemented": False}
-        return {
-            "title": getattr(mod, "TITLE", ""),
-            "issue": getattr(mod, "ISSUE", None),
-            "implemented": bool(getattr(mod, "IMPLEMENTED", True)),
-        }
+            return {"title": f"(cannot load: {exc})", "issue": None}
+        return {"title": getattr(mod, "TITLE", ""), "issue": getattr(mod, "ISSUE", None)}

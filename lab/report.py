@@ -1,7 +1,15 @@
-"""`lab report`: rebuild results/index.html, results/SUMMARY.md and README sections.
+"""Reports: the local one for working runs, the published one for tracked figures.
 
-Everything here is generated from the stored ``latest.json`` files; nothing is
-measured. Generated README parts sit between marker comments::
+Two pages of the same shape, each built from stored records only (nothing is measured here):
+
+* ``lab report`` (and the end of ``lab run``) writes ``runs/index.html`` and
+  ``runs/SUMMARY.md`` from each experiment's latest good working run; they are ignored by
+  git and only for the person who ran them;
+* ``lab publish`` writes ``results/index.html``, ``results/SUMMARY.md``, the summary in the
+  top README and the experiment's README sections, from each ``<experiment>/results/
+  published.json``.
+
+Pictures are linked as files, never embedded. Generated README parts sit between markers::
 
     <!-- lab:begin NAME -->
     ... generated, do not edit ...
@@ -10,10 +18,11 @@ measured. Generated README parts sit between marker comments::
 
 from __future__ import annotations
 
-import base64
 import html
 import json
+import os
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -21,11 +30,26 @@ from markdown_it import MarkdownIt
 
 from lab import results
 from lab.experiment import Experiment
-from lab.paths import repo_root, results_dir
+from lab.paths import repo_root, results_dir, runs_root
 
 _MARKER = re.compile(
     r"(<!-- lab:begin (?P<name>[\w.-]+) -->\n)(?P<body>.*?)(<!-- lab:end (?P=name) -->)", re.S
 )
+_IMAGE = re.compile(r"(?P<pre>!\[[^\]]*\]\()(?P<src>results/[^)\s]+)(?P<post>\))")
+
+
+class ReportError(Exception):
+    """An experiment's stored results could not be turned into report sections."""
+
+
+@dataclass
+class Entry:
+    """One experiment in a report: its record (or why there is none) and where its files are."""
+
+    exp: Experiment
+    record: dict[str, Any] | None
+    files: Path | None
+    problem: str | None = None
 
 
 def replace_sections(text: str, sections: dict[str, str]) -> tuple[str, list[str]]:
@@ -43,23 +67,10 @@ def replace_sections(text: str, sections: dict[str, str]) -> tuple[str, list[str
     return _MARKER.sub(sub, text), done
 
 
-def _when(record: dict[str, Any] | None) -> str:
-    if not record:
-        return "never run"
-    return str(record.get("finished") or record.get("started") or "?")[:16].replace("T", " ")
+def md_table(rows: list[list[str]], header: list[str]) -> str:
+    """A GitHub-flavoured markdown table; pipes and newlines in cells are escaped."""
 
-
-def _status(exp: Experiment, record: dict[str, Any] | None) -> str:
-    info = exp.describe()
-    if not info["implemented"]:
-        return "not built yet"
-    if record is None:
-        return "built, no results yet"
-    return str(record.get("status", "?"))
-
-
-def _md_table(rows: list[list[str]], header: list[str]) -> str:
-    def esc(cell: str) -> str:
+    def esc(cell: object) -> str:
         return str(cell).replace("|", "\\|").replace("\n", "<br>")
 
     out = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
@@ -67,74 +78,75 @@ def _md_table(rows: list[list[str]], header: list[str]) -> str:
     return "\n".join(out)
 
 
-def summary_markdown(experiments: list[Experiment]) -> str:
+def _when(record: dict[str, Any]) -> str:
+    return str(record.get("finished") or record.get("started") or "?")[:16].replace("T", " ")
+
+
+def noise_note(record: dict[str, Any]) -> str | None:
+    """A sentence when the run was published although the machine was busy."""
+    pub = record.get("published") or {}
+    if not pub.get("noisy"):
+        return None
+    load = record.get("load") or {}
+    return (
+        f"Measured on a busy machine (other work used {load.get('other_per_core')} of each "
+        f"core, above the {load.get('threshold_per_core')} limit); published with "
+        "`--allow-noisy`: treat small differences with suspicion."
+    )
+
+
+def summary_markdown(entries: list[Entry]) -> str:
     rows = []
-    for exp in experiments:
-        rec = results.latest(exp.name)
-        headline = "; ".join(f"{a}: {b}" for a, b in (rec or {}).get("summary") or [])
-        rows.append([f"[{exp.name}]({exp.name}/)", _status(exp, rec), _when(rec), headline or "-"])
-    return _md_table(rows, ["experiment", "status", "measured (UTC)", "headline"])
+    for e in entries:
+        name = f"[{e.exp.name}]({e.exp.name}/)"
+        if e.record is None:
+            rows.append([name, "-", "-", e.problem or "no results"])
+            continue
+        headline = "; ".join(f"{a}: {b}" for a, b in e.record.get("summary") or [])
+        if noise_note(e.record):
+            headline += " (busy machine)"
+        rows.append([name, str(e.record.get("mode", "?")), _when(e.record), headline or "-"])
+    return md_table(rows, ["experiment", "mode", "measured (UTC)", "headline"])
 
 
-def _environment_line(rec: dict[str, Any]) -> str:
+def environment_line(rec: dict[str, Any]) -> str:
     env = rec.get("environment") or {}
     py = env.get("lab_python") or {}
     mem = env.get("memory_bytes")
     mem_s = f"{mem / 2**30:.0f} GiB" if isinstance(mem, int) else "?"
     commit = (env.get("git") or {}).get("commit") or "?"
+    load = rec.get("load") or {}
+    other = load.get("other_per_core")
+    load_s = f", other load {other} per core" if other is not None else ""
     return (
         f"{env.get('cpu_model', '?')} ({env.get('cpu_count', '?')} CPUs), {mem_s}, "
         f"{env.get('kernel', '?')}, Python {py.get('version', '?')}, "
-        f"{rec.get('mode', '?')} mode, commit {commit[:10]}"
+        f"{rec.get('mode', '?')} mode, commit {commit[:10]}{load_s}"
     )
 
 
-def write_summary_md(experiments: list[Experiment]) -> Path:
-    parts = ["# Summary of the latest results", "", summary_markdown(experiments), ""]
-    for exp in experiments:
-        rec = results.latest(exp.name)
-        if rec and rec.get("environment"):
-            parts.append(f"- **{exp.name}**: {_environment_line(rec)}")
-    parts.append("")
-    parts.append("Generated by `lab report` from each experiment's `results/latest.json`.")
-    out = repo_root() / "results" / "SUMMARY.md"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text("\n".join(parts) + "\n")
-    return out
+def sections(module: Any, rec: dict[str, Any]) -> dict[str, str]:
+    fn = getattr(module, "readme_sections", None)
+    if fn is None or rec.get("results") is None:
+        return {}
+    try:
+        return dict(fn(rec["results"]))
+    except Exception as exc:
+        # Results stored by an older version of the experiment's code, or a bug in its
+        # report: keep the README as it is and say which experiment and why.
+        raise ReportError(
+            f"{rec.get('experiment', '?')}: readme_sections() failed on run "
+            f"{rec.get('stamp', '?')}: {type(exc).__name__}: {exc}"
+        ) from exc
 
 
-def _embed(path: Path) -> str:
-    suffix = path.suffix.lower()
-    if suffix == ".png":
-        data = base64.b64encode(path.read_bytes()).decode()
-        return (
-            f'<figure><img alt="{html.escape(path.name)}" src="data:image/png;base64,{data}">'
-            f"<figcaption>{html.escape(path.name)}</figcaption></figure>"
-        )
-    if suffix == ".svg":
-        data = base64.b64encode(path.read_bytes()).decode()
-        return (
-            f'<figure><img alt="{html.escape(path.name)}" src="data:image/svg+xml;base64,'
-            f'{data}"><figcaption>{html.escape(path.name)}</figcaption></figure>'
-        )
-    return f"<li>{html.escape(path.name)} ({path.stat().st_size:,} bytes)</li>"
-
-
-_IMAGE = re.compile(r"!\[(?P<alt>[^\]]*)\]\((?P<src>[^)\s]+)\)")
-_MIME = {".png": "image/png", ".svg": "image/svg+xml"}
-
-
-def _inline_images(markdown: str, folder: Path, shown: set[Path]) -> str:
-    """Turn README-relative image links into data URIs so index.html stands alone."""
+def _relink(markdown: str, files: Path, page_dir: Path) -> str:
+    """Point ``results/NAME`` links at the files of this record, relative to the page."""
 
     def sub(m: re.Match[str]) -> str:
-        path = (folder / m.group("src")).resolve()
-        mime = _MIME.get(path.suffix.lower())
-        if mime is None or not path.is_file():
-            return m.group(0)
-        shown.add(path)
-        data = base64.b64encode(path.read_bytes()).decode()
-        return f"![{m.group('alt')}](data:{mime};base64,{data})"
+        target = files / m.group("src").removeprefix("results/")
+        rel = os.path.relpath(target, page_dir)
+        return f"{m.group('pre')}{rel}{m.group('post')}"
 
     return _IMAGE.sub(sub, markdown)
 
@@ -148,106 +160,153 @@ pre{background:#f6f8fa;padding:.6em;overflow:auto;font-size:.8em}section{margin-
 """
 
 
-def write_index_html(experiments: list[Experiment]) -> Path:
+def write_page(entries: list[Entry], out: Path, title: str) -> Path:
+    """An HTML page: the summary, then each experiment's sections, pictures and environment."""
+    page_dir = out.parent
     md = MarkdownIt("commonmark").enable("table")
-    body = ["<h1>Experiments: latest results</h1>", md.render(summary_markdown(experiments))]
-    for exp in experiments:
-        rec = results.latest(exp.name)
-        status = _status(exp, rec)
-        body.append(f'<section id="{exp.name}"><h2>{html.escape(exp.name)}</h2>')
-        body.append(f"<p>{html.escape(exp.describe()['title'])}</p>")
-        body.append(f'<p>Status: <b class="{html.escape(status)}">{html.escape(status)}</b>')
-        if not rec or rec.get("status") != "ok":
-            body.append("</p></section>")
+    body = [f"<h1>{html.escape(title)}</h1>", md.render(summary_markdown(entries))]
+    for e in entries:
+        body.append(f'<section id="{e.exp.name}"><h2>{html.escape(e.exp.name)}</h2>')
+        body.append(f"<p>{html.escape(e.exp.describe()['title'])}</p>")
+        rec = e.record
+        if rec is None or e.files is None:
+            body.append(f"<p>{html.escape(e.problem or 'no results')}</p></section>")
             continue
-        body.append(f" · measured {html.escape(_when(rec))} UTC</p>")
+        body.append(f"<p>{html.escape(rec.get('mode', '?'))} mode, measured {_when(rec)} UTC</p>")
+        note = noise_note(rec)
+        if note:
+            body.append(f'<p class="failed">{html.escape(note)}</p>')
         try:
-            sections = _sections(exp.load(), rec)
+            parts = sections(e.exp.load(), rec)
         except ReportError as exc:
-            sections = {}
+            parts = {}
             body.append(f'<p class="failed">{html.escape(str(exc))}</p>')
-        shown: set[Path] = set()
-        for text in sections.values():
-            body.append(md.render(_inline_images(text, exp.folder, shown)))
-        files = [results_dir(exp.name) / a for a in rec.get("artifacts") or []]
-        pictures = {".png", ".svg"}
-        figures = [
-            _embed(f)
-            for f in files
-            if f.is_file() and f.suffix.lower() in pictures and f.resolve() not in shown
-        ]
-        others = [_embed(f) for f in files if f.is_file() and f.suffix.lower() not in pictures]
-        body.extend(figures)
-        if others:
-            body.append("<p>Files in results/:</p><ul>" + "".join(others) + "</ul>")
-        env = json.dumps(rec.get("environment"), indent=1)
+        shown = set()
+        for text in parts.values():
+            shown.update(m.group("src").removeprefix("results/") for m in _IMAGE.finditer(text))
+            body.append(md.render(_relink(text, e.files, page_dir)))
+        links = []
+        for name in rec.get("artifacts") or []:
+            path = e.files / name
+            rel = html.escape(os.path.relpath(path, page_dir))
+            if path.suffix.lower() in (".png", ".svg") and name not in shown:
+                body.append(
+                    f'<figure><img alt="{html.escape(name)}" src="{rel}">'
+                    f"<figcaption>{html.escape(name)}</figcaption></figure>"
+                )
+            elif path.suffix.lower() not in (".png", ".svg"):
+                links.append(f'<li><a href="{rel}">{html.escape(name)}</a></li>')
+        if links:
+            body.append("<p>Files:</p><ul>" + "".join(links) + "</ul>")
+        env = json.dumps({"environment": rec.get("environment"), "load": rec.get("load")}, indent=1)
         body.append(
-            f"<details><summary>Environment: {html.escape(_environment_line(rec))}</summary>"
+            f"<details><summary>Environment: {html.escape(environment_line(rec))}</summary>"
             f"<pre>{html.escape(env)}</pre></details></section>"
         )
     page = (
         "<!doctype html><html lang=en><head><meta charset=utf-8>"
         "<meta name=viewport content='width=device-width,initial-scale=1'>"
-        f"<title>Experiments: results</title><style>{_CSS}</style></head><body>"
+        f"<title>{html.escape(title)}</title><style>{_CSS}</style></head><body>"
         + "\n".join(body)
         + "</body></html>\n"
     )
-    out = repo_root() / "results" / "index.html"
     out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(page)
+    results.atomic_write(out, page)
     return out
 
 
-class ReportError(Exception):
-    """An experiment's stored results could not be turned into report sections."""
+def write_summary(entries: list[Entry], out: Path, title: str, source: str) -> Path:
+    parts = [f"# {title}", "", summary_markdown(entries), ""]
+    for e in entries:
+        if e.record and e.record.get("environment"):
+            parts.append(f"- **{e.exp.name}**: {environment_line(e.record)}")
+    parts += ["", f"Generated by `{source}`."]
+    out.parent.mkdir(parents=True, exist_ok=True)
+    results.atomic_write(out, "\n".join(parts) + "\n")
+    return out
 
 
-def _sections(module: Any, rec: dict[str, Any]) -> dict[str, str]:
-    fn = getattr(module, "readme_sections", None)
-    if fn is None or rec.get("results") is None:
-        return {}
-    try:
-        return dict(fn(rec["results"]))
-    except Exception as exc:
-        # Results stored by an older version of the experiment's code, or a bug in its
-        # report: keep the README as it is and say which experiment and why.
-        raise ReportError(
-            f"{rec.get('experiment', '?')}: readme_sections() failed on results/"
-            f"{rec.get('stamp', '?')}.json: {type(exc).__name__}: {exc}"
-        ) from exc
+# -- the local report -----------------------------------------------------------------------
 
 
-def update_readmes(experiments: list[Experiment]) -> list[str]:
-    """Rewrite the generated sections of every README; return what was updated."""
-    updated = []
+def local_entries(experiments: list[Experiment]) -> list[Entry]:
+    entries = []
     for exp in experiments:
-        rec = results.latest(exp.name)
-        if not rec or rec.get("status") != "ok" or not exp.describe()["implemented"]:
-            continue
         try:
-            sections = _sections(exp.load(), rec)
-        except ReportError as exc:
-            updated.append(f"NOT updated {exp.name}/README.md: {exc}")
+            found = results.latest_run(exp.name)
+        except results.RecordError as exc:
+            entries.append(Entry(exp, None, None, str(exc)))
             continue
-        stamp = f"\n<sub>Generated by `lab report` from results/{rec.get('stamp')}.json.</sub>\n"
-        sections = {k: v.rstrip("\n") + "\n" + stamp for k, v in sections.items()}
-        readme = exp.folder / "README.md"
-        if sections and readme.is_file():
-            text, done = replace_sections(readme.read_text(), sections)
-            readme.write_text(text)
-            updated += [f"updated {exp.name}/README.md#{n}" for n in done]
+        if found is None:
+            entries.append(Entry(exp, None, None, "no good run yet (`lab run` it)"))
+        else:
+            entries.append(Entry(exp, found[1], found[0]))
+    return entries
+
+
+def build_local(experiments: list[Experiment]) -> list[str]:
+    """The report of the last good working runs, under the ignored ``runs/`` folder."""
+    entries = local_entries(experiments)
+    page = write_page(entries, runs_root() / "index.html", "Experiments: your latest runs")
+    summary = write_summary(
+        entries, runs_root() / "SUMMARY.md", "Your latest runs (not published)", "lab report"
+    )
+    return [f"wrote {page}", f"wrote {summary}"]
+
+
+# -- the published report -------------------------------------------------------------------
+
+
+def published_entries(experiments: list[Experiment]) -> list[Entry]:
+    entries = []
+    for exp in experiments:
+        try:
+            rec = results.published(exp.name)
+        except results.RecordError as exc:
+            entries.append(Entry(exp, None, None, f"not published ({exc})"))
+            continue
+        if rec is None:
+            entries.append(Entry(exp, None, None, "not published yet"))
+        else:
+            entries.append(Entry(exp, rec, results_dir(exp.name)))
+    return entries
+
+
+def readme_sections_for(entry: Entry) -> dict[str, str]:
+    """The experiment's README sections from its published record, with a provenance line."""
+    assert entry.record is not None
+    rec = entry.record
+    parts = sections(entry.exp.load(), rec)
+    commit = ((rec.get("environment") or {}).get("git") or {}).get("commit") or "?"
+    line = (
+        f"\n<sub>Generated by `lab publish` from results/{results.PUBLISHED}: "
+        f"{rec.get('mode')} mode, run {rec.get('stamp')}, commit {commit[:10]}.</sub>\n"
+    )
+    note = noise_note(rec)
+    if note:
+        line = f"\n> {note}\n" + line
+    return {k: v.rstrip("\n") + "\n" + line for k, v in parts.items()}
+
+
+def build_published(experiments: list[Experiment], only: str | None = None) -> list[str]:
+    """Regenerate every published page; README sections of ``only`` (or of all)."""
+    entries = published_entries(experiments)
+    done = [
+        f"wrote {write_page(entries, repo_root() / 'results' / 'index.html', 'Experiments')}",
+        f"wrote {write_summary(entries, repo_root() / 'results' / 'SUMMARY.md', 'Published results', 'lab publish')}",  # noqa: E501
+    ]
+    for e in entries:
+        if e.record is None or (only is not None and e.exp.name != only):
+            continue
+        readme = e.exp.folder / "README.md"
+        new_sections = readme_sections_for(e)
+        if new_sections and readme.is_file():
+            text, names = replace_sections(readme.read_text(), new_sections)
+            results.atomic_write(readme, text)
+            done += [f"updated {e.exp.name}/README.md#{n}" for n in names]
     top = repo_root() / "README.md"
     if top.is_file():
-        text, done = replace_sections(top.read_text(), {"summary": summary_markdown(experiments)})
-        top.write_text(text)
-        updated += [f"updated README.md#{n}" for n in done]
-    return updated
-
-
-def build(experiments: list[Experiment]) -> list[str]:
-    """Rebuild every report; return one line per file written (or not)."""
-    return [
-        f"wrote {write_index_html(experiments)}",
-        f"wrote {write_summary_md(experiments)}",
-        *update_readmes(experiments),
-    ]
+        text, names = replace_sections(top.read_text(), {"summary": summary_markdown(entries)})
+        results.atomic_write(top, text)
+        done += [f"updated README.md#{n}" for n in names]
+    return done

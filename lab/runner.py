@@ -1,4 +1,10 @@
-"""`lab run`: run experiments with progress, record results, print a summary."""
+"""`lab run`: run experiments with progress, record each run, print a summary.
+
+Each experiment runs in its own staging folder under ``runs/`` and is judged when it ends:
+"ok" only when ``run()`` returned, ``errors(results)`` is empty and
+``measurement_count(results)`` is positive; otherwise "failed", with the reason. A failure
+of one experiment (an exception, a folder it cannot write) never stops the others.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +13,7 @@ import time
 import traceback
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 from rich.console import Console
@@ -29,10 +36,11 @@ from lab.procs import ProcessGroup
 @dataclass
 class Outcome:
     name: str
-    status: str  # ok | failed | not built | interrupted
+    status: str  # ok | failed | interrupted
     seconds: float
     summary: list[tuple[str, str]]
     error: str | None = None
+    folder: Path | None = None
 
 
 def _summary_rows(module: Any, data: dict[str, Any]) -> list[tuple[str, str]]:
@@ -40,6 +48,28 @@ def _summary_rows(module: Any, data: dict[str, Any]) -> list[tuple[str, str]]:
     if summarize is None:
         return []
     return [(str(a), str(b)) for a, b in summarize(data)]
+
+
+def judge(module: Any, data: Any) -> list[str]:
+    """Why a run that returned ``data`` is not good (empty: it is good)."""
+    if not isinstance(data, dict):
+        return [f"run() returned {type(data).__name__}, expected dict"]
+    problems: list[str] = []
+    for fn in ("errors", "measurement_count"):
+        if not callable(getattr(module, fn, None)):
+            problems.append(f"experiment.py defines no {fn}(results): the run cannot be judged")
+    if problems:
+        return problems
+    problems += [str(e) for e in module.errors(data)]
+    count = module.measurement_count(data)
+    if not isinstance(count, int) or count <= 0:
+        problems.append(f"no successful measurement (measurement_count = {count!r})")
+    return problems
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0] if text else ''}".rstrip(": ")
 
 
 def run_one(
@@ -51,7 +81,6 @@ def run_one(
     bars: Progress,
     console: Console,
 ) -> Outcome:
-    started = datetime.now(UTC)
     t0 = time.monotonic()
     task = bars.add_task(exp.name, total=None)
 
@@ -59,59 +88,76 @@ def run_one(
         label = exp.name if not note else f"{exp.name}: {note}"
         bars.update(task, total=total, completed=done, description=label[:70])
 
+    def fail(message: str) -> Outcome:
+        console.print(f"[red]{exp.name} failed:[/] {message}", highlight=False)
+        return Outcome(exp.name, "failed", time.monotonic() - t0, [], message)
+
+    try:
+        stamp, staging = results.new_run(exp.name)
+    except OSError as exc:
+        return fail(f"cannot write its run folder: {_one_line(exc)}")
+
+    started = datetime.now(UTC)
     record: dict[str, Any] = {
         "experiment": exp.name,
-        "stamp": results.utc_stamp(started),
+        "stamp": stamp,
         "started": started.isoformat(),
         "mode": "quick" if quick else "full",
     }
-    status, error, data, rows = "ok", None, None, []
-    module = None
+    status, problems, data, rows = "ok", [], None, []
+    monitor = environment.LoadMonitor()
     try:
         module = exp.load()
         record["title"] = getattr(module, "TITLE", "")
-        if not getattr(module, "IMPLEMENTED", True):
-            bars.update(task, total=1, completed=1, description=f"{exp.name}: not built yet")
-            issue = getattr(module, "ISSUE", None)
-            note = f"not built yet (issue #{issue} open)" if issue else "not built yet"
-            return Outcome(exp.name, "not built", 0.0, [("status", note)])
         record["environment"] = environment.capture(pythons, argv, record["mode"])
+        monitor.start()
         with ProcessGroup() as procs:
             ctx = Context(
                 name=exp.name,
                 quick=quick,
                 pythons=pythons,
                 procs=procs,
+                out=staging,
                 progress=ExpProgress(on_change),
                 log=lambda msg: console.print(f"[dim]{exp.name}:[/] {msg}", highlight=False),
             )
             data = module.run(ctx)
-        if not isinstance(data, dict):
-            raise TypeError(f"run() returned {type(data).__name__}, expected dict")
-        rows = _summary_rows(module, data)
+        problems = judge(module, data)
+        if not problems:
+            rows = _summary_rows(module, data)
         record["artifacts"] = ctx.artifacts
     except KeyboardInterrupt:
-        status, error = "interrupted", "interrupted by the user (Ctrl-C)"
+        results.discard_run(staging)
         raise
     except Exception as exc:
-        status = "failed"
-        error = f"{type(exc).__name__}: {exc}"
+        problems = [_one_line(exc)]
         record["traceback"] = traceback.format_exc()
-        console.print(f"[red]{exp.name} failed:[/] {error}", highlight=False)
-    finally:
-        seconds = time.monotonic() - t0
-        record.update(
-            status=status,
-            error=error,
-            finished=datetime.now(UTC).isoformat(),
-            duration_s=round(seconds, 3),
-            summary=rows,
-            results=data,
+    if problems:
+        status = "failed"
+    record.update(
+        status=status,
+        errors=problems,
+        error=problems[0] if problems else None,
+        finished=datetime.now(UTC).isoformat(),
+        duration_s=round(time.monotonic() - t0, 3),
+        load=monitor.stop() if monitor.started else None,
+        summary=rows,
+        results=data,
+    )
+    bars.update(task, completed=bars.tasks[task].total or 1, total=bars.tasks[task].total or 1)
+    try:
+        folder = results.finish_run(exp.name, staging, record)
+    except OSError as exc:
+        results.discard_run(staging)
+        return fail(f"cannot write its results: {_one_line(exc)}")
+    if problems:
+        more = (
+            f" (and {len(problems) - 1} more, see {folder}/record.json)"
+            if len(problems) > 1
+            else ""
         )
-        if module is not None and "environment" in record:
-            results.write(exp.name, record, latest=status == "ok")
-        bars.update(task, completed=bars.tasks[task].total or 1, total=bars.tasks[task].total or 1)
-    return Outcome(exp.name, status, seconds, rows, error)
+        console.print(f"[red]{exp.name} failed:[/] {problems[0]}{more}", highlight=False)
+    return Outcome(exp.name, status, time.monotonic() - t0, rows, record["error"], folder)
 
 
 def run(experiments: list[Experiment], *, quick: bool, pythons: list[str], argv: list[str]) -> int:
@@ -140,15 +186,15 @@ def run(experiments: list[Experiment], *, quick: bool, pythons: list[str], argv:
                     )
                 )
             except KeyboardInterrupt:
-                outcomes.append(Outcome(exp.name, "interrupted", 0.0, [], "Ctrl-C"))
+                outcomes.append(Outcome(exp.name, "interrupted", 0.0, [], "interrupted"))
                 interrupted = True
                 break
             bars.advance(overall)
     print_summary(console, outcomes)
     if interrupted:
-        console.print("[yellow]interrupted; child processes stopped.[/]")
+        console.print("[yellow]interrupted; child processes stopped, nothing was written.[/]")
         return 130
-    return 1 if any(o.status == "failed" for o in outcomes) else 0
+    return 1 if any(o.status != "ok" for o in outcomes) else 0
 
 
 def print_summary(console: Console, outcomes: list[Outcome]) -> None:

@@ -1,20 +1,20 @@
-"""The lab CLI: bad input, failure isolation, results files, reports, Ctrl-C cleanup."""
+"""The lab CLI: bad input, honest status, working runs apart from published figures."""
 
 from __future__ import annotations
 
 import json
 import os
-import signal
 import subprocess
 import sys
 import textwrap
-import time
 from pathlib import Path
 
-import psutil
 import pytest
 
+from lab import results
 from lab.report import replace_sections
+
+ROOT = Path(__file__).resolve().parent.parent
 
 OK_EXPERIMENT = """
 TITLE = "adds numbers"
@@ -25,32 +25,53 @@ def run(ctx):
     ctx.progress.advance(note="done")
     (ctx.out / "numbers.csv").write_text("a,b\\n1,2\\n")
     ctx.artifact(ctx.out / "numbers.csv")
-    return {"sum": 3, "quick": ctx.quick}
+    (ctx.out / "plot.png").write_bytes(b"\\x89PNG fake")
+    ctx.artifact(ctx.out / "plot.png")
+    return {"sum": 3, "quick": ctx.quick, "pythons": ctx.pythons}
+def errors(results):
+    return []
+def measurement_count(results):
+    return 1
 def summarize(results):
     return [("sum", str(results["sum"]))]
 def readme_sections(results):
-    return {"figures": f"sum is {results['sum']}"}
+    return {"figures": f"sum is {results['sum']}\\n\\n![plot](results/plot.png)"}
 """
 
 FAILING_EXPERIMENT = """
 TITLE = "always fails"
 def run(ctx):
     raise RuntimeError("deliberate failure for the test")
+def errors(results):
+    return []
+def measurement_count(results):
+    return 1
 """
 
-SLEEPING_EXPERIMENT = """
-import sys, time
-TITLE = "starts a child and waits"
+ERRORS_EXPERIMENT = """
+TITLE = "returns, but a build failed"
 def run(ctx):
-    child = ctx.procs.popen([sys.executable, "-c", "import time; time.sleep(600)"])
-    (ctx.out / "child.pid").write_text(str(child.pid))
-    time.sleep(600)
-    return {}
+    return {"builds": {"ours": "error: cargo exited 101"}}
+def errors(results):
+    return [f"{k}: {v}" for k, v in results["builds"].items()]
+def measurement_count(results):
+    return 2
 """
 
-UNBUILT_EXPERIMENT = """
-TITLE = "not there yet"
-IMPLEMENTED = False
+EMPTY_EXPERIMENT = """
+TITLE = "measured nothing"
+def run(ctx):
+    return {"cells": []}
+def errors(results):
+    return []
+def measurement_count(results):
+    return len(results["cells"])
+"""
+
+UNJUDGED_EXPERIMENT = """
+TITLE = "cannot be judged"
+def run(ctx):
+    return {"n": 1}
 """
 
 
@@ -58,6 +79,7 @@ def make_root(tmp_path: Path, experiments: dict[str, str]) -> dict[str, str]:
     for name, source in experiments.items():
         folder = tmp_path / name
         (folder / "results").mkdir(parents=True)
+        (folder / "results" / "keep.txt").write_text("published before\n")
         (folder / "experiment.py").write_text(textwrap.dedent(source))
         (folder / "README.md").write_text(
             f"# {name}\n<!-- lab:begin figures -->\nold\n<!-- lab:end figures -->\n"
@@ -68,10 +90,12 @@ def make_root(tmp_path: Path, experiments: dict[str, str]) -> dict[str, str]:
     env = dict(os.environ)
     env["LAB_ROOT"] = str(tmp_path)
     env["LAB_EXPERIMENTS"] = ",".join(experiments)
+    env["LAB_STATE_DIR"] = str(tmp_path / ".state")
+    env["PYTHONPATH"] = str(ROOT)
     return env
 
 
-def lab(*args: str, env: dict[str, str] | None = None, timeout: float = 60):
+def lab(*args: str, env: dict[str, str] | None = None, timeout: float = 90):
     return subprocess.run(
         [sys.executable, "-m", "lab.cli", *args],
         capture_output=True,
@@ -79,6 +103,10 @@ def lab(*args: str, env: dict[str, str] | None = None, timeout: float = 60):
         env=env,
         timeout=timeout,
     )
+
+
+def tree(folder: Path) -> dict[str, bytes]:
+    return {str(p.relative_to(folder)): p.read_bytes() for p in folder.rglob("*") if p.is_file()}
 
 
 def test_unknown_experiment_exits_2_and_lists_valid_names():
@@ -96,10 +124,30 @@ def test_unknown_flag_prints_usage():
     assert "--bogus" in result.stderr
 
 
-def test_bad_python_path_is_rejected(tmp_path):
-    result = lab("run", "--python", str(tmp_path / "nope"))
-    assert result.returncode == 2
-    assert "not an executable file" in result.stderr
+@pytest.mark.parametrize(
+    ("given", "reason"),
+    [
+        ("{tmp}/nope", "no such file"),
+        ("/bin/true", "not a working Python 3 interpreter"),
+        ("/etc/hostname", "/etc/hostname: "),
+        ("no-such-command-xyz", "no such file"),
+    ],
+)
+def test_a_python_that_does_not_run_is_a_usage_error(tmp_path, given, reason):
+    env = make_root(tmp_path, {"good": OK_EXPERIMENT})
+    result = lab("run", "--python", given.format(tmp=tmp_path), env=env)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert reason in result.stderr
+    assert not (tmp_path / "runs").exists()
+
+
+def test_python_by_name_resolves_via_path(tmp_path):
+    env = make_root(tmp_path, {"good": OK_EXPERIMENT})
+    result = lab("run", "--python", "python3", env=env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    rec = json.loads((tmp_path / "runs/good/latest/record.json").read_text())
+    (used,) = rec["results"]["pythons"]
+    assert os.path.isabs(used) and Path(used).name == "python3"
 
 
 def test_list_shows_every_registered_experiment():
@@ -109,75 +157,82 @@ def test_list_shows_every_registered_experiment():
         assert name in result.stdout
 
 
-def test_failure_is_isolated_and_reported(tmp_path):
-    env = make_root(
-        tmp_path, {"good": OK_EXPERIMENT, "bad": FAILING_EXPERIMENT, "later": UNBUILT_EXPERIMENT}
-    )
+def test_status_is_honest_and_a_run_never_touches_tracked_files(tmp_path):
+    experiments = {
+        "good": OK_EXPERIMENT,
+        "raises": FAILING_EXPERIMENT,
+        "errors": ERRORS_EXPERIMENT,
+        "empty": EMPTY_EXPERIMENT,
+        "unjudged": UNJUDGED_EXPERIMENT,
+    }
+    env = make_root(tmp_path, experiments)
+    before = {n: tree(tmp_path / n) for n in experiments} | {"top": (tmp_path / "README.md")}
+    before["top"] = before["top"].read_bytes()
     result = lab("run", env=env)
-    assert result.returncode == 1, result.stdout + result.stderr
-    assert "deliberate failure for the test" in result.stdout
-    assert "not built" in result.stdout
+    out = result.stdout + result.stderr
+    assert result.returncode == 1, out
+    for reason in (
+        "RuntimeError: deliberate failure for the test",
+        "ours: error: cargo exited 101",
+        "no successful measurement (measurement_count = 0)",
+        "defines no errors(results)",
+    ):
+        assert reason in out
 
-    latest = json.loads((tmp_path / "good/results/latest.json").read_text())
-    assert latest["status"] == "ok"
-    assert latest["results"] == {"sum": 3, "quick": True}
-    assert latest["summary"] == [["sum", "3"]]
-    assert latest["artifacts"] == ["numbers.csv"]
-    env_rec = latest["environment"]
+    # Nothing tracked changed: experiment folders and the top README are as they were.
+    for name in experiments:
+        assert tree(tmp_path / name) == before[name], name
+    assert (tmp_path / "README.md").read_bytes() == before["top"]
+    assert not (tmp_path / "results").exists()
+
+    good = tmp_path / "runs/good/latest"
+    rec = json.loads((good / "record.json").read_text())
+    assert rec["schema_version"] == results.SCHEMA_VERSION
+    assert rec["status"] == "ok" and rec["errors"] == []
+    assert rec["results"]["quick"] is True and rec["mode"] == "quick"
+    assert rec["summary"] == [["sum", "3"]]
+    assert sorted(rec["artifacts"]) == ["numbers.csv", "plot.png"]
+    assert (good / "numbers.csv").read_text() == "a,b\n1,2\n"
     for key in ("cpu_model", "cpu_count", "kernel", "memory_bytes", "git", "command_line"):
-        assert key in env_rec
-    assert env_rec["lab_python"]["version"].startswith(f"{sys.version_info[0]}.")
-    assert "config_args" in env_rec["pythons"][0]
+        assert key in rec["environment"]
+    assert rec["load"]["other_per_core"] is not None
 
-    # The failed run is kept with its traceback but does not become "latest".
-    assert not (tmp_path / "bad/results/latest.json").exists()
-    (failed,) = (tmp_path / "bad/results").glob("2*.json")
-    rec = json.loads(failed.read_text())
-    assert rec["status"] == "failed"
-    assert "RuntimeError: deliberate failure" in rec["error"]
-    assert "Traceback" in rec["traceback"]
+    for name in ("raises", "errors", "empty", "unjudged"):
+        assert not (tmp_path / f"runs/{name}/latest").exists(), name
+        (failed,) = (tmp_path / f"runs/{name}").glob("*.failed")
+        frec = json.loads((failed / "record.json").read_text())
+        assert frec["status"] == "failed" and frec["errors"], name
+    raises = next((tmp_path / "runs/raises").glob("*.failed"))
+    assert "Traceback" in json.loads((raises / "record.json").read_text())["traceback"]
 
-    # Reports were regenerated from stored results.
-    assert "sum is 3" in (tmp_path / "good/README.md").read_text()
-    index = (tmp_path / "results/index.html").read_text()
-    assert "sum is 3" in index and "not built yet" in index
-    assert "| [good](good/) | ok |" in (tmp_path / "README.md").read_text()
+    # The local report links the run's files; it embeds nothing.
+    index = (tmp_path / "runs/index.html").read_text()
+    assert "sum is 3" in index and "data:image" not in index
+    assert f'src="good/{good.resolve().name}/plot.png"' in index
 
 
-def test_full_mode_is_recorded(tmp_path):
+def test_stamps_are_unique_below_one_second():
+    stamps = {results.utc_stamp() for _ in range(2000)}
+    assert len(stamps) > 1000  # microsecond resolution
+    assert sorted(stamps) == sorted(stamps, key=lambda s: s.replace(".", ""))
+
+
+def test_back_to_back_runs_get_their_own_folders(tmp_path):
     env = make_root(tmp_path, {"good": OK_EXPERIMENT})
-    assert lab("run", "good", "--full", env=env).returncode == 0
-    latest = json.loads((tmp_path / "good/results/latest.json").read_text())
-    assert latest["mode"] == "full" and latest["results"]["quick"] is False
+    for _ in range(2):
+        assert lab("run", "good", env=env).returncode == 0
+    runs = [p for p in (tmp_path / "runs/good").iterdir() if not p.is_symlink()]
+    assert len(runs) == 2
 
 
-def test_ctrl_c_stops_quickly_and_leaves_no_children(tmp_path):
-    env = make_root(tmp_path, {"sleepy": SLEEPING_EXPERIMENT})
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "lab.cli", "run"],
-        env=env,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    pid_file = tmp_path / "sleepy/results/child.pid"
-    deadline = time.monotonic() + 30
-    while not pid_file.exists():
-        assert time.monotonic() < deadline, "experiment never started its child"
-        time.sleep(0.05)
-    child_pid = int(pid_file.read_text())
-    assert psutil.pid_exists(child_pid)
-
-    t0 = time.monotonic()
-    proc.send_signal(signal.SIGINT)
-    out, err = proc.communicate(timeout=15)
-    assert time.monotonic() - t0 < 10
-    assert proc.returncode == 130, out + err
-    assert "interrupted" in out + err
-    gone = time.monotonic() + 5
-    while psutil.pid_exists(child_pid) and psutil.Process(child_pid).status() != "zombie":
-        assert time.monotonic() < gone, "child process survived Ctrl-C"
-        time.sleep(0.05)
+def test_the_loader_refuses_unknown_schema_versions(tmp_path):
+    path = tmp_path / "published.json"
+    path.write_text(json.dumps({"schema_version": 999, "status": "ok"}))
+    with pytest.raises(results.RecordError, match="schema_version 999 is not 2"):
+        results.load(path)
+    path.write_text(json.dumps({"status": "ok"}))  # the old, unversioned layout
+    with pytest.raises(results.RecordError, match="schema_version None"):
+        results.load(path)
 
 
 def test_marker_replacement_only_touches_named_sections():
@@ -194,25 +249,3 @@ def test_marker_replacement_only_touches_named_sections():
 @pytest.mark.parametrize("bad", ["", "no markers here"])
 def test_marker_replacement_without_markers_changes_nothing(bad):
     assert replace_sections(bad, {"a": "x"}) == (bad, [])
-
-
-BROKEN_REPORT_EXPERIMENT = """
-TITLE = "results fine, report broken"
-def run(ctx):
-    return {"n": 1}
-def summarize(results):
-    return [("n", "1")]
-def readme_sections(results):
-    return {"figures": results["missing-key"]}
-"""
-
-
-def test_report_survives_an_experiment_whose_sections_fail(tmp_path):
-    env = make_root(tmp_path, {"good": OK_EXPERIMENT, "broken": BROKEN_REPORT_EXPERIMENT})
-    result = lab("run", env=env)
-    assert result.returncode == 0, result.stdout + result.stderr
-    assert "NOT updated broken/README.md" in result.stdout
-    assert "KeyError" in result.stdout
-    assert "sum is 3" in (tmp_path / "good/README.md").read_text()
-    assert "old" in (tmp_path / "broken/README.md").read_text()
-    assert "readme_sections() failed" in (tmp_path / "results/index.html").read_text()

@@ -50,8 +50,9 @@ def variant(key: str) -> Variant:
 
 
 def _uv() -> list[str]:
-    exe = shutil.which("uv")
-    return [exe] if exe else [sys.executable, "-m", "uv"]
+    from lab.paths import uv
+
+    return [uv()]
 
 
 def _base_python() -> str:

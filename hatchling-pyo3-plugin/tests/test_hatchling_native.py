@@ -44,7 +44,9 @@ pytestmark = pytest.mark.skipif(
 
 def real_uv() -> str:
     """The uv binary itself (not a pyenv shim script), so it runs with a bare PATH."""
-    candidates = [os.environ.get("UV", ""), shutil.which("uv") or ""]
+    from lab.paths import uv
+
+    candidates = [uv()]
     pyenv = shutil.which("pyenv")
     if pyenv:
         out = subprocess.run([pyenv, "which", "uv"], capture_output=True, text=True)
@@ -52,8 +54,7 @@ def real_uv() -> str:
     for c in candidates:
         if c and os.path.isfile(c) and Path(c).read_bytes()[:2] != b"#!":
             return c
-    pytest.skip("no uv binary found")
-    raise AssertionError  # unreachable
+    raise AssertionError(f"no uv binary (only scripts) among {candidates}")
 
 
 def copy_demo(name: str, dest: Path) -> Path:

@@ -2,23 +2,21 @@
 
 from __future__ import annotations
 
-import shutil
 import subprocess
 import sys
 import sysconfig
 import zipfile
 from pathlib import Path
 
-import pytest
+from lab.paths import uv
 
 PROJECT = Path(__file__).resolve().parents[1]
 
 
-@pytest.mark.skipif(shutil.which("uv") is None, reason="uv builds the wheel here")
 def test_tagflow_cpp_wheel_is_a_platform_wheel(tmp_path: Path) -> None:
     out = tmp_path / "dist"
     subprocess.run(
-        ["uv", "build", "--wheel", "--python", sys.executable, "-o", str(out), str(PROJECT)],
+        [uv(), "build", "--wheel", "--python", sys.executable, "-o", str(out), str(PROJECT)],
         check=True,
         capture_output=True,
         timeout=600,

@@ -110,9 +110,12 @@ def bench_python(
         return BenchEnv(sys.executable, python, notes=["the lab's own environment"])
     if not Path(python).exists() and shutil.which(python) is None:
         return BenchEnv(None, python, reason=f"interpreter not found: {python}")
-    uv = shutil.which("uv")
-    if uv is None:
-        return BenchEnv(None, python, reason="uv is not on PATH (needed to build the environment)")
+    from lab.paths import uv as find_uv
+
+    try:
+        uv = find_uv()
+    except FileNotFoundError as exc:
+        return BenchEnv(None, python, reason=str(exc))
     try:
         info = _interp_info(python, run)
     except Exception as exc:
