@@ -93,10 +93,9 @@ except OverflowError:
 
 
 def uv_binary() -> str:
-    found = os.environ.get("UV") or shutil.which("uv")
-    if not found:
-        raise RuntimeError("uv not found on PATH")
-    return found
+    from lab.paths import uv
+
+    return uv()
 
 
 def median(xs: list[float]) -> float | None:
@@ -250,6 +249,7 @@ def check_tool(bench: Bench, tool: str, project: Path, warm_runs: int) -> dict[s
     res: dict[str, Any] = {"errors": []}
     wheels = list((project.parent / "dist").glob("*.whl"))
     if not wheels:
+        res["errors"].append("wheel: no wheel left to check (every build failed?)")
         return res
     wheel = wheels[0]
     res.update(wheel_facts(wheel))
@@ -279,6 +279,8 @@ def check_tool(bench: Bench, tool: str, project: Path, warm_runs: int) -> dict[s
             )
             if again.returncode == 0:
                 res["editable_noop_s"].append(time.perf_counter() - t0)
+            else:
+                res["errors"].append(f"editable reinstall: {last_line(again.stderr)}")
     else:
         res["errors"].append(f"editable: {last_line(check.stderr)}")
     ctx.progress.advance()
@@ -286,7 +288,9 @@ def check_tool(bench: Bench, tool: str, project: Path, warm_runs: int) -> dict[s
     ctx.progress.describe(f"{tool}: sdist")
     sdist_out = project.parent / "sdist"
     shutil.rmtree(sdist_out, ignore_errors=True)
-    bench.uv_build(project, sdist_out, "sdist")
+    proc, _secs = bench.uv_build(project, sdist_out, "sdist")
+    if proc.returncode != 0:
+        res["errors"].append(f"sdist build: {last_line(proc.stderr)}")
     names: set[str] = set()
     for sdist in sdist_out.glob("*.tar.gz"):
         with tarfile.open(sdist) as tf:
@@ -339,6 +343,54 @@ def run(ctx: Any) -> dict[str, Any]:
         results[f"ours_vs_maturin_{kind[:-2]}"] = (a / b) if a and b else None
     write_outputs(ctx, results)
     return results
+
+
+#: Error prefixes that are the finding for the original plugin (its wheel does not import, its
+#: editable install does not either), not harness errors.
+ORIGINAL_FINDINGS = ("import:", "editable:")
+
+
+def errors(results: dict[str, Any]) -> list[str]:
+    """Harness errors: any failed build (wheel, sdist) of any tool, a tool with no successful
+    cold or warm build, fewer timed builds than planned, and for maturin and ours any failed
+    import or editable install. The original plugin's wheel and editable install failing to
+    import are the finding, not errors."""
+    out: list[str] = []
+    tools = results.get("tools") or {}
+    for tool in ("maturin", "original", "ours"):
+        res = tools.get(tool)
+        if res is None:
+            out.append(f"{tool}: not measured")
+            continue
+        for e in res.get("errors", []):
+            if tool == "original" and e.startswith(ORIGINAL_FINDINGS):
+                continue
+            out.append(f"{tool}: {e}")
+        for kind, planned in (
+            ("cold", results.get("cold_runs")),
+            ("warm", results.get("warm_runs")),
+        ):
+            got = len(res.get(f"{kind}_s") or [])
+            if not got:
+                out.append(f"{tool}: no successful {kind} build")
+            elif planned and got < planned:
+                out.append(f"{tool}: {got} of {planned} {kind} builds succeeded")
+        if tool != "original":
+            for check in ("import_ok", "editable_ok"):
+                if res.get(check) is not True and not any(
+                    e.startswith(check.split("_")[0]) for e in res.get("errors", [])
+                ):
+                    out.append(f"{tool}: {check} is {res.get(check)}")
+    return out
+
+
+def measurement_count(results: dict[str, Any]) -> int:
+    """Timed builds (cold, warm) and timed editable reinstalls, over all tools."""
+    return sum(
+        len(res.get(kind) or [])
+        for res in (results.get("tools") or {}).values()
+        for kind in ("cold_s", "warm_s", "editable_noop_s")
+    )
 
 
 # ------------------------------------------------------------------------------ reporting

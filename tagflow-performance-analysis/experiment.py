@@ -8,6 +8,14 @@
    Benchmark ceiling;
 4. README sections: tables beside the original study's figures, generated verdicts, and the list
    of changes tagflow could adopt with their measured gains.
+
+Quick mode (~1 min): ladder on complex/table100/escaping, profiles on complex/table100, callgrind
+on table100, html_bench's quick settings (2 rounds x 1 process).
+Full mode (~7 min, budget 8): all five scenarios for the ladder and the profiles (100 loops,
+3 s), callgrind on four scenarios, the Google Benchmark ceiling; the ladder is timed with
+``LADDER_FULL``: 3 interleaved rounds x 1 pyperf process x 3 values (>= 0.1 s each, loops
+calibrated). Cut to fit the budget: the ladder used html_bench's former full settings, 5 rounds x
+2 processes (the full run took 17 min, 15 of them in the ladder).
 """
 
 from __future__ import annotations
@@ -28,6 +36,12 @@ QUICK_LADDER_SCENARIOS = ["complex", "table100", "escaping"]
 QUICK_PROFILE_SCENARIOS = ["complex", "table100"]
 QUICK_NATIVE_SCENARIOS = ["table100"]
 FULL_NATIVE_SCENARIOS = ["simple", "complex", "table100", "escaping"]
+
+
+def _ladder_full() -> Any:
+    from html_bench.measure import Settings
+
+    return Settings(rounds=3, processes=1, values=3, warmups=1, min_time=0.1, calibrate=True)
 
 
 def _py() -> str:
@@ -55,6 +69,7 @@ def run(ctx: Any) -> dict[str, Any]:
     from tagflow_analysis.report import ORIGINAL
 
     quick = ctx.quick
+    conf = settings(quick) if quick else _ladder_full()
     ladder_scen = QUICK_LADDER_SCENARIOS if quick else ALL_SCENARIOS
     prof_scen = QUICK_PROFILE_SCENARIOS if quick else ALL_SCENARIOS
     rungs = ladder_rungs()
@@ -64,7 +79,7 @@ def run(ctx: Any) -> dict[str, Any]:
         (QUICK_NATIVE_SCENARIOS if quick else FULL_NATIVE_SCENARIOS) if not native_why else []
     )
     ctx.progress.set_total(
-        len(prof_scen) + 2 + (len(engines) + 2) * (1 + len(ladder_scen)) + 3 * len(nat_scen) + 2
+        len(prof_scen) + 2 + (len(engines) + 2) * (1 + conf.rounds) + 3 * len(nat_scen) + 2
     )
     out: Path = ctx.out
     prof_dir = out / "profiles"
@@ -107,6 +122,7 @@ def run(ctx: Any) -> dict[str, Any]:
         procs=ctx.procs,
         progress=ctx.progress,
         log=ctx.log,
+        conf=conf,
     )
     # the two references again at the end: their medians are averaged (geometric mean) with
     # the first ones, and the drift between the two says how steady the machine was
@@ -119,6 +135,7 @@ def run(ctx: Any) -> dict[str, Any]:
         procs=ctx.procs,
         progress=ctx.progress,
         log=ctx.log,
+        conf=conf,
     )
     ladder = report.ladder_table(rows, rungs, ladder_scen, again)
 
@@ -149,7 +166,7 @@ def run(ctx: Any) -> dict[str, Any]:
     results: dict[str, Any] = {
         "phase_seconds": phases,
         "mode": ctx.mode,
-        "settings": settings(quick).as_dict(),
+        "settings": conf.as_dict(),
         "ladder_scenarios": ladder_scen,
         "profile_scenarios": prof_scen,
         "profiles": profiles,
@@ -204,6 +221,66 @@ def run(ctx: Any) -> dict[str, Any]:
 
 def _ms(v: float | None) -> str:
     return "" if v is None else f"{v * 1e3:.6f}"
+
+
+def errors(results: dict[str, Any]) -> list[str]:
+    """Harness errors: a ladder cell (rung, tagflow or Jinja2) that failed, is missing, did not
+    match the reference or was not timed; a rung whose engine is unavailable; the C++ engine,
+    a callgrind analysis or the Google Benchmark ceiling missing or failed. No hardware counters
+    (perf) on a virtual CPU is a fact of the machine, not an error."""
+    out: list[str] = []
+    scen = results.get("ladder_scenarios") or []
+    for name in ("measure_rows", "measure_rows_again"):
+        rows = results.get(name) or []
+        if not rows:
+            out.append(f"{name}: nothing measured")
+        have = {(r.get("spec", r.get("engine")), r.get("scenario")) for r in rows}
+        for engine in sorted({e for e, _ in have}):
+            missing = [s for s in scen if (engine, s) not in have]
+            if missing:
+                out.append(f"{engine}: no {name} row for {', '.join(missing)}")
+        for r in rows:
+            where = f"{r.get('spec', r.get('engine'))} / {r.get('scenario')}"
+            if r.get("status") != "ok":
+                out.append(f"{where}: {r.get('status')}: {r.get('detail')}")
+            elif r.get("median_s") is None:
+                out.append(f"{where}: not timed")
+    for rung, res in (results.get("equivalence_vs_tagflow") or {}).items():
+        if isinstance(res, dict) and res.get("available"):
+            out.append(f"rung {rung} unavailable: {res['available']}")
+    cpp = results.get("cpp") or {}
+    if cpp.get("available"):
+        out.append(f"tagflow_cpp unavailable: {cpp['available']}")
+    else:
+        if not cpp.get("scenarios"):
+            out.append("callgrind: no scenario analysed")
+        for sc, apis in (cpp.get("scenarios") or {}).items():
+            for api, res in apis.items():
+                if "error" in res:
+                    out.append(f"callgrind {api} on {sc}: {res['error']}")
+        ceiling = cpp.get("ceiling") or {"available": "not run"}
+        if ceiling.get("available"):
+            out.append(f"Google Benchmark ceiling: {ceiling['available']}")
+    return out
+
+
+def measurement_count(results: dict[str, Any]) -> int:
+    """Timed ladder cells (both passes), callgrind analyses and ceiling pages."""
+    n = sum(
+        1
+        for name in ("measure_rows", "measure_rows_again")
+        for r in results.get(name) or []
+        if r.get("status") == "ok" and r.get("median_s") is not None
+    )
+    cpp = results.get("cpp") or {}
+    n += sum(
+        1
+        for apis in (cpp.get("scenarios") or {}).values()
+        for r in apis.values()
+        if "error" not in r
+    )
+    n += len((cpp.get("ceiling") or {}).get("pages") or {})
+    return n
 
 
 def summarize(results: dict[str, Any]) -> list[tuple[str, str]]:

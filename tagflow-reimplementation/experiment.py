@@ -4,6 +4,12 @@ One run measures, with html_bench's pyperf harness (output checked against the r
 tagflow_cpp's explicit Document API and its tagflow-compatible API against Jinja2 (Environment,
 cached templates, autoescape on) and tagflow 0.12.0 on the five shared scenarios; then the
 Google Benchmark ceiling (the same pages built from C++ directly, no Python).
+
+Quick mode (~1 min): html_bench's quick settings (2 rounds x 1 pyperf process, 0.025 s values),
+ceiling 3 repetitions, binding prototype 3 rounds. Full mode (~5 min, budget 8): every engine on
+every scenario on every interpreter with html_bench's full settings, now 5 interleaved rounds x
+1 pyperf process x 3 values (>= 0.1 s each, loops calibrated; was 2 processes per round), the
+ceiling with 10 repetitions, the binding prototype with 9 rounds.
 """
 
 from __future__ import annotations
@@ -91,7 +97,6 @@ NANOBIND_VERSION = "3.1.0"
 def run_binding_choice(ctx: Any) -> dict[str, Any]:
     """Builds the nanobind prototype (nanobind from PyPI into a cached venv) and times the two hot
     calls against the C API binding, in this interpreter. Reports why if it cannot."""
-    import shutil
     import sys
 
     from lab.paths import cache_dir
@@ -100,9 +105,12 @@ def run_binding_choice(ctx: Any) -> dict[str, Any]:
     base = cache_dir() / "tagflow-cpp-binding-choice"
     venv = base / f"nanobind-{NANOBIND_VERSION}"
     build = base / f"build-py{sys.version_info[0]}{sys.version_info[1]}"
-    uv = shutil.which("uv")
-    if uv is None:
-        return {"available": False, "reason": "uv not found"}
+    from lab.paths import uv as find_uv
+
+    try:
+        uv = find_uv()
+    except FileNotFoundError as exc:
+        return {"available": False, "reason": str(exc)}
     try:
         if not (venv / "bin" / "python").exists():
             ctx.procs.run([uv, "venv", "-q", "--python", sys.executable, str(venv)], check=True)
@@ -355,6 +363,51 @@ def _fmt_us(seconds: float | None) -> str:
         return "n/a"
     us = seconds * 1e6
     return f"{us:,.1f}" if us < 1000 else f"{us:,.0f}"
+
+
+def errors(results: dict[str, Any]) -> list[str]:
+    """Harness errors: an interpreter without a benchmark environment, an (engine, scenario) cell
+    missing, failed, not matching the reference or not timed (every engine here must match),
+    a goal that could not be computed, the Google Benchmark ceiling or the nanobind prototype
+    not built or failed."""
+    out: list[str] = []
+    runs = [(results.get("python_version"), results.get("rows") or [])]
+    for other in results.get("other_interpreters") or []:
+        if "rows" not in other:
+            out.append(f"interpreter {other.get('requested')}: {other.get('reason') or 'not run'}")
+            continue
+        runs.append((other.get("python_version") or other.get("requested"), other["rows"]))
+    for version, rows in runs:
+        have = {(r.get("spec"), r.get("scenario")): r for r in rows}
+        for e in ENGINES:
+            for s in SCENARIOS:
+                r = have.get((e, s))
+                where = f"{e} / {s} on {version}"
+                if r is None:
+                    out.append(f"{where}: missing")
+                elif r.get("status") != "ok":
+                    out.append(f"{where}: {r.get('status')}: {r.get('detail')}")
+                elif r.get("median_s") is None:
+                    out.append(f"{where}: not timed")
+    for g in (results.get("analysis") or {}).get("goals", []):
+        if not g.get("complete"):
+            out.append(f"goal not computed (cells missing): {g.get('goal')}")
+    for part in ("ceiling", "binding_choice"):
+        res = results.get(part) or {}
+        if not res.get("available"):
+            out.append(f"{part}: {res.get('reason') or 'not run'}")
+    return out
+
+
+def measurement_count(results: dict[str, Any]) -> int:
+    """Timed (engine, scenario) cells on every interpreter, ceiling pages, the binding timing."""
+    rows = list(results.get("rows") or [])
+    for other in results.get("other_interpreters") or []:
+        rows += other.get("rows") or []
+    n = sum(1 for r in rows if r.get("status") == "ok" and r.get("median_s") is not None)
+    n += len((results.get("ceiling") or {}).get("pages") or {})
+    n += 1 if (results.get("binding_choice") or {}).get("available") else 0
+    return n
 
 
 def summarize(results: dict[str, Any]) -> list[tuple[str, str]]:

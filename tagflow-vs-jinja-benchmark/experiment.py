@@ -93,6 +93,51 @@ def run(ctx: Any) -> dict[str, Any]:
     }
 
 
+#: Row statuses that are findings, not harness errors: an engine whose output differs from the
+#: reference is timed and reported as "not ranked".
+FINDING_STATUSES = ("ok", "output differs")
+
+
+def errors(results: dict[str, Any]) -> list[str]:
+    """Harness errors: an interpreter that got no benchmark environment, an engine that failed or
+    was unavailable, a planned (engine, scenario) cell missing or without a timing.
+
+    "output differs" is a finding (the engine is timed and shown as not ranked), not an error.
+    """
+    out: list[str] = []
+    rows = results.get("rows") or []
+    quick = results.get("mode") == "quick"
+    all_engines = list(results.get("engines") or {})
+    scenarios = sorted({r["scenario"] for r in rows})
+    measured = [i for i in results.get("interpreters", []) if i.get("python")]
+    for info in results.get("interpreters", []):
+        if not info.get("python"):
+            out.append(f"interpreter {info.get('requested')}: {info.get('reason') or 'unusable'}")
+    for i, info in enumerate(measured):
+        req = info.get("requested")
+        mine = [r for r in rows if r.get("requested_python") == req]
+        expected = all_engines if (i == 0 or not quick) else QUICK_EXTRA_ENGINES
+        have = {(r.get("spec", r["engine"]), r["scenario"]) for r in mine}
+        for engine in expected:
+            missing = [s for s in scenarios if (engine, s) not in have]
+            if missing:
+                out.append(f"{engine} on {req}: no row for {', '.join(missing)}")
+        for r in mine:
+            where = f"{r.get('spec', r['engine'])} / {r['scenario']} on {req}"
+            if r.get("status") not in FINDING_STATUSES:
+                out.append(f"{where}: {r.get('status')}: {r.get('detail')}")
+            elif r.get("median_s") is None:
+                out.append(f"{where}: not timed")
+    if not rows:
+        out.append("no engine was measured")
+    return out
+
+
+def measurement_count(results: dict[str, Any]) -> int:
+    """Timed (engine, scenario, interpreter) cells."""
+    return sum(1 for r in results.get("rows") or [] if r.get("median_s") is not None)
+
+
 def summarize(results: dict[str, Any]) -> list[tuple[str, str]]:
     from html_bench import report
 
@@ -198,7 +243,10 @@ def readme_sections(results: dict[str, Any]) -> dict[str, str]:
     versions = results.get("python_versions", [])
     sections: dict[str, str] = {}
     if not rows or not versions:
-        return {"results": "(not measured yet: run `uv run lab run tagflow-vs-jinja-benchmark`)"}
+        return {
+            "results": "(not measured yet: run "
+            "`uv run --frozen lab run tagflow-vs-jinja-benchmark`)"
+        }
     sections["headline"] = headline(results)
     s = results.get("settings", {})
     method = (

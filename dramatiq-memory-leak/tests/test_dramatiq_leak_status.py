@@ -1,0 +1,69 @@
+"""errors() and measurement_count(): the honest status of a run (lab marks it failed)."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from lab import results
+from lab.experiment import Experiment
+
+HERE = Path(__file__).resolve().parent.parent
+
+
+exp = Experiment(HERE.name).load()
+
+
+@pytest.fixture
+def stored() -> dict[str, Any]:
+    """The results of the published run (results/published.json), a real full-mode run."""
+    record = results.published(HERE.name)
+    assert record is not None, f"{HERE.name}: nothing published (run `lab publish`)"
+    return copy.deepcopy(record["results"])
+
+
+def test_stored_run_has_no_errors_and_counts_measurements(stored: dict[str, Any]) -> None:
+    assert exp.errors(stored) == []
+    assert exp.measurement_count(stored) > 1
+
+
+def test_capped_leaking_cell_is_a_finding(stored: dict[str, Any]) -> None:
+    cell = next(c for c in stored["cells"] if c["variant"] == "2.2.0")
+    cell["capped"] = {"rss_mb": 6144.0}
+    cell["stop_reason"] = "memory cap"
+    assert exp.errors(stored) == []
+
+
+def test_failed_cell_is_an_error(stored: dict[str, Any]) -> None:
+    n = exp.measurement_count(stored)
+    stored["cells"][0] = {
+        "scenario": "async-raise",
+        "variant": "2.2.0",
+        "python_tag": None,
+        "error": "worker did not start",
+        "peak_mb": None,
+    }
+    assert any("worker did not start" in e for e in exp.errors(stored))
+    assert exp.measurement_count(stored) == n - 1
+
+
+def test_crashed_worker_and_lost_messages_are_errors(stored: dict[str, Any]) -> None:
+    stored["cells"][1]["crashed"] = {"returncode": -9, "phase": "run"}
+    stored["cells"][2]["accounting"].update(lost=3, ok=False)
+    errs = exp.errors(stored)
+    assert any("crashed" in e for e in errs)
+    assert any("lost 3" in e for e in errs)
+
+
+def test_blind_rss_probe_is_an_error(stored: dict[str, Any]) -> None:
+    stored["alloc_check"]["written_rss_growth_mb"] = 0.0
+    assert any("RSS probe" in e for e in exp.errors(stored))
+
+
+def test_empty_run(stored: dict[str, Any]) -> None:
+    stored["cells"] = []
+    assert exp.errors(stored)
+    assert exp.measurement_count(stored) == 0

@@ -1,0 +1,71 @@
+"""errors() and measurement_count(): the honest status of a run (lab marks it failed)."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from lab import results
+from lab.experiment import Experiment
+
+HERE = Path(__file__).resolve().parent.parent
+
+
+exp = Experiment(HERE.name).load()
+
+
+@pytest.fixture
+def stored() -> dict[str, Any]:
+    """The results of the published run (results/published.json), a real full-mode run."""
+    record = results.published(HERE.name)
+    assert record is not None, f"{HERE.name}: nothing published (run `lab publish`)"
+    return copy.deepcopy(record["results"])
+
+
+def test_stored_run_has_no_errors_and_counts_measurements(stored: dict[str, Any]) -> None:
+    assert exp.errors(stored) == []
+    assert exp.measurement_count(stored) > 1
+
+
+def test_original_plugin_not_importing_is_a_finding(stored: dict[str, Any]) -> None:
+    original = stored["tools"]["original"]
+    assert original["import_ok"] is False  # the stored run shows the finding...
+    assert any(e.startswith("import:") for e in original["errors"])
+    assert exp.errors(stored) == []  # ...and it is not a harness error
+
+
+def test_every_build_failed_like_python_bin_true(stored: dict[str, Any]) -> None:
+    # What `lab run hatchling-pyo3-plugin --python /bin/true` records: every uv build fails.
+    for res in stored["tools"].values():
+        for kind in ("cold_s", "warm_s", "warm_recompiled", "editable_noop_s"):
+            res[kind] = []
+        res["errors"] = ["cold wheel build: error: Failed to inspect Python interpreter"] * 3
+        res["errors"].append("wheel: no wheel left to check (every build failed?)")
+        for key in ("import_ok", "editable_ok", "wheel", "tag"):
+            res.pop(key, None)
+    errs = exp.errors(stored)
+    assert errs
+    assert any("no successful cold build" in e for e in errs)
+    assert exp.measurement_count(stored) == 0
+
+
+def test_failed_build_of_the_original_is_an_error(stored: dict[str, Any]) -> None:
+    stored["tools"]["original"]["errors"].append("warm wheel build: cargo failed")
+    stored["tools"]["original"]["warm_s"].pop()
+    errs = exp.errors(stored)
+    assert any(e.startswith("original: warm wheel build") for e in errs)
+    assert any("4 of 5 warm builds" in e for e in errs)
+
+
+def test_ours_not_importing_is_an_error(stored: dict[str, Any]) -> None:
+    stored["tools"]["ours"]["import_ok"] = False
+    stored["tools"]["ours"]["errors"].append("import: ModuleNotFoundError: pyo3_demo")
+    assert any(e.startswith("ours: import:") for e in exp.errors(stored))
+
+
+def test_failed_sdist_is_an_error(stored: dict[str, Any]) -> None:
+    stored["tools"]["maturin"]["errors"].append("sdist build: error")
+    assert exp.errors(stored) == ["maturin: sdist build: error"]

@@ -1,0 +1,59 @@
+"""errors() and measurement_count(): the honest status of a run (lab marks it failed)."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from lab import results
+from lab.experiment import Experiment
+
+HERE = Path(__file__).resolve().parent.parent
+
+
+exp = Experiment(HERE.name).load()
+
+
+@pytest.fixture
+def stored() -> dict[str, Any]:
+    """The results of the published run (results/published.json), a real full-mode run."""
+    record = results.published(HERE.name)
+    assert record is not None, f"{HERE.name}: nothing published (run `lab publish`)"
+    return copy.deepcopy(record["results"])
+
+
+def test_stored_run_has_no_errors_and_counts_measurements(stored: dict[str, Any]) -> None:
+    assert exp.errors(stored) == []
+    assert exp.measurement_count(stored) > 1
+
+
+def test_failed_engine_is_an_error(stored: dict[str, Any]) -> None:
+    row = next(r for r in stored["rows"] if r["spec"] == "tagflow_cpp")
+    row.update(status="output differs", detail="first difference at 3")
+    assert any(e.startswith("tagflow_cpp / ") for e in exp.errors(stored))
+
+
+def test_missing_cell_is_an_error(stored: dict[str, Any]) -> None:
+    stored["rows"] = [r for r in stored["rows"] if r["scenario"] != "escaping"]
+    errs = exp.errors(stored)
+    assert any("escaping" in e and "missing" in e for e in errs)
+
+
+def test_unusable_interpreter_and_missing_ceiling_are_errors(stored: dict[str, Any]) -> None:
+    stored["other_interpreters"].append({"requested": "/bin/true", "reason": "uv venv failed"})
+    stored["ceiling"] = {"available": False, "reason": "not built (run `make build`)"}
+    errs = exp.errors(stored)
+    assert any("/bin/true" in e for e in errs)
+    assert any(e.startswith("ceiling:") for e in errs)
+
+
+def test_empty_run(stored: dict[str, Any]) -> None:
+    stored["rows"] = []
+    stored["other_interpreters"] = []
+    stored["ceiling"] = {"available": False, "reason": "x"}
+    stored["binding_choice"] = {"available": False, "reason": "x"}
+    assert exp.errors(stored)
+    assert exp.measurement_count(stored) == 0

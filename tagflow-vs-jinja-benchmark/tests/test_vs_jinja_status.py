@@ -1,0 +1,65 @@
+"""errors() and measurement_count(): the honest status of a run (lab marks it failed)."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from lab import results
+from lab.experiment import Experiment
+
+HERE = Path(__file__).resolve().parent.parent
+
+
+exp = Experiment(HERE.name).load()
+
+
+@pytest.fixture
+def stored() -> dict[str, Any]:
+    """The results of the published run (results/published.json), a real full-mode run."""
+    record = results.published(HERE.name)
+    assert record is not None, f"{HERE.name}: nothing published (run `lab publish`)"
+    return copy.deepcopy(record["results"])
+
+
+def test_stored_run_has_no_errors_and_counts_measurements(stored: dict[str, Any]) -> None:
+    assert exp.errors(stored) == []
+    assert exp.measurement_count(stored) > 1
+
+
+def test_failed_engine_is_an_error(stored: dict[str, Any]) -> None:
+    row = next(r for r in stored["rows"] if r["engine"] == "jinja2")
+    row.update(status="failed", detail="probe exited 1")
+    row.pop("median_s", None)
+    errs = exp.errors(stored)
+    assert errs and any("jinja2" in e for e in errs)
+
+
+def test_output_differs_is_a_finding_not_an_error(stored: dict[str, Any]) -> None:
+    row = next(r for r in stored["rows"] if r["engine"] == "tagflow")
+    row["status"] = "output differs"
+    row["ranked"] = False
+    assert exp.errors(stored) == []
+
+
+def test_missing_cell_is_an_error(stored: dict[str, Any]) -> None:
+    stored["rows"] = [
+        r for r in stored["rows"] if not (r["engine"] == "tagflow" and r["scenario"] == "simple")
+    ]
+    assert any("no row for simple" in e for e in exp.errors(stored))
+
+
+def test_unusable_interpreter_is_an_error(stored: dict[str, Any]) -> None:
+    stored["interpreters"].append(
+        {"python": None, "requested": "/bin/true", "reason": "uv venv failed: boom"}
+    )
+    assert any("/bin/true" in e for e in exp.errors(stored))
+
+
+def test_empty_run(stored: dict[str, Any]) -> None:
+    stored["rows"] = []
+    assert exp.errors(stored)
+    assert exp.measurement_count(stored) == 0
