@@ -35,3 +35,47 @@ def test_markdown_table_escapes_and_aligns():
     )
     with pytest.raises(ValueError, match="row has 1 cells"):
         markdown(["a", "b"], [["only one"]])
+
+
+def test_atomic_write_leaves_the_old_file_when_writing_fails(tmp_path):
+    from lab.results import atomic_write
+
+    target = tmp_path / "published.json"
+    atomic_write(target, "old\n")
+    with pytest.raises(UnicodeEncodeError):
+        atomic_write(target, "new text that cannot be encoded: \udcff")
+    assert target.read_text() == "old\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["published.json"]  # no temp file left
+
+
+def test_a_child_dies_with_its_parent_even_after_kill_9(tmp_path):
+    """ProcessGroup asks the kernel to kill each child when its parent dies (no watchdog here)."""
+    import os
+    import signal
+    import subprocess
+    import sys
+    import time
+
+    script = (
+        "import sys, time\n"
+        "from lab.procs import ProcessGroup\n"
+        "g = ProcessGroup()\n"
+        "c = g.popen([sys.executable, '-c', 'import time; time.sleep(60)'])\n"
+        "print(c.pid, flush=True)\n"
+        "time.sleep(60)\n"
+    )
+    parent = subprocess.Popen([sys.executable, "-c", script], stdout=subprocess.PIPE, text=True)
+    child = int(parent.stdout.readline())
+    os.kill(parent.pid, signal.SIGKILL)
+    parent.wait()
+    deadline = time.monotonic() + 5
+    while True:
+        try:
+            with open(f"/proc/{child}/stat") as fh:
+                state = fh.read().rsplit(")", 1)[1].split()[0]
+        except FileNotFoundError:
+            break
+        if state == "Z":
+            break
+        assert time.monotonic() < deadline, "the child outlived its parent's kill -9"
+        time.sleep(0.05)
