@@ -7,7 +7,7 @@ UV := $(shell bash lab/uv.sh)
 JOBS ?= $(shell nproc)
 FUZZ_SECONDS ?= 60
 
-.PHONY: help setup build build-asan run bench test test-cpp test-python lint format pythons fuzz clean
+.PHONY: help setup build build-asan run bench test test-cpp test-python lint format pythons fuzz mutants clean
 
 help:
 	@echo "make run      set up, then run every experiment (quick mode); report in runs/index.html"
@@ -17,6 +17,7 @@ help:
 	@echo "make format   apply ruff format and clang-format"
 	@echo "make pythons  build CPython 3.13 from Debian's trixie sources into ~/.cache/experiments"
 	@echo "make fuzz     run the libFuzzer targets for FUZZ_SECONDS (default 60) each"
+	@echo "make mutants  apply hand-made bugs one by one to a scratch copy; each must fail a test"
 
 setup:
 	@bash lab/setup.sh
@@ -63,14 +64,28 @@ format: setup
 pythons: setup
 	$(UV) run --frozen lab pythons
 
+# The libFuzzer targets (clang, ASan+UBSan, every library they link coverage-instrumented), each
+# for FUZZ_SECONDS from its seed corpus <experiment>/fuzz/corpus/<target>/ (kept in git);
+# what the fuzzer finds on top goes to build/fuzz/corpus/<target>/ (not tracked).
+FUZZ_TARGETS = fuzz_tagflow fuzz_echoload_args fuzz_histogram
 fuzz: setup
 	@cmake --preset fuzz >/dev/null
-	@cmake --build --preset fuzz -j $(JOBS)
-	@found=0; for f in build/fuzz/fuzz_*; do \
-	  [ -x "$$f" ] || continue; found=1; \
-	  echo "== $$f ($(FUZZ_SECONDS) s)"; \
-	  "$$f" -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1; \
-	done; [ $$found = 1 ] || { echo "no fuzz targets built"; exit 1; }
+	@cmake --build --preset fuzz -j $(JOBS) --target $(FUZZ_TARGETS)
+	@for name in $(FUZZ_TARGETS); do \
+	  bin=build/fuzz/fuzz/$$name; seeds=$$(ls -d */fuzz/corpus/$$name); \
+	  [ -x "$$bin" ] || { echo "fuzz: $$bin was not built"; exit 1; }; \
+	  mkdir -p build/fuzz/corpus/$$name; \
+	  echo "== $$name ($(FUZZ_SECONDS) s, seeds in $$seeds)"; \
+	  if ! "$$bin" -max_total_time=$(FUZZ_SECONDS) -print_final_stats=1 \
+	      build/fuzz/corpus/$$name $$seeds >build/fuzz/$$name.log 2>&1; then \
+	    tail -40 build/fuzz/$$name.log; echo "fuzz: $$name found a failure (log: build/fuzz/$$name.log)"; exit 1; \
+	  fi; \
+	  grep -E "DONE|stat::(number_of_executed_units|new_units_added)" build/fuzz/$$name.log; \
+	done
+
+# Slow (C++ rebuilds in a scratch copy): not part of `make test`; run it before a release.
+mutants: build
+	$(UV) run --frozen python tests/mutants.py
 
 clean:
 	rm -rf build

@@ -31,6 +31,8 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
+from lab.tables import markdown
+
 TITLE = "hatchling-native: correct platform wheels for PyO3 crates and CMake C++ extensions"
 ISSUE = 7
 
@@ -477,17 +479,17 @@ def comparison_table(results: dict[str, Any]) -> str:
         ("editable no-op reinstall, s", lambda r: _fmt_times(r.get("editable_noop_s", []))),
     ]
     order = ["maturin", "original", "ours"]
-    lines = ["| | " + " | ".join(tools[t]["label"] for t in order) + " |"]
-    lines.append("|---|" + "---|" * len(order))
-    for name, get in rows:
-        lines.append(f"| {name} | " + " | ".join(str(get(tools[t])) for t in order) + " |")
+    table = markdown(
+        ["", *(tools[t]["label"] for t in order)],
+        [[name, *(get(tools[t]) for t in order)] for name, get in rows],
+    )
     errors = [f"- {tools[t]['label']}: {e}" for t in order for e in tools[t].get("errors", [])]
     runs = (
         f"Times: median (min–max) of {results['cold_runs']} cold and {results['warm_runs']}"
         " warm `uv build --wheel` runs with build isolation (cold: empty cargo target dir; warm:"
         " nothing changed). Same crate, same lock file, same interpreter."
     )
-    text = "\n".join(lines) + "\n\n" + runs + "\n"
+    text = table + "\n\n" + runs + "\n"
     if errors:
         text += "\nErrors seen:\n\n" + "\n".join(errors) + "\n"
     return text

@@ -65,3 +65,20 @@ def uv() -> str:
         if candidate and Path(candidate).is_file() and os.access(candidate, os.X_OK):
             return str(candidate)
     raise FileNotFoundError("uv not found: run `make setup` (it installs uv privately)")
+
+
+def build_dir() -> Path:
+    """The CMake release build of the checkout (``make build``); ``LAB_BUILD_DIR`` overrides."""
+    override = os.environ.get("LAB_BUILD_DIR")
+    return Path(override) if override else repo_root() / "build" / "release"
+
+
+def built(experiment: str, target: str) -> Path:
+    """A C++ executable of the release build: ``<build>/<experiment>/<target>``.
+
+    Raises FileNotFoundError naming the path and the command that builds it.
+    """
+    path = build_dir() / experiment / target
+    if not (path.is_file() and os.access(path, os.X_OK)):
+        raise FileNotFoundError(f"{path} is not built (run `make build`)")
+    return path

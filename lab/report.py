@@ -28,7 +28,7 @@ from typing import Any
 
 from markdown_it import MarkdownIt
 
-from lab import results
+from lab import results, tables
 from lab.experiment import Experiment
 from lab.paths import repo_root, results_dir, runs_root
 
@@ -67,17 +67,6 @@ def replace_sections(text: str, sections: dict[str, str]) -> tuple[str, list[str
     return _MARKER.sub(sub, text), done
 
 
-def md_table(rows: list[list[str]], header: list[str]) -> str:
-    """A GitHub-flavoured markdown table; pipes and newlines in cells are escaped."""
-
-    def esc(cell: object) -> str:
-        return str(cell).replace("|", "\\|").replace("\n", "<br>")
-
-    out = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    out += ["| " + " | ".join(esc(c) for c in row) + " |" for row in rows]
-    return "\n".join(out)
-
-
 def _when(record: dict[str, Any]) -> str:
     return str(record.get("finished") or record.get("started") or "?")[:16].replace("T", " ")
 
@@ -106,7 +95,7 @@ def summary_markdown(entries: list[Entry]) -> str:
         if noise_note(e.record):
             headline += " (busy machine)"
         rows.append([name, str(e.record.get("mode", "?")), _when(e.record), headline or "-"])
-    return md_table(rows, ["experiment", "mode", "measured (UTC)", "headline"])
+    return tables.markdown(["experiment", "mode", "measured (UTC)", "headline"], rows)
 
 
 def environment_line(rec: dict[str, Any]) -> str:

@@ -16,11 +16,12 @@ from __future__ import annotations
 
 import csv
 import json
-import math
 import os
-import statistics
 from pathlib import Path
 from typing import Any
+
+from lab.stats import geometric_mean
+from lab.tables import markdown
 
 TITLE = "tagflow_cpp: tagflow's syntax on a C++ engine, faster than Jinja2 with autoescape"
 ISSUE = 3
@@ -33,7 +34,6 @@ LABELS = {
     "tagflow": "tagflow 0.12.0",
 }
 SCENARIOS = ["simple", "complex", "table100", "table1000", "escaping"]
-BENCH_BINARY = Path("build/release/tagflow-reimplementation/bench_tagflow_pages")
 
 # The issue's goals: (description, engine measured, engine compared, minimum geomean speedup).
 GOALS = [
@@ -41,10 +41,6 @@ GOALS = [
     ("explicit API vs tagflow 0.12.0, geometric mean", "tagflow_cpp", "tagflow", 40.0),
     ("compat API vs tagflow 0.12.0, geometric mean", "tagflow_cpp.compat", "tagflow", 15.0),
 ]
-
-
-def geomean(values: list[float]) -> float:
-    return math.exp(statistics.fmean(math.log(v) for v in values)) if values else float("nan")
 
 
 def _elements() -> dict[str, int]:
@@ -55,12 +51,12 @@ def _elements() -> dict[str, int]:
 
 def run_ceiling(ctx: Any) -> dict[str, Any]:
     """Runs the Google Benchmark binary of the release build; reports why if it is absent."""
-    from lab.paths import repo_root
+    from lab.paths import built
 
-    # TAGFLOW_CPP_BENCH points at another build of the binary (e.g. a private build dir).
-    binary = Path(os.environ.get("TAGFLOW_CPP_BENCH", repo_root() / BENCH_BINARY))
-    if not binary.exists():
-        return {"available": False, "reason": f"{binary} not built (run `make build`)"}
+    try:
+        binary = built("tagflow-reimplementation", "bench_tagflow_pages")
+    except FileNotFoundError as exc:
+        return {"available": False, "reason": str(exc)}
     reps = 3 if ctx.quick else 10
     args = [
         str(binary),
@@ -191,7 +187,7 @@ def analyse(rows: list[dict[str, Any]]) -> dict[str, Any]:
     for desc, mine, other, minimum in GOALS:
         per = speedups[f"{mine}/{other}"]
         complete = len(per) == len(SCENARIOS)
-        g = geomean(list(per.values())) if complete else float("nan")
+        g = geometric_mean(per.values()) if complete else float("nan")
         goals.append(
             {
                 "goal": desc,
@@ -426,10 +422,12 @@ def readme_sections(results: dict[str, Any]) -> dict[str, str]:
         "`results/timings.csv`), speedups as ratios of medians measured in the same run, and the "
         "cost per element of the explicit API.",
         "",
-        "| scenario | elements | tagflow_cpp | compat | Jinja2 (autoescape) | tagflow 0.12.0 "
-        "| vs Jinja2 | vs tagflow | compat vs tagflow | ns/element |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
+    header = [
+        "scenario", "elements", "tagflow_cpp", "compat", "Jinja2 (autoescape)", "tagflow 0.12.0",
+        "vs Jinja2", "vs tagflow", "compat vs tagflow", "ns/element",
+    ]  # fmt: skip
+    body = []
     sp = a["speedups"]
     for s in SCENARIOS:
         cells = [_fmt_us(m[e].get(s)) for e in ENGINES]
@@ -439,24 +437,31 @@ def readme_sections(results: dict[str, Any]) -> dict[str, str]:
             return f"{v:.1f}x" if v else "n/a"
 
         nspe = a["ns_per_element"]["tagflow_cpp"].get(s)
-        lines.append(
-            f"| {s} | {a['elements'][s]} | "
-            + " | ".join(cells)
-            + f" | {ratio('tagflow_cpp/jinja2')} | {ratio('tagflow_cpp/tagflow')}"
-            + f" | {ratio('tagflow_cpp.compat/tagflow')} | {f'{nspe:.0f}' if nspe else 'n/a'} |"
+        body.append(
+            [
+                s,
+                a["elements"][s],
+                *cells,
+                ratio("tagflow_cpp/jinja2"),
+                ratio("tagflow_cpp/tagflow"),
+                ratio("tagflow_cpp.compat/tagflow"),
+                f"{nspe:.0f}" if nspe else "n/a",
+            ]
         )
+    lines.append(markdown(header, body, "l" + "r" * 9))
     for e in ENGINES:
         bad = {s: st for s, st in a["status"].get(e, {}).items() if st != "ok"}
         if bad:
             lines.append("")
-            lines.append(f"**{LABELS[e]}** did not complete: {bad} (see results/latest.json).")
-    lines += ["", "| goal | required | measured | verdict |", "|---|---:|---:|---|"]
+            lines.append(f"**{LABELS[e]}** did not complete: {bad} (see results/published.json).")
+    goals = []
     for g in a["goals"]:
         measured = f"{g['geomean']:.1f}x" if g["complete"] else "incomplete"
         if g["goal"].endswith("every scenario"):
             measured = f"slowest scenario {measured}"
         verdict = "met" if g["met"] else "**not met**"
-        lines.append(f"| {g['goal']} | {g['minimum']:g}x | {measured} | {verdict} |")
+        goals.append([g["goal"], f"{g['minimum']:g}x", measured, verdict])
+    lines += ["", markdown(["goal", "required", "measured", "verdict"], goals, "lrrl")]
     lines += ["", "![render times](results/render_times.png)"]
 
     c = results["ceiling"]
@@ -466,21 +471,29 @@ def readme_sections(results: dict[str, Any]) -> dict[str, str]:
             f"Benchmark, median of {c['repetitions']} repetitions): the ceiling a Python binding "
             "can approach.",
             "",
-            "| scenario | C++ µs/page | MB/s | M elements/s | ns/element | Python explicit API "
-            "ns/element | Python / C++ |",
-            "|---|---:|---:|---:|---:|---:|---:|",
         ]
+        pages = []
         for s in SCENARIOS:
             p = c["pages"].get(s)
             if not p:
                 continue
             py = a["ns_per_element"]["tagflow_cpp"].get(s)
-            ceil.append(
-                f"| {s} | {p['median_s'] * 1e6:,.2f} | {p['bytes_per_s'] / 1e6:,.0f} | "
-                f"{p['elements_per_s'] / 1e6:,.1f} | {p['ns_per_element']:.1f} | "
-                f"{f'{py:.0f}' if py else 'n/a'} | "
-                + (f"{py / p['ns_per_element']:.0f}x |" if py else "n/a |")
+            pages.append(
+                [
+                    s,
+                    f"{p['median_s'] * 1e6:,.2f}",
+                    f"{p['bytes_per_s'] / 1e6:,.0f}",
+                    f"{p['elements_per_s'] / 1e6:,.1f}",
+                    f"{p['ns_per_element']:.1f}",
+                    f"{py:.0f}" if py else "n/a",
+                    f"{py / p['ns_per_element']:.0f}x" if py else "n/a",
+                ]
             )
+        header = [
+            "scenario", "C++ µs/page", "MB/s", "M elements/s", "ns/element",
+            "Python explicit API ns/element", "Python / C++",
+        ]  # fmt: skip
+        ceil.append(markdown(header, pages, "lrrrrrr"))
     else:
         ceil = [f"C++ ceiling not measured: {c.get('reason')}."]
     ceil += ["", f"Escaping kernel selected at run time on this CPU: `{results['escape_kernel']}`."]
@@ -510,13 +523,19 @@ def _other_interpreters_section(results: dict[str, Any]) -> list[str]:
         f"The table above is Python {results.get('python_version', '?')}. The same run on the "
         "other interpreters (speedups as ratios of medians; geometric means over the scenarios):",
         "",
-        "| Python | " + " | ".join(f"vs Jinja2 {s}" for s in SCENARIOS) + " | vs Jinja2 (geo) "
-        "| vs tagflow (geo) | compat vs tagflow (geo) |",
-        "|---|" + "---:|" * (len(SCENARIOS) + 3),
     ]
+    header = [
+        "Python",
+        *(f"vs Jinja2 {s}" for s in SCENARIOS),
+        "vs Jinja2 (geo)",
+        "vs tagflow (geo)",
+        "compat vs tagflow (geo)",
+    ]
+    body: list[list[object]] = []
     for o in others:
         if "analysis" not in o:
-            out.append(f"| {o['requested']} | not measured: {o.get('reason')} |")
+            missing = f"not measured: {o.get('reason')}"
+            body.append([o["requested"], missing, *[""] * (len(header) - 2)])
             continue
         a = o["analysis"]
         per = a["speedups"]["tagflow_cpp/jinja2"]
@@ -527,11 +546,16 @@ def _other_interpreters_section(results: dict[str, Any]) -> list[str]:
             g = geo[goal]
             return f"{g['geomean']:.1f}x" if g["complete"] else "incomplete"
 
-        out.append(
-            f"| {o.get('python_version') or o['requested']} | "
-            + " | ".join(cells)
-            + f" | {fmt(GOALS[0][0])} | {fmt(GOALS[1][0])} | {fmt(GOALS[2][0])} |"
+        body.append(
+            [
+                o.get("python_version") or o["requested"],
+                *cells,
+                fmt(GOALS[0][0]),
+                fmt(GOALS[1][0]),
+                fmt(GOALS[2][0]),
+            ]
         )
+    out.append(markdown(header, body, "l" + "r" * (len(header) - 1)))
     return out
 
 
@@ -542,10 +566,10 @@ def _binding_section(b: dict[str, Any]) -> str:
         f"nanobind {b['nanobind']} prototype vs this C API binding, Python {b['python']}, best of "
         f"{b['rounds']} interleaved rounds of {b['calls']:,} calls each:",
         "",
-        "| call | C API | nanobind | nanobind / C API |",
-        "|---|---:|---:|---:|",
     ]
+    calls = []
     for call, capi in b["capi_ns"].items():
         nb = b["nanobind_ns"][call]
-        rows.append(f"| `{call}` | {capi:.0f} ns | {nb:.0f} ns | {nb / capi:.2f}x |")
+        calls.append([f"`{call}`", f"{capi:.0f} ns", f"{nb:.0f} ns", f"{nb / capi:.2f}x"])
+    rows.append(markdown(["call", "C API", "nanobind", "nanobind / C API"], calls, "lrrr"))
     return "\n".join(rows)

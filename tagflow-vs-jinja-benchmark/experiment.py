@@ -11,6 +11,9 @@ import os
 import sys
 from typing import Any
 
+from lab.stats import geometric_mean
+from lab.tables import markdown
+
 TITLE = "fair, output-verified benchmark of Python HTML generators"
 ISSUE = 4
 
@@ -153,12 +156,12 @@ def summarize(results: dict[str, Any]) -> list[tuple[str, str]]:
         out.append(
             (
                 f"tagflow / Jinja2 (autoescape), py{v}",
-                f"{report.geomean(t):.1f}x slower (geo. mean; original claimed 14.55x)",
+                f"{geometric_mean(t):.1f}x slower (geo. mean; original claimed 14.55x)",
             )
         )
     c = [report.ratio(idx, "tagflow_cpp", "jinja2", s) for s in report.SCENARIOS]
     if all(x is not None for x in c):
-        out.append((f"tagflow_cpp / Jinja2, py{v}", f"{report.geomean(c):.2f}x of Jinja2's time"))
+        out.append((f"tagflow_cpp / Jinja2, py{v}", f"{geometric_mean(c):.2f}x of Jinja2's time"))
     differs = sorted(
         {
             f"{r['engine']} ({r['scenario']})"
@@ -184,13 +187,13 @@ def headline(results: dict[str, Any]) -> str:
     t = [report.ratio(idx, "tagflow", "jinja2", s) for s in report.SCENARIOS]
     if all(x is not None for x in t):
         out.append(
-            f"with autoescape on both sides, tagflow 0.12.0 takes {report.geomean(t):.1f}x "
+            f"with autoescape on both sides, tagflow 0.12.0 takes {geometric_mean(t):.1f}x "
             "Jinja2's time (geometric mean over the five scenarios; the original reported "
             "14.55x against Jinja2 without autoescape)."
         )
     c = [report.ratio(idx, "tagflow_cpp", "jinja2", s) for s in report.SCENARIOS]
     if all(x is not None for x in c):
-        g = report.geomean(c)
+        g = geometric_mean(c)
         out.append(
             f"tagflow_cpp takes {g:.2f}x Jinja2's time ({1 / g:.1f}x faster), "
             f"faster on {sum(1 for x in c if x < 1)} of {len(c)} scenarios."
@@ -200,7 +203,7 @@ def headline(results: dict[str, Any]) -> str:
         rs = [idx.get((e, s)) for s in report.SCENARIOS]
         if all(r is not None and r.get("ranked") for r in rs):
             ranked.append(
-                (report.geomean(report.ratio(idx, e, "jinja2", s) for s in report.SCENARIOS), e)
+                (geometric_mean(report.ratio(idx, e, "jinja2", s) for s in report.SCENARIOS), e)
             )
     if ranked:
         best = min(ranked)
@@ -307,8 +310,8 @@ def readme_sections(results: dict[str, Any]) -> dict[str, str]:
         )
     sections["environment"] = "\n".join(env_lines)
     engines = results.get("engines", {})
-    sections["engines"] = "\n".join(
-        ["| engine | configuration and escaping |", "|---|---|"]
-        + [f"| {name} | {e['notes']} |" for name, e in engines.items()]
+    sections["engines"] = markdown(
+        ["engine", "configuration and escaping"],
+        [[name, e["notes"]] for name, e in engines.items()],
     )
     return sections

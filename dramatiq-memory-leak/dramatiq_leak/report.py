@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from dramatiq_leak.scenarios import SCENARIOS
+from lab.tables import markdown
 
 #: The original study's figures, as its README reports them (dramatiq 2.0.0 on Python 3.13;
 #: dramatiq: https://github.com/Bogdanp/dramatiq), for side-by-side.
@@ -89,16 +90,16 @@ def summarize(results: dict[str, Any]) -> list[tuple[str, str]]:
 
 
 def summary_table(results: dict[str, Any]) -> str:
-    header = (
-        "| scenario | variant | MB/exc. | attempts | peak MB | final MB | growth MB/retry "
-        "| bulk drops (matched to a GC run) | s between drops | gen-2 collections "
-        "| GC time ms | live exc. max / final | msg/s | CPU % | messages |\n"
-        "|---|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|---|\n"
-    )
-    lines = []
+    header = [
+        "scenario", "variant", "MB/exc.", "attempts", "peak MB", "final MB", "growth MB/retry",
+        "bulk drops (matched to a GC run)", "s between drops", "gen-2 collections", "GC time ms",
+        "live exc. max / final", "msg/s", "CPU %", "messages",
+    ]  # fmt: skip
+    rows: list[list[object]] = []
     for c in results.get("cells", []):
         if "error" in c:
-            lines.append(f"| {c['scenario']} | {c['variant']} | error: {c['error'][:80]} |")
+            error = f"error: {c['error'][:80]}"
+            rows.append([c["scenario"], c["variant"], error, *[""] * (len(header) - 3)])
             continue
         acc = c["accounting"]
         msgs = (
@@ -112,15 +113,26 @@ def summary_table(results: dict[str, Any]) -> str:
             note = f" (worker exit {c['crashed']['returncode']})"
         if c.get("python_tag"):
             note = f" on {c['python_tag']}" + note
-        lines.append(
-            f"| {c['scenario']} | {c['variant']}{note} | {c['mb']} | {c['attempts']} "
-            f"| {_fmt(c['peak_mb'])} | {_fmt(c['final_mb'])} | {_fmt(c['growth_mb_per_retry'])} "
-            f"| {c['bulk_drops']} ({c['drops_matched_to_gc']}) | {_fmt(c['s_between_drops'], 1)} "
-            f"| {c['full_collections']} | {_fmt(c['gc_time_ms'])} "
-            f"| {c['live_exceptions_max']} / {c['live_exceptions_final']} "
-            f"| {_fmt(c['throughput_per_s'], 1)} | {_fmt(c['cpu_percent'])} | {msgs} |"
+        rows.append(
+            [
+                c["scenario"],
+                f"{c['variant']}{note}",
+                c["mb"],
+                c["attempts"],
+                _fmt(c["peak_mb"]),
+                _fmt(c["final_mb"]),
+                _fmt(c["growth_mb_per_retry"]),
+                f"{c['bulk_drops']} ({c['drops_matched_to_gc']})",
+                _fmt(c["s_between_drops"], 1),
+                c["full_collections"],
+                _fmt(c["gc_time_ms"]),
+                f"{c['live_exceptions_max']} / {c['live_exceptions_final']}",
+                _fmt(c["throughput_per_s"], 1),
+                _fmt(c["cpu_percent"]),
+                msgs,
+            ]
         )
-    return header + "\n".join(lines) + "\n"
+    return markdown(header, rows, "llrrrrrrrrrrrrl") + "\n"
 
 
 def _post_drop_mb(c: dict[str, Any]) -> list[float]:

@@ -643,11 +643,16 @@ def test_hn_tags_names_and_option_checks() -> None:
     assert platform_tag_for_target("x86_64-unknown-linux-gnu") == "linux_x86_64"
     assert platform_tag_for_target("aarch64-unknown-linux-gnu") == "linux_aarch64"
     assert platform_tag_for_target("x86_64-pc-windows-msvc") == "win_amd64"
+    # The tags pip and packaging.tags use for 32-bit x86 (what maturin writes too).
+    assert platform_tag_for_target("i686-unknown-linux-gnu") == "linux_i686"
+    assert platform_tag_for_target("i686-pc-windows-msvc") == "win32"
+    assert platform_tag_for_target("aarch64-pc-windows-msvc") == "win_arm64"
     with pytest.raises(NativeBuildError, match="wasm32-unknown-unknown"):
         platform_tag_for_target("wasm32-unknown-unknown")
     assert ext_suffix() == EXT and ext_suffix(abi3=True) == ".abi3.so"
     assert ext_suffix(target="aarch64-unknown-linux-gnu") == EXT.replace("x86_64", "aarch64")
     assert parse_abi3("3.9") == (3, 9) and parse_abi3(False) is None
+    assert parse_abi3("3.7") == (3, 7)  # the oldest PyO3's abi3-py37 feature supports
     for bad in ("3", "3.6", "2.7", True):
         with pytest.raises(NativeBuildError, match="abi3"):
             parse_abi3(bad)

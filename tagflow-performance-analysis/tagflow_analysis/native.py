@@ -25,6 +25,7 @@ most VMs; the result says so).
 
 from __future__ import annotations
 
+import contextlib
 import gzip
 import os
 import re
@@ -441,15 +442,10 @@ def find_or_build_ceiling(run: Any = subprocess.run) -> Path | str:
 
     Returns the executable, or the reason there is none.
     """
-    candidates = [
-        p
-        for d in ("build/release", "build")
-        if (repo_root() / d).is_dir()
-        for p in (repo_root() / d).rglob("bench_tagflow_pages")
-        if p.is_file() and os.access(p, os.X_OK)
-    ]
-    if candidates:
-        return max(candidates, key=lambda p: p.stat().st_mtime)
+    from lab.paths import built
+
+    with contextlib.suppress(FileNotFoundError):
+        return built("tagflow-reimplementation", "bench_tagflow_pages")
     root = reimpl_dir()
     bench = root / "bench" / "bench_tagflow_pages.cpp"
     eng, _ = engine_sources(root)

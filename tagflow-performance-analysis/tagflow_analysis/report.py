@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import itertools
 import math
-import statistics
 from pathlib import Path
 from typing import Any
 
+from lab.stats import geometric_mean
+from lab.tables import markdown
 from tagflow_analysis.attribution import CATEGORIES
 from tagflow_analysis.engines import Rung
 
@@ -42,9 +43,13 @@ def trim_row(row: dict[str, Any]) -> dict[str, Any]:
     return {k: row[k] for k in KEEP if k in row}
 
 
-def geomean(values: list[float]) -> float | None:
-    vals = [v for v in values if v and v > 0]
-    return math.exp(statistics.fmean(math.log(v) for v in vals)) if vals else None
+def _complete_geo(cells: list[dict[str, Any]], key: str, wanted: int) -> float | None:
+    """Geometric mean of ``key`` over every scenario, or None when any is missing: a mean
+    over fewer scenarios would not be comparable with the other rows."""
+    values = [c.get(key) for c in cells]
+    if len(values) != wanted or not values or any(v is None for v in values):
+        return None
+    return geometric_mean(values)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -117,8 +122,8 @@ def ladder_table(
                 "cumulative": rung.cumulative,
                 "scenarios": cells,
                 "complete": len(ok) == len(scenarios),
-                "speedup_geo": geomean([c.get("speedup") for c in ok]),
-                "vs_jinja_geo": geomean([c.get("vs_jinja") for c in ok]),
+                "speedup_geo": _complete_geo(ok, "speedup", len(scenarios)),
+                "vs_jinja_geo": _complete_geo(ok, "vs_jinja", len(scenarios)),
                 "unavailable": next(
                     (c.get("detail") for c in cells.values() if c["status"] == "unavailable"),
                     None,
@@ -174,10 +179,13 @@ def attribution_md(results: dict[str, Any]) -> str:
     profs = results["profiles"]
     scen = list(profs)
     orig = results["original"]["attribution_table_page"]
-    head = "| category | " + " | ".join(f"{s} (cProfile)" for s in scen)
-    head += " | table100 (pyinstrument) | original, table page |\n"
-    head += "|---" * (len(scen) + 3) + "|\n"
-    lines = []
+    header = [
+        "category",
+        *(f"{s} (cProfile)" for s in scen),
+        "table100 (pyinstrument)",
+        "original, table page",
+    ]
+    lines: list[list[object]] = []
     for cat, label in CATEGORIES.items():
         cells = [fpct(profs[s]["cprofile"]["shares"][cat]) for s in scen]
         samp = profs.get("table100", profs[scen[0]])["sampling"]["shares"][cat]
@@ -190,9 +198,9 @@ def attribution_md(results: dict[str, Any]) -> str:
             )
         else:
             o_txt = "" if o is None else f"{o:g} %"
-        lines.append(f"| {label} | " + " | ".join(cells) + f" | {fpct(samp)} | {o_txt} |")
-    totals = " | ".join(fpct(sum(profs[s]["cprofile"]["shares"].values())) for s in scen)
-    lines.append(f"| **total** | {totals} | 100.0 % | |")
+        lines.append([label, *cells, fpct(samp), o_txt])
+    totals = [fpct(sum(profs[s]["cprofile"]["shares"].values())) for s in scen]
+    lines.append(["**total**", *totals, "100.0 %", ""])
     after = results.get("profile_after_abcd")
     tail = ""
     if after:
@@ -204,8 +212,7 @@ def attribution_md(results: dict[str, Any]) -> str:
             + "."
         )
     return (
-        head
-        + "\n".join(lines)
+        markdown(header, lines)
         + tail
         + "\n\nShares of self time, mapped function by function (rules in "
         "`tagflow_analysis/attribution.py`; unnamed helpers such as `str.join` or `next` "
@@ -217,20 +224,20 @@ def attribution_md(results: dict[str, Any]) -> str:
 def ladder_md(results: dict[str, Any]) -> str:
     lad = results["ladder"]
     scen = lad["scenarios"]
-    head = (
-        "| rung | "
-        + " | ".join(f"{s} ms" for s in scen)
-        + " | speedup vs tagflow (geo-mean) | step gain | time / Jinja2 autoescape (geo-mean) "
-        "| output |\n" + "|---" * (len(scen) + 5) + "|\n"
-    )
+    header = [
+        "rung",
+        *(f"{s} ms" for s in scen),
+        "speedup vs tagflow (geo-mean)",
+        "step gain",
+        "time / Jinja2 autoescape (geo-mean)",
+        "output",
+    ]
     eq = results.get("equivalence_vs_tagflow", {})
-    lines = []
+    lines: list[list[object]] = []
     for r in lad["rows"]:
         if r["unavailable"]:
             lines.append(
-                f"| {r['label']} | "
-                + " | ".join("–" for _ in scen)
-                + f" | not available | | | {r['unavailable']} |"
+                [r["label"], *("–" for _ in scen), "not available", "", "", r["unavailable"]]
             )
             continue
         cells = []
@@ -249,13 +256,9 @@ def ladder_md(results: dict[str, Any]) -> str:
             out_txt = "checked by measure" if r["complete"] else "see status"
         marg = fx(r.get("marginal")) if r.get("marginal") else ""
         speed = fx(r["speedup_geo"]) if r["key"] != "tagflow" else "1.00x"
-        lines.append(
-            f"| {r['label']} | "
-            + " | ".join(cells)
-            + f" | {speed} | {marg} | {fx(r['vs_jinja_geo'])} | {out_txt} |"
-        )
+        lines.append([r["label"], *cells, speed, marg, fx(r["vs_jinja_geo"]), out_txt])
     return (
-        head + "\n".join(lines) + "\n\nMedians of pyperf values (± half the inter-quartile range), "
+        markdown(header, lines) + "\n\nMedians of pyperf values (± half the inter-quartile range), "
         f"{results['settings']['values']} values from each of "
         f"{results['settings']['processes']} pyperf worker process(es) per cell "
         f"({results['mode']} mode). "
@@ -517,27 +520,32 @@ def native_md(results: dict[str, Any]) -> str:
     for sc, apis in cpp.get("scenarios", {}).items():
         for api, res in apis.items():
             if "error" in res:
-                rows.append(f"| {sc} | {api} | error: {res['error'][:120]} | | | | | | |")
+                rows.append([sc, api, f"error: {res['error'][:120]}", *[""] * 6])
                 continue
             ok[(sc, api)] = res
             pe, pb = res["ir_per_element"], res["ir_per_byte"]
             rows.append(
-                f"| {sc} | {api} | {res['ir_per_render']['total']:,.0f} | {pe['total']:,.0f} | "
-                f"{pe['engine']:,.0f} | {pe['binding']:,.0f} | {pe['interpreter']:,.0f} | "
-                f"{pb['total']:.1f} | {res['engine_share'] * 100:.1f} % |"
+                [
+                    sc,
+                    api,
+                    f"{res['ir_per_render']['total']:,.0f}",
+                    f"{pe['total']:,.0f}",
+                    f"{pe['engine']:,.0f}",
+                    f"{pe['binding']:,.0f}",
+                    f"{pe['interpreter']:,.0f}",
+                    f"{pb['total']:.1f}",
+                    f"{res['engine_share'] * 100:.1f} %",
+                ]
             )
     if rows:
-        parts.append(
-            "| scenario | API | Ir / render | Ir / element | engine | binding | interpreter | "
-            "Ir / byte | engine share |\n|---|---|---|---|---|---|---|---|---|\n" + "\n".join(rows)
-        )
+        header = [
+            "scenario", "API", "Ir / render", "Ir / element", "engine", "binding", "interpreter",
+            "Ir / byte", "engine share",
+        ]  # fmt: skip
+        parts.append(markdown(header, rows))
     ceil = cpp.get("ceiling", {})
     if ceil.get("available") is None and ceil.get("pages"):
-        lines = [
-            "| page | C++ ns / page | ns / element | MB/s | explicit API from Python | "
-            "compat API from Python |",
-            "|---|---|---|---|---|---|",
-        ]
+        pages: list[list[object]] = []
         g, f = row(results, "g"), row(results, "f")
         for name, p in ceil["pages"].items():
             mbs = (p.get("bytes_per_second") or 0) / 1e6
@@ -548,12 +556,16 @@ def native_md(results: dict[str, Any]) -> str:
                 m = r["scenarios"].get(name, {}).get("median_s") if r else None
                 rel.append(f"{m * 1e9 / p['ns_per_page']:.1f}x the ceiling" if m else "")
             ns = p["ns_per_page"]
-            lines.append(f"| {name} | {ns:,.0f} | {nse_txt} | {mbs:,.0f} | {rel[0]} | {rel[1]} |")
+            pages.append([name, f"{ns:,.0f}", nse_txt, f"{mbs:,.0f}", rel[0], rel[1]])
+        header = [
+            "page", "C++ ns / page", "ns / element", "MB/s", "explicit API from Python",
+            "compat API from Python",
+        ]  # fmt: skip
         parts.append(
             "Ceiling: the same pages built from C++ directly (`"
             + ceil["binary"]
             + "`, Google Benchmark), and the Python APIs' medians from the ladder relative to "
-            "it:\n\n" + "\n".join(lines)
+            "it:\n\n" + markdown(header, pages)
         )
     elif ceil.get("available"):
         parts.append(f"Ceiling not measured: {ceil['available']}.")
@@ -688,9 +700,7 @@ def side_by_side_md(results: dict[str, Any]) -> str:
                 fpct(cp["cprofile"]["shares"]["attrnames"]),
             )
         )
-    lines = ["| finding | original (Python 3.13.7) | here |", "|---|---|---|"]
-    lines += [f"| {a} | {b} | {c} |" for a, b, c in rows]
-    return "\n".join(lines)
+    return markdown(["finding", "original (Python 3.13.7)", "here"], rows)
 
 
 def readme_sections(results: dict[str, Any]) -> dict[str, str]:

@@ -47,9 +47,11 @@ def test_tagflow_analysis_ladder_table_ratios_and_drift():
     assert by["tagflow"]["complete"] and not by["g"]["complete"]
 
 
-def test_tagflow_analysis_geomean_ignores_missing_values():
-    assert report.geomean([2.0, 8.0, None]) == pytest.approx(4.0)
-    assert report.geomean([]) is None
+def test_tagflow_analysis_row_geomean_needs_every_scenario():
+    cells = [{"speedup": 2.0}, {"speedup": 8.0}]
+    assert report._complete_geo(cells, "speedup", 2) == pytest.approx(4.0)  # not 5.0
+    assert report._complete_geo(cells, "speedup", 3) is None
+    assert report._complete_geo([*cells, {"speedup": None}], "speedup", 3) is None
 
 
 def _shares(**kw: float) -> dict[str, float]:

@@ -14,7 +14,7 @@ cp "$so" "$pkg/tagflow_cpp/"
 site=$("$python" -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')
 cd "$pkg"
 export ASAN_OPTIONS=detect_leaks=0:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
-export LD_PRELOAD="$*" PYTHONPATH="$pkg:$site"
+export LD_PRELOAD="$*" PYTHONPATH="$pkg:$site" TAGFLOW_CPP_UNDER_ASAN=1
 "$python" -S -c 'import tagflow_cpp._core as c, sys; sys.exit(0 if c.__file__.startswith(sys.argv[1]) else "not the sanitized module: " + c.__file__)' "$pkg"
 # The wheel test builds with uv and a compiler: not something to run with libasan preloaded.
 # The status test judges stored results with the lab (not installed here): no native code.

@@ -13,6 +13,8 @@ from pathlib import Path
 from typing import Any
 
 from html_bench.scenarios import SCENARIOS
+from lab.stats import geometric_mean
+from lab.tables import markdown
 
 #: The original study (Python 3.13.7, tagflow 0.12.0, Jinja2 3.1.6), milliseconds per render.
 ORIGINAL = {
@@ -24,13 +26,6 @@ ORIGINAL_OVERALL = {"tagflow": 2.732, "jinja2": 0.188, "ratio": 14.55}
 ORIGINAL_SCENARIOS = ("simple", "complex", "table100")
 BASELINE = "jinja2"
 OURS = "tagflow_cpp"
-
-
-def geomean(values: Iterable[float]) -> float | None:
-    vals = [v for v in values if v and v > 0]
-    if not vals:
-        return None
-    return math.exp(sum(math.log(v) for v in vals) / len(vals))
 
 
 def index(rows: list[dict[str, Any]], python_version: str | None = None) -> dict:
@@ -98,9 +93,6 @@ def results_table(rows: list[dict[str, Any]], python_version: str | None = None)
     """Markdown: ms per render (ratio to Jinja2) per scenario, and the geometric mean ratio."""
     idx = index(rows, python_version)
     scen = [s for s in SCENARIOS if any(k[1] == s for k in idx)]
-    head = "| engine | " + " | ".join(scen) + " | geo. mean vs Jinja2 |"
-    sep = "|---|" + "---:|" * (len(scen) + 1)
-    lines = [head, sep]
     ranked_lines = []
     for engine in engines_in([r for r in rows if (r["engine"], r["scenario"]) in idx]):
         cells, ratios = [], []
@@ -123,7 +115,7 @@ def results_table(rows: list[dict[str, Any]], python_version: str | None = None)
             else:
                 ratios.append(x)
             cells.append(cell)
-        gm = geomean(ratios) if len(ratios) == len(scen) else None
+        gm = geometric_mean(ratios) if ratios and len(ratios) == len(scen) else None
         label = f"**{engine}**" if engine == OURS else engine
         if any_row and any_row.get("reference_row"):
             label += " (reference row)"
@@ -131,8 +123,11 @@ def results_table(rows: list[dict[str, Any]], python_version: str | None = None)
         ranked_lines.append(
             (gm if gm is not None and not notes else math.inf, label, cells, gm_cell)
         )
-    for _, label, cells, gm_cell in sorted(ranked_lines, key=lambda t: t[0]):
-        lines.append(f"| {label} | " + " | ".join(cells) + f" | {gm_cell} |")
+    body = [
+        [label, *cells, gm_cell]
+        for _, label, cells, gm_cell in sorted(ranked_lines, key=lambda t: t[0])
+    ]
+    lines = [markdown(["engine", *scen, "geo. mean vs Jinja2"], body, "l" + "r" * (len(scen) + 1))]
     lines.append("")
     lines.append(
         "Median milliseconds per render; in parentheses the time relative to Jinja2 (Environment, "
@@ -145,28 +140,34 @@ def results_table(rows: list[dict[str, Any]], python_version: str | None = None)
 def spread_table(rows: list[dict[str, Any]], python_version: str | None = None) -> str:
     """Markdown: median, interquartile range, values, loops, tracemalloc peak, output size."""
     idx = index(rows, python_version)
-    lines = [
-        "| engine | scenario | median ms | IQR ms | values x loops | peak KiB/render "
-        "| output bytes |",
-        "|---|---|---:|---:|---:|---:|---:|",
-    ]
+    header = [
+        "engine", "scenario", "median ms", "IQR ms", "values x loops", "peak KiB/render",
+        "output bytes",
+    ]  # fmt: skip
+    body = []
     for (engine, s), r in idx.items():
         if r.get("median_s") is None:
             continue
         iqr = (r["q3_s"] - r["q1_s"]) * 1e3
         peak = r.get("peak_bytes")
-        lines.append(
-            f"| {engine} | {s} | {_fmt_ms(r['median_s'] * 1e3)} | {_fmt_ms(iqr)} | "
-            f"{r.get('n_values')} x {r.get('loops')} | "
-            f"{'–' if peak is None else f'{peak / 1024:.1f}'} | {r.get('size_bytes')} |"
+        body.append(
+            [
+                engine,
+                s,
+                _fmt_ms(r["median_s"] * 1e3),
+                _fmt_ms(iqr),
+                f"{r.get('n_values')} x {r.get('loops')}",
+                "–" if peak is None else f"{peak / 1024:.1f}",
+                r.get("size_bytes"),
+            ]
         )
-    return "\n".join(lines)
+    return markdown(header, body, "llrrrrr")
 
 
 def equivalence_table(rows: list[dict[str, Any]], python_version: str | None = None) -> str:
     idx = index(rows, python_version)
     scen = [s for s in SCENARIOS if any(k[1] == s for k in idx)]
-    lines = ["| engine | " + " | ".join(scen) + " |", "|---|" + "---|" * len(scen)]
+    body = []
     details = []
     for engine in engines_in(list(idx.values())):
         cells = []
@@ -175,7 +176,8 @@ def equivalence_table(rows: list[dict[str, Any]], python_version: str | None = N
             cells.append(status_cell(r))
             if r is not None and r.get("status") not in ("ok", None):
                 details.append(f"- `{engine}` / `{s}`: {r.get('status')}: {r.get('detail')}")
-        lines.append(f"| {engine} | " + " | ".join(cells) + " |")
+        body.append([engine, *cells])
+    lines = [markdown(["engine", *scen], body)]
     if details:
         lines += ["", "First differences and failures:", "", *details]
     return "\n".join(lines)
@@ -184,12 +186,15 @@ def equivalence_table(rows: list[dict[str, Any]], python_version: str | None = N
 def original_table(rows: list[dict[str, Any]], python_version: str | None = None) -> str:
     """Side by side: the original's ms and ratios, and ours."""
     idx = index(rows, python_version)
-    lines = [
-        "| scenario | tagflow (orig / here) | Jinja2 no autoescape (orig / here) | "
-        "Jinja2 autoescape (here) | Jinja2 Template() per render (orig / here) | "
-        "Jinja2 faster than tagflow, orig / here (autoescape) |",
-        "|---|---:|---:|---:|---:|---:|",
+    header = [
+        "scenario",
+        "tagflow (orig / here)",
+        "Jinja2 no autoescape (orig / here)",
+        "Jinja2 autoescape (here)",
+        "Jinja2 Template() per render (orig / here)",
+        "Jinja2 faster than tagflow, orig / here (autoescape)",
     ]
+    body = []
     for s in ORIGINAL_SCENARIOS:
         o_t = ORIGINAL["tagflow"][s]
         o_j = ORIGINAL["jinja2-noescape"][s]
@@ -199,11 +204,17 @@ def original_table(rows: list[dict[str, Any]], python_version: str | None = None
         ja = median_ms(idx, "jinja2", s)
         tp = median_ms(idx, "jinja2-template-per-render", s)
         here = ratio(idx, "tagflow", "jinja2", s)
-        lines.append(
-            f"| {s} | {o_t} / {_fmt_ms(t)} | {o_j} / {_fmt_ms(jn)} | {_fmt_ms(ja)} | "
-            f"{o_p} / {_fmt_ms(tp)} | {o_t / o_j:.2f}x / {_fmt_x(here)} |"
+        body.append(
+            [
+                s,
+                f"{o_t} / {_fmt_ms(t)}",
+                f"{o_j} / {_fmt_ms(jn)}",
+                _fmt_ms(ja),
+                f"{o_p} / {_fmt_ms(tp)}",
+                f"{o_t / o_j:.2f}x / {_fmt_x(here)}",
+            ]
         )
-    lines.append("")
+    lines = [markdown(header, body, "lrrrrr"), ""]
     lines.append(
         "Original: Python 3.13.7 on an Azure VM, perf_counter loops, Jinja2 without autoescape. "
         "Here: pyperf medians on this machine; the interpreter is named above the table."
@@ -226,7 +237,8 @@ def verdicts(rows: list[dict[str, Any]], python_version: str | None = None) -> l
     # 1. Jinja2 14.55x faster than tagflow (ratio of arithmetic means over their 3 scenarios).
     ours_fair = mean_ratio("tagflow", "jinja2", ORIGINAL_SCENARIOS)
     ours_unfair = mean_ratio("tagflow", "jinja2-noescape", ORIGINAL_SCENARIOS)
-    gm = geomean(ratio(idx, "tagflow", "jinja2", s) or 0 for s in ORIGINAL_SCENARIOS)
+    fair = [ratio(idx, "tagflow", "jinja2", s) for s in ORIGINAL_SCENARIOS]
+    gm = geometric_mean(fair) if None not in fair else None
     if ours_fair is not None:
         out.append(
             {
@@ -285,7 +297,7 @@ def verdicts(rows: list[dict[str, Any]], python_version: str | None = None) -> l
         idx.get((OURS, s), {}).get("status") == "ok" for s in SCENARIOS if (OURS, s) in idx
     )
     if all(x is not None for x in cpp) and cpp_ok:
-        g = geomean(cpp)
+        g = geometric_mean(cpp)
         out.append(
             {
                 "claim": "(ours) tagflow_cpp is faster than Jinja2 with autoescape",
@@ -311,9 +323,10 @@ def verdict_table(rows: list[dict[str, Any]], python_version: str | None = None)
     v = verdicts(rows, python_version)
     if not v:
         return "(not measured)"
-    lines = ["| original claim | measured here | verdict |", "|---|---|---|"]
-    lines += [f"| {d['claim']} | {d['here']} | {d['verdict']} |" for d in v]
-    return "\n".join(lines)
+    return markdown(
+        ["original claim", "measured here", "verdict"],
+        [[d["claim"], d["here"], d["verdict"]] for d in v],
+    )
 
 
 def write_csv(rows: list[dict[str, Any]], path: Path) -> Path:

@@ -6,9 +6,11 @@ Everything here is a pure function of the results dictionary that
 
 from __future__ import annotations
 
-import math
 from collections.abc import Iterable
 from typing import Any
+
+from lab.stats import geometric_mean
+from lab.tables import markdown
 
 LOOPS = ("asyncio", "uvloop", "rloop")
 APIS = ("sockets", "streams", "protocol", "buffered")
@@ -28,11 +30,6 @@ ORIGINAL: dict[tuple[str, int], tuple[float, float]] = {
     ("protocol", 100000): (8681, 19886),
 }
 ORIGINAL_OVERALL = 1.68  # their "overall": ratio of arithmetic means
-
-
-def geomean(values: Iterable[float]) -> float:
-    vals = [v for v in values if v > 0]
-    return math.exp(sum(math.log(v) for v in vals) / len(vals)) if vals else float("nan")
 
 
 def ratio_of_means(pairs: Iterable[tuple[float, float]]) -> float:
@@ -94,7 +91,7 @@ def overall(results: dict[str, Any], py: str, num: str = "uvloop") -> dict[str, 
     pairs = loop_ratios(results, py, num=num)
     return {
         "cells": len(pairs),
-        "geomean": geomean(b / a for a, b in pairs.values()),
+        "geomean": geometric_mean(b / a for a, b in pairs.values()) if pairs else None,
         "ratio_of_means": ratio_of_means(pairs.values()),
     }
 
@@ -222,12 +219,13 @@ def verdicts(results: dict[str, Any]) -> list[str]:
         if not o["cells"]:
             continue
         holds = abs(o["geomean"] - ORIGINAL_OVERALL) / ORIGINAL_OVERALL <= 0.10
+        theirs_geo = geometric_mean(original_ratios().values())
         lines.append(
             f"**Is uvloop {ORIGINAL_OVERALL}x faster overall on Python {py}? "
             f"{'Roughly' if holds else 'No'}: {o['geomean']:.2f}x** as the geometric mean of the "
             f"{o['cells']} uvloop/asyncio ratios of the original's grid "
             f"(their way, a ratio of arithmetic means: {o['ratio_of_means']:.2f}x; the original "
-            f"reported {ORIGINAL_OVERALL}x that way, {geomean(original_ratios().values()):.2f}x "
+            f"reported {ORIGINAL_OVERALL}x that way, {theirs_geo:.2f}x "
             "as a geometric mean)."
         )
     return lines
@@ -238,7 +236,7 @@ def grid_table(results: dict[str, Any], py: str) -> str:
     loops = [lp for lp in LOOPS if any(c["key"].get("loop") == lp for c in results["grid"])]
     head = ["API", "size"] + [f"{lp} req/s" for lp in loops] + ["uvloop/asyncio"]
     head += ["original asyncio", "original uvloop", "original ratio"]
-    rows = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    rows = []
     orig = original_ratios()
     for api in APIS:
         for size in SIZES:
@@ -248,26 +246,18 @@ def grid_table(results: dict[str, Any], py: str) -> str:
             ratio = f"{u / a:.2f}x" if a and u else "–"
             o = ORIGINAL.get((api, size))
             ocols = [f"{o[0]:,}", f"{o[1]:,}", f"{orig[(api, size)]:.2f}x"] if o else ["–"] * 3
-            rows.append(
-                "| "
-                + " | ".join([api, f"{size:,}", *(fmt_spread(c) for c in cells), ratio, *ocols])
-                + " |"
-            )
-    return "\n".join(rows)
+            rows.append([api, f"{size:,}", *(fmt_spread(c) for c in cells), ratio, *ocols])
+    return markdown(head, rows)
 
 
 def metric_table(results: dict[str, Any], py: str, stat: str, digits: int = 1) -> str:
     loops = [lp for lp in LOOPS if any(c["key"].get("loop") == lp for c in results["grid"])]
-    rows = ["| API | size | " + " | ".join(loops) + " |", "|" + "---|" * (2 + len(loops))]
+    rows = []
     for api in APIS:
         for size in SIZES:
             cells = [find(results["grid"], python=py, loop=lp, api=api, size=size) for lp in loops]
-            rows.append(
-                f"| {api} | {size:,} | "
-                + " | ".join(fmt_spread(c, stat, digits) for c in cells)
-                + " |"
-            )
-    return "\n".join(rows)
+            rows.append([api, f"{size:,}", *(fmt_spread(c, stat, digits) for c in cells)])
+    return markdown(["API", "size", *loops], rows)
 
 
 def ceiling_summary(results: dict[str, Any]) -> dict[str, Any]:

@@ -6,6 +6,8 @@ import os
 from pathlib import Path
 from typing import Any
 
+from lab.stats import geometric_mean
+from lab.tables import markdown
 from uvloop_bench import analysis as an
 
 LOOP_COLORS = {"asyncio": "#30638e", "uvloop": "#d1495b", "rloop": "#edae49"}
@@ -197,9 +199,7 @@ def _pct(x: float) -> str:
 
 
 def _table(header: list[str], rows: list[list[str]]) -> str:
-    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
-    lines += ["| " + " | ".join(r) + " |" for r in rows]
-    return "\n".join(lines)
+    return markdown(header, rows)
 
 
 def _loops(results: dict[str, Any]) -> list[str]:
@@ -257,7 +257,7 @@ def _overall(results: dict[str, Any]) -> str:
                 f"{r['geomean']:.2f}x" if r.get("cells") else "–",
             ]
         )
-    orig = an.geomean(an.original_ratios().values())
+    orig = geometric_mean(an.original_ratios().values())
     rows.append(["original (3.13.7)", "9", f"{orig:.2f}x", f"{an.ORIGINAL_OVERALL}x", "–"])
     head = ["Python", "cells", "uvloop/asyncio, geometric mean"]
     head += ["ratio of means (the original's method)", "rloop/asyncio, geometric mean"]

@@ -43,23 +43,21 @@ class Tools:
 
     @classmethod
     def find(cls, build_dir: Path | None = None) -> Tools:
-        """The C++ binaries: $UVLOOP_BENCH_BUILD, else build/release of the checkout."""
-        from lab.paths import repo_root
+        """The C++ binaries of the release build (``lab.paths.built``; ``LAB_BUILD_DIR``
+        points at another build), or those in ``build_dir``."""
+        from lab.paths import built
 
-        candidates = []
         if build_dir is not None:
-            candidates.append(build_dir)
-        if os.environ.get("UVLOOP_BENCH_BUILD"):
-            candidates.append(Path(os.environ["UVLOOP_BENCH_BUILD"]))
-        candidates.append(repo_root() / "build" / "release")
-        for base in candidates:
-            for d in (base / "uvloop-updated-benchmark", base):
-                if (d / "echoload").is_file() and (d / "echoserver").is_file():
-                    return cls(d / "echoload", d / "echoserver")
-        raise CellError(
-            "echoload/echoserver are not built: run `make build` (or `cmake --preset release && "
-            "cmake --build --preset release`), or point UVLOOP_BENCH_BUILD at a build directory"
-        )
+            d = build_dir / "uvloop-updated-benchmark"
+            if (d / "echoload").is_file() and (d / "echoserver").is_file():
+                return cls(d / "echoload", d / "echoserver")
+        try:
+            return cls(
+                built("uvloop-updated-benchmark", "echoload"),
+                built("uvloop-updated-benchmark", "echoserver"),
+            )
+        except FileNotFoundError as exc:
+            raise CellError(str(exc)) from None
 
 
 @dataclass(frozen=True)

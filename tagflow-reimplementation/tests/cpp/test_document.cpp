@@ -50,6 +50,18 @@ TEST(TagflowDocument, VoidElementsAreNeverClosed) {
   EXPECT_THROW((void)doc.open("hr"), Error);
 }
 
+TEST(TagflowDocument, EveryVoidElementOfTheHtmlStandardIsVoid) {
+  // HTML Living Standard, 13.1.2 Elements, "Void elements" (param is obsolete but still void
+  // to parsers); checked name by name so a missing entry names itself.
+  for (const char* name : {"area", "base", "br", "col", "embed", "hr", "img", "input", "link",
+                           "meta", "param", "source", "track", "wbr"}) {
+    EXPECT_EQ(tagflow::element_kind(name), tagflow::ElementKind::kVoid) << name;
+  }
+  for (const char* name : {"colgroup", "div", "p", "template", "basefont"}) {
+    EXPECT_EQ(tagflow::element_kind(name), tagflow::ElementKind::kNormal) << name;
+  }
+}
+
 TEST(TagflowDocument, AttributesOfVoidElementUntilNextSibling) {
   Document doc;
   doc.input({{"type", "text"}});

@@ -72,7 +72,9 @@ TEST(Loadgen, TimedRunCountsOnlyTheMeasuredWindow) {
   EXPECT_DOUBLE_EQ(r.seconds, 0.2);
   EXPECT_EQ(r.latency.count(), r.requests);
   EXPECT_EQ(r.bytes, r.requests * cfg.size);
-  EXPECT_GE(r.cpu_user_s + r.cpu_sys_s, 0.0);
+  // The client did 0.25 s of socket work: it used some CPU, and at most all of its threads'.
+  EXPECT_GT(r.cpu_user_s + r.cpu_sys_s, 0.0);
+  EXPECT_LE(r.cpu_user_s + r.cpu_sys_s, 0.25 * cfg.threads + 0.05);
 }
 
 TEST(Loadgen, ShortReadsAndWritesFromTheServerAreReassembled) {
@@ -103,6 +105,25 @@ TEST(Loadgen, DetectsACorruptedByte) {
   std::string msg;
   EXPECT_EQ(failure_kind(counted(server.port(), 1, 1000, 10), &msg), LoadError::Kind::Mismatch);
   EXPECT_NE(msg.find("request 1, byte 234"), std::string::npos) << msg;
+}
+
+TEST(Loadgen, DetectsACorruptedLastByteOfEveryRequest) {
+  // The last byte of a request is where an off-by-one in the comparison would hide.
+  ScriptedServer server(1, [](int fd) {
+    std::array<char, 4096> buf{};
+    std::uint64_t total = 0;
+    for (;;) {
+      const ssize_t r = ::read(fd, buf.data(), buf.size());
+      if (r <= 0) return;
+      for (ssize_t i = 0; i < r; ++i, ++total) {
+        if (total % 1000 == 999) buf[static_cast<std::size_t>(i)] ^= 0x01;
+      }
+      if (!echo::testing::write_all(fd, buf.data(), static_cast<std::size_t>(r))) return;
+    }
+  });
+  std::string msg;
+  EXPECT_EQ(failure_kind(counted(server.port(), 1, 1000, 10), &msg), LoadError::Kind::Mismatch);
+  EXPECT_NE(msg.find("request 0, byte 999"), std::string::npos) << msg;
 }
 
 TEST(Loadgen, ReportsAPeerReset) {
@@ -166,12 +187,19 @@ TEST(Loadgen, RejectsBadConfigurations) {
   EXPECT_THROW(run_load(cfg), std::invalid_argument);
 }
 
-TEST(Loadgen, JsonHasTheReportedFields) {
+TEST(Loadgen, JsonReportsWhatWasMeasured) {
   ServerThread server(echo::make_epoll_server("127.0.0.1", 0));
-  const LoadConfig cfg = counted(server.port(), 1, 100, 100);
-  const std::string json = echo::to_json(cfg, run_load(cfg));
-  for (const char* key : {"\"req_per_s\":", "\"mb_per_s\":", "\"p50\":", "\"p999\":", "\"cores\":",
-                          "\"verified\":true", "\"requests\":100,"}) {
-    EXPECT_NE(json.find(key), std::string::npos) << key << " in " << json;
-  }
+  const LoadConfig cfg = counted(server.port(), 1, 100, 137);
+  const auto r = run_load(cfg);
+  const std::string json = echo::to_json(cfg, r);
+  const auto number = [&](const std::string& key) {
+    const auto at = json.find("\"" + key + "\":");
+    EXPECT_NE(at, std::string::npos) << key << " in " << json;
+    return at == std::string::npos ? -1.0 : std::stod(json.substr(at + key.size() + 3));
+  };
+  EXPECT_EQ(number("requests"), 137.0);
+  EXPECT_EQ(number("bytes"), 13'700.0);
+  EXPECT_NEAR(number("req_per_s"), 137.0 / r.seconds, 137.0 / r.seconds * 1e-3);
+  EXPECT_GT(number("p50"), 0.0);
+  EXPECT_LE(number("p50"), number("p999"));
 }

@@ -1,0 +1,67 @@
+#include <gtest/gtest.h>
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "cli.hpp"
+
+using echo::parse_args;
+using echo::UsageError;
+
+namespace {
+
+echo::Options parse(std::vector<std::string_view> args) {
+  return parse_args(args);
+}
+
+std::string error_of(std::vector<std::string_view> args) {
+  try {
+    parse_args(args);
+  } catch (const UsageError& e) {
+    return e.what();
+  }
+  ADD_FAILURE() << "no UsageError";
+  return "";
+}
+
+}  // namespace
+
+TEST(EcholoadCli, ParsesEveryOption) {
+  const auto o = parse({"--host", "127.0.0.2", "--port", "7000", "-c", "8", "-t", "2", "-s",
+                        "100000", "-d", "4", "--warmup", "0.5", "--duration", "2.5", "--rate",
+                        "1000", "--json"});
+  EXPECT_EQ(o.load.host, "127.0.0.2");
+  EXPECT_EQ(o.load.port, 7000);
+  EXPECT_EQ(o.load.connections, 8);
+  EXPECT_EQ(o.load.threads, 2);
+  EXPECT_EQ(o.load.size, 100000u);
+  EXPECT_EQ(o.load.depth, 4);
+  EXPECT_DOUBLE_EQ(o.load.warmup_s, 0.5);
+  EXPECT_DOUBLE_EQ(o.load.duration_s, 2.5);
+  EXPECT_DOUBLE_EQ(o.load.rate, 1000);
+  EXPECT_TRUE(o.json);
+  EXPECT_FALSE(o.help);
+}
+
+TEST(EcholoadCli, HelpWinsOverEverythingAfterIt) {
+  EXPECT_TRUE(parse({"--help", "--bogus"}).help);
+  EXPECT_TRUE(parse({"-h"}).help);
+}
+
+TEST(EcholoadCli, BadInputNamesTheOption) {
+  EXPECT_EQ(error_of({"--port", "0"}), "--port must be 1..65535");
+  EXPECT_EQ(error_of({"--port", "65536"}), "--port must be 1..65535");
+  EXPECT_EQ(error_of({"--port", "80x"}), "--port: not an integer: 80x");
+  EXPECT_EQ(error_of({"--port", ""}), "--port: not an integer: ");
+  EXPECT_EQ(error_of({"--port", "99999999999999999999"}),
+            "--port: not an integer: 99999999999999999999");
+  EXPECT_EQ(error_of({"--port"}), "--port needs a value");
+  EXPECT_EQ(error_of({"--port", "1", "--duration", "soon"}), "--duration: not a number: soon");
+  EXPECT_EQ(error_of({"--port", "1", "--bogus"}), "unknown option '--bogus'");
+  EXPECT_EQ(error_of({"--port", "1", "-c", "2", "-t", "3"}),
+            "--threads must be between 1 and the number of connections");
+  EXPECT_NE(error_of({"--port", "1", "--duration", "nan"}).find("--duration"), std::string::npos);
+  EXPECT_NE(error_of({"--port", "1", "--rate", "-1"}).find("--rate"), std::string::npos);
+  EXPECT_EQ(error_of({}), "--port is required (the echo server's TCP port, 1-65535)");
+}
