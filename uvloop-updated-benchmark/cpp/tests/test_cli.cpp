@@ -28,9 +28,9 @@ std::string error_of(std::vector<std::string_view> args) {
 }  // namespace
 
 TEST(EcholoadCli, ParsesEveryOption) {
-  const auto o = parse({"--host", "127.0.0.2", "--port", "7000", "-c", "8", "-t", "2", "-s",
-                        "100000", "-d", "4", "--warmup", "0.5", "--duration", "2.5", "--rate",
-                        "1000", "--json"});
+  const auto o =
+      parse({"--host", "127.0.0.2", "--port", "7000", "-c", "8", "-t", "2", "-s", "100000", "-d",
+             "4", "--warmup", "0.5", "--duration", "2.5", "--rate", "1000", "--json"});
   EXPECT_EQ(o.load.host, "127.0.0.2");
   EXPECT_EQ(o.load.port, 7000);
   EXPECT_EQ(o.load.connections, 8);
