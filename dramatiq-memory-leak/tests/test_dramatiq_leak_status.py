@@ -2,27 +2,13 @@
 
 from __future__ import annotations
 
-import copy
 from pathlib import Path
 from typing import Any
 
-import pytest
-
-from lab import results
 from lab.experiment import Experiment
 
-HERE = Path(__file__).resolve().parent.parent
-
-
-exp = Experiment(HERE.name).load()
-
-
-@pytest.fixture
-def stored() -> dict[str, Any]:
-    """The results of the published run (results/published.json), a real full-mode run."""
-    record = results.published(HERE.name)
-    assert record is not None, f"{HERE.name}: nothing published (run `lab publish`)"
-    return copy.deepcopy(record["results"])
+#: This experiment's plug-in; ``stored`` (the root conftest.py) is its published results.
+exp = Experiment(Path(__file__).resolve().parents[1].name).load()
 
 
 def test_stored_run_has_no_errors_and_counts_measurements(stored: dict[str, Any]) -> None:
