@@ -33,6 +33,23 @@ LoadError::Kind failure_kind(const LoadConfig& cfg, std::string* message = nullp
   return LoadError::Kind::Io;
 }
 
+// An echo server that flips `mask` into every byte whose stream offset satisfies `corrupt`.
+template <class Pred>
+auto corrupting_echo(Pred corrupt, char mask) {
+  return [corrupt, mask](int fd) {
+    std::array<char, 4096> buf{};
+    std::uint64_t total = 0;
+    for (;;) {
+      const ssize_t r = ::read(fd, buf.data(), buf.size());
+      if (r <= 0) return;
+      for (ssize_t i = 0; i < r; ++i, ++total) {
+        if (corrupt(total)) buf[static_cast<std::size_t>(i)] ^= mask;
+      }
+      if (!echo::testing::write_all(fd, buf.data(), static_cast<std::size_t>(r))) return;
+    }
+  };
+}
+
 }  // namespace
 
 TEST(Loadgen, VerifiesThousandsOfEchoesOverThreads) {
@@ -90,18 +107,7 @@ TEST(Loadgen, ShortReadsAndWritesFromTheServerAreReassembled) {
 }
 
 TEST(Loadgen, DetectsACorruptedByte) {
-  ScriptedServer server(1, [](int fd) {
-    std::array<char, 4096> buf{};
-    std::uint64_t total = 0;
-    for (;;) {
-      const ssize_t r = ::read(fd, buf.data(), buf.size());
-      if (r <= 0) return;
-      for (ssize_t i = 0; i < r; ++i, ++total) {
-        if (total == 1234) buf[static_cast<std::size_t>(i)] ^= 0x40;
-      }
-      if (!echo::testing::write_all(fd, buf.data(), static_cast<std::size_t>(r))) return;
-    }
-  });
+  ScriptedServer server(1, corrupting_echo([](std::uint64_t at) { return at == 1234; }, 0x40));
   std::string msg;
   EXPECT_EQ(failure_kind(counted(server.port(), 1, 1000, 10), &msg), LoadError::Kind::Mismatch);
   EXPECT_NE(msg.find("request 1, byte 234"), std::string::npos) << msg;
@@ -109,18 +115,8 @@ TEST(Loadgen, DetectsACorruptedByte) {
 
 TEST(Loadgen, DetectsACorruptedLastByteOfEveryRequest) {
   // The last byte of a request is where an off-by-one in the comparison would hide.
-  ScriptedServer server(1, [](int fd) {
-    std::array<char, 4096> buf{};
-    std::uint64_t total = 0;
-    for (;;) {
-      const ssize_t r = ::read(fd, buf.data(), buf.size());
-      if (r <= 0) return;
-      for (ssize_t i = 0; i < r; ++i, ++total) {
-        if (total % 1000 == 999) buf[static_cast<std::size_t>(i)] ^= 0x01;
-      }
-      if (!echo::testing::write_all(fd, buf.data(), static_cast<std::size_t>(r))) return;
-    }
-  });
+  ScriptedServer server(1,
+                        corrupting_echo([](std::uint64_t at) { return at % 1000 == 999; }, 0x01));
   std::string msg;
   EXPECT_EQ(failure_kind(counted(server.port(), 1, 1000, 10), &msg), LoadError::Kind::Mismatch);
   EXPECT_NE(msg.find("request 0, byte 999"), std::string::npos) << msg;
