@@ -24,9 +24,7 @@ binary of another origin, and without changing the system's apt configuration or
    half-built interpreter is never picked up.
 4. A smoke test imports the modules the experiments need (ssl, ctypes, sqlite3, ...).
 
-Per-interpreter virtual environments with uvloop and rloop (``loop_venv``) are
-made by ``uv venv --python PATH``; ``lab pythons`` creates them for every
-interpreter, and experiments call ``loop_venv`` at run time if one is missing.
+Experiments build their own per-interpreter environments with ``lab.venvs`` when they run.
 """
 
 from __future__ import annotations
@@ -54,11 +52,6 @@ VERSION = "3.13"
 SUITE = "trixie"
 SOURCE_PACKAGE = f"python{VERSION}"
 
-#: Event loops installed into every interpreter's benchmark environment (latest on PyPI,
-#: tested). rloop only ships wheels for some interpreters; where it does not install the
-#: environment is made without it and says so.
-LOOP_PACKAGES = ("uvloop==0.23.0",)
-OPTIONAL_LOOP_PACKAGES = ("rloop==0.5.0",)
 
 #: Debian packages CPython's build needs for the modules the experiments import.
 BUILD_DEPS = (
@@ -87,10 +80,6 @@ class ProvisionError(RuntimeError):
 
 def pythons_dir() -> Path:
     return cache_dir() / "pythons"
-
-
-def venvs_dir() -> Path:
-    return cache_dir() / "venvs"
 
 
 def provisioned() -> list[str]:
@@ -546,97 +535,6 @@ def provision_cpython(plan: BuildPlan) -> Path:
     return exe
 
 
-# --------------------------------------------------------------------------- venvs
-
-
-def _uv() -> list[str]:
-    from lab.paths import uv
-
-    return [uv()]
-
-
-def _python_version(python: str) -> str:
-    out = subprocess.run(
-        [python, "-c", "import sys; print('%d.%d.%d' % sys.version_info[:3])"],
-        capture_output=True,
-        text=True,
-    )
-    if out.returncode != 0:
-        raise ProvisionError(f"{python} does not run: {out.stderr.strip()}")
-    return out.stdout.strip()
-
-
-def loop_venv(
-    python: str,
-    *,
-    quiet: bool = False,
-    packages: Sequence[str] = LOOP_PACKAGES,
-    optional: Sequence[str] = OPTIONAL_LOOP_PACKAGES,
-) -> Path:
-    """A cached venv for ``python`` with ``packages`` (and ``optional`` where they install).
-
-    Defaults: uvloop, and rloop where it has a wheel. Returns the venv's python.
-    ``~/.cache/experiments/venvs/loops-<version>-<hash>/``: the hash covers the
-    interpreter path and the pinned packages, so a change makes a new one.
-    The file ``LOOPS.json`` inside lists what got installed and what did not.
-    """
-    version = _python_version(python)
-    key = hashlib.sha256(
-        "\n".join([str(Path(python).resolve()), *packages, "--", *optional]).encode()
-    ).hexdigest()[:10]
-    venv = venvs_dir() / f"loops-{version}-{key}"
-    exe = venv / "bin" / "python"
-    marker = venv / "LOOPS.json"
-    if exe.is_file() and marker.is_file():
-        return exe
-    if venv.exists():
-        shutil.rmtree(venv)
-    venv.parent.mkdir(parents=True, exist_ok=True)
-    if not quiet:
-        _say(f"venv for Python {version}: {venv}")
-    _run([*_uv(), "venv", "-q", "--python", python, str(venv)], what=f"uv venv for {python}")
-    installed = list(packages)
-    if packages:
-        _run(
-            [*_uv(), "pip", "install", "-q", "--python", str(exe), *packages],
-            what=f"installing {' '.join(packages)} for Python {version}",
-        )
-    skipped: dict[str, str] = {}
-    for pkg in optional:
-        try:
-            _run(
-                [
-                    *_uv(),
-                    "pip",
-                    "install",
-                    "-q",
-                    "--only-binary",
-                    ":all:",
-                    "--python",
-                    str(exe),
-                    pkg,
-                ],
-                what=f"installing {pkg}",
-            )
-            installed.append(pkg)
-        except ProvisionError as exc:
-            skipped[pkg] = str(exc).splitlines()[-1].strip()
-            if not quiet:
-                _say(f"{pkg} does not install on Python {version}; going on without it")
-    marker.write_text(
-        json.dumps(
-            {"python": python, "version": version, "installed": installed, "skipped": skipped},
-            indent=2,
-        )
-    )
-    return exe
-
-
-def loop_venv_info(venv_python: Path) -> dict:
-    """What ``loop_venv`` installed into the venv of ``venv_python``."""
-    return json.loads((venv_python.parent.parent / "LOOPS.json").read_text())
-
-
 # --------------------------------------------------------------------------- CLI
 
 
@@ -650,7 +548,6 @@ what it does:
   4-7. builds the pristine *.orig.tar.xz with the lab interpreter's configure options
      (--enable-shared, no PGO, no LTO today), prefix and rpath in the cache, then
      installs it atomically and smoke-tests it
-  then: one venv per interpreter with {', '.join(LOOP_PACKAGES + OPTIONAL_LOOP_PACKAGES)}
 
 Everything is cached: a second run only checks. Interpreters land in
 {pythons_dir()}/<version>/ and are used by `lab run` automatically.
@@ -661,7 +558,7 @@ def _parse(argv: list[str]) -> argparse.Namespace:
     p = argparse.ArgumentParser(
         prog="lab pythons",
         description=f"Build CPython {VERSION} from Debian {SUITE}'s source package into "
-        f"{pythons_dir()} and make per-interpreter venvs with uvloop and rloop.",
+        f"{pythons_dir()}.",
         epilog=EPILOG,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
@@ -669,7 +566,6 @@ def _parse(argv: list[str]) -> argparse.Namespace:
     p.add_argument(
         "--jobs", "-j", type=int, default=min(2, os.cpu_count() or 1), help="make -j (default 2)"
     )
-    p.add_argument("--no-venvs", action="store_true", help="only build the interpreter")
     p.add_argument(
         "--list", action="store_true", help="print the interpreters `lab run` uses and exit"
     )
@@ -692,11 +588,6 @@ def provision(argv: list[str]) -> int:
     )
     try:
         provision_cpython(plan)
-        if not args.no_venvs:
-            for python in default():
-                exe = loop_venv(python)
-                info = loop_venv_info(exe)
-                _say(f"venv {exe.parent.parent.name}: {', '.join(info['installed'])}")
     except ProvisionError as exc:
         print(f"lab pythons: error: {exc}", file=sys.stderr)
         return 1

@@ -258,7 +258,7 @@ def run(ctx: Any) -> dict[str, Any]:
         if Path(requested).resolve() == Path(sys.executable).resolve():
             continue
         ctx.progress.describe(f"preparing a benchmark environment for {requested}")
-        env = bench_python(requested, ctx.procs.run, log=ctx.log)
+        env = bench_python(requested, log=ctx.log)
         if env.python is None or Path(env.python).resolve() == Path(sys.executable).resolve():
             if env.python is None:
                 others.append({"requested": requested, "reason": env.reason})

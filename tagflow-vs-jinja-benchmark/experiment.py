@@ -41,7 +41,7 @@ def run(ctx: Any) -> dict[str, Any]:
     plan = []
     ctx.progress.describe("preparing interpreters")
     for i, py in enumerate(pythons):
-        env = envs.bench_python(py, ctx.procs.run, log=ctx.log)
+        env = envs.bench_python(py, log=ctx.log)
         interpreters.append(env.as_dict())
         if env.python is None:
             ctx.log(f"skipping {py}: {env.reason}")

@@ -37,34 +37,28 @@ ISSUE = 6
 
 QUICK = {"reps": 3, "warmup": 0.1, "duration": 0.25}
 FULL = {"reps": 5, "warmup": 0.3, "duration": 1.0}
-#: The uvloop the original study used, measured beside the current one on the newest Python.
-ORIGINAL_UVLOOP = "uvloop==0.21.0"
 CROSSCHECK_SECONDS = {"quick": 0.6, "full": 1.5}
 #: (message size, requests in flight) where sock_recv variants are compared.
 SOCK_RECV_CONDITIONS = ((1000, 1), (100000, 1), (1000, 8))
 
 
 def _prepare_pythons(ctx: Any) -> list[dict[str, Any]]:
-    from lab.pythons import ProvisionError, loop_venv, loop_venv_info
+    from uvloop_bench.envs import ORIGINAL_UVLOOP, loop_venv, loops
+
+    from lab.venvs import VenvError
 
     out = []
     for exe in ctx.pythons:
         ctx.progress.describe(f"venv for {exe}")
         try:
-            venv = loop_venv(exe, quiet=True)
-            info = loop_venv_info(venv)
-        except ProvisionError as exc:
+            venv = loop_venv(exe, log=ctx.log)
+        except VenvError as exc:
             out.append({"exe": exe, "ok": False, "error": str(exc)})
             ctx.log(f"skipping {exe}: {exc}")
             continue
-        version = info["version"]
-        loops = {"asyncio": version}
-        for spec in info["installed"]:
-            name, _, ver = spec.partition("==")
-            loops[name] = ver
         try:
-            old = loop_venv(exe, quiet=True, packages=(ORIGINAL_UVLOOP,), optional=())
-        except ProvisionError as exc:
+            old = loop_venv(exe, packages=(ORIGINAL_UVLOOP,), optional=(), log=ctx.log).python
+        except VenvError as exc:
             old = None
             ctx.log(f"{ORIGINAL_UVLOOP} does not install for {exe}: {exc}")
         out.append(
@@ -72,10 +66,10 @@ def _prepare_pythons(ctx: Any) -> list[dict[str, Any]]:
                 "exe": exe,
                 "ok": True,
                 "original_uvloop_python": str(old) if old else None,
-                "version": version,
-                "venv_python": str(venv),
-                "loops": loops,
-                "skipped": info.get("skipped", {}),
+                "version": venv.manifest["version"],
+                "venv_python": str(venv.python),
+                "loops": loops(venv),
+                "skipped": venv.skipped,
             }
         )
     return out

@@ -1,24 +1,21 @@
-"""Per-variant Python environments, built with uv under ``lab.paths.cache_dir()``.
+"""Per-variant Python environments, built by ``lab.venvs``.
 
-Each dramatiq version gets its own virtual environment with exact pins; the
-harness's own package is put on ``PYTHONPATH`` of the processes it starts there
-(the in-worker modules import only the standard library, dramatiq and redis).
+Each dramatiq version gets its own virtual environment with exact pins (proven by importing
+it); the harness's own package is put on ``PYTHONPATH`` of the processes it starts there (the
+in-worker modules import only the standard library, dramatiq and redis).
 """
 
 from __future__ import annotations
 
-import fcntl
 import functools
-import json
 import os
-import shutil
 import subprocess
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from lab.paths import cache_dir
+from lab.venvs import Step, ensure
 
 #: The redis client pinned in every variant environment (tested with it).
 REDIS_PY = "8.1.0"
@@ -49,12 +46,6 @@ def variant(key: str) -> Variant:
         raise ValueError(f"unknown variant {key!r}; choose from {', '.join(BY_KEY)}") from None
 
 
-def _uv() -> list[str]:
-    from lab.paths import uv
-
-    return [uv()]
-
-
 def _base_python() -> str:
     return os.path.realpath(getattr(sys, "_base_executable", sys.executable))
 
@@ -77,55 +68,20 @@ def python_tag(python: str | None = None) -> str:
     return out.stdout.strip()
 
 
-def env_dir(version: str, python: str | None = None) -> Path:
-    tag = f"py{python_tag(python)}"
-    return cache_dir() / "dramatiq-memory-leak" / f"dramatiq-{version}-{tag}"
-
-
 def ensure_env(version: str, python: str | None = None, log: Callable[[str], None] = print) -> Path:
-    """Build (once) the environment for ``dramatiq==version`` on ``python``; return its python.
+    """The environment for ``dramatiq==version`` on ``python`` (built once); return its python.
 
-    ``python`` defaults to the interpreter running this. Safe to call concurrently (a
-    lock file). The marker file is written last, so a half-built environment
-    (interrupted build) is detected and rebuilt.
+    ``python`` defaults to the interpreter running this. Concurrent calls build it once.
     """
-    target = env_dir(version, python)
-    marker = target / "dleak-env.json"
-    base = os.path.realpath(python) if python else _base_python()
-    want = {"dramatiq": version, "redis": REDIS_PY, "python": base}
-    target.parent.mkdir(parents=True, exist_ok=True)
-    with open(target.parent / f".{target.name}.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        if marker.is_file() and json.loads(marker.read_text()) == want:
-            return target / "bin" / "python"
-        log(f"building environment dramatiq=={version} in {target}")
-        shutil.rmtree(target, ignore_errors=True)
-        python = target / "bin" / "python"
-        _run([*_uv(), "venv", "-q", "--python", want["python"], str(target)])
-        _run(
-            [
-                *_uv(), "pip", "install", "-q", "--python", str(python),
-                f"dramatiq[redis]=={version}", f"redis=={REDIS_PY}",
-            ]
-        )  # fmt: skip
-        got = subprocess.run(
-            [str(python), "-c", "import dramatiq; print(dramatiq.__version__)"],
-            capture_output=True,
-            text=True,
-            check=True,
-        ).stdout.strip()
-        if got != version:
-            raise RuntimeError(f"environment {target} has dramatiq {got}, expected {version}")
-        marker.write_text(json.dumps(want))
-    return python
-
-
-def _run(args: list[str]) -> None:
-    proc = subprocess.run(args, capture_output=True, text=True)
-    if proc.returncode != 0:
-        raise RuntimeError(
-            f"command failed ({proc.returncode}): {' '.join(args)}\n{proc.stderr.strip()[-2000:]}"
-        )
+    check = f"import dramatiq, sys; sys.exit(dramatiq.__version__ != {version!r})"
+    venv = ensure(
+        f"dramatiq-{version}",
+        python or _base_python(),
+        [Step((f"dramatiq[redis]=={version}", f"redis=={REDIS_PY}"))],
+        check=check,
+        log=log,
+    )
+    return venv.python
 
 
 def child_env(variant_: Variant, redis_url: str, queue: str, probe: str | None) -> dict[str, str]:

@@ -1,11 +1,11 @@
 """Benchmark environments for interpreters other than the lab's own.
 
 ``bench_python(path)`` returns an interpreter that can run the benchmark: the lab's own
-interpreter as is (the workspace has everything), or a virtual environment built with uv under
-``lab.paths.cache_dir()/html-bench/`` holding the pinned engines (this package's pyproject),
-``html_bench`` itself (editable, so it always runs the current code), and, if they install,
-``tagflow_cpp`` (built from tagflow-reimplementation/) and ``tagflow_analysis`` (pybuilder). An
-environment is rebuilt when the interpreter, the pins or those packages' sources change.
+interpreter as is (the workspace has everything), or an environment built by ``lab.venvs``
+holding the pinned engines (this package's pyproject), ``html_bench`` itself (editable, so it
+always runs the current code), and, if they install, ``tagflow_cpp`` (built from
+tagflow-reimplementation/) and ``tagflow_analysis`` (pybuilder). The environment is rebuilt
+when the interpreter, the pins or those packages' sources change.
 
 tagflow 0.12.0 declares Requires-Python >=3.12 although its code runs on 3.11; on an older
 interpreter it is installed with its declared dependencies and ``--python-version 3.12
@@ -14,16 +14,14 @@ interpreter it is installed with its declared dependencies and ``--python-versio
 
 from __future__ import annotations
 
-import hashlib
-import json
-import shutil
-import subprocess
 import sys
 import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from lab.venvs import Step, VenvError, ensure, interpreter, tree_stamp
 
 HERE = Path(__file__).resolve().parent
 PROJECT = HERE.parent  # tagflow-vs-jinja-benchmark/
@@ -67,122 +65,61 @@ def _is_self(python: str) -> bool:
         return False
 
 
-def _interp_info(python: str, run: Callable) -> dict[str, str]:
-    code = "import json,sys,platform;print(json.dumps({'version':platform.python_version(),"
-    code += "'exe':sys.executable,'impl':sys.implementation.name}))"
-    proc = run([python, "-c", code], timeout=60, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-    if proc.returncode != 0:
-        err = proc.stderr.decode("utf-8", "replace").strip()[-300:]
-        raise RuntimeError(f"{python} does not run: {err}")
-    return json.loads(proc.stdout)
-
-
-def _tree_stamp(folder: Path) -> str:
-    """Cheap fingerprint of a source folder (paths, sizes, mtimes of tracked-looking files)."""
-    h = hashlib.sha256()
-    if folder.is_dir():
-        for p in sorted(folder.rglob("*")):
-            if any(part in {"results", "build", ".venv", "__pycache__"} for part in p.parts):
-                continue
-            if p.is_file() and p.suffix in {".py", ".pyi", ".cpp", ".hpp", ".h", ".toml", ".txt"}:
-                st = p.stat()
-                h.update(f"{p.relative_to(folder)}:{st.st_size}:{st.st_mtime_ns}\n".encode())
-    return h.hexdigest()[:16]
-
-
 def _version_tuple(version: str) -> tuple[int, ...]:
     return tuple(int(x) for x in version.split(".")[:2] if x.isdigit())
 
 
+def steps(version: str) -> list[Step]:
+    """What goes into the environment of a Python ``version`` ("3.13.5"), in order."""
+    reqs = _requirements()
+    tagflow = [r for r in reqs if r.startswith("tagflow")]
+    others = [r for r in reqs if not r.startswith("tagflow")]
+    out = [Step((*others, *TAGFLOW_DEPS), what="the pinned engines")]
+    for req in tagflow:
+        if _version_tuple(version) < (3, 12):
+            out.append(
+                Step(
+                    ("--no-deps", "--python-version", "3.12", req),
+                    what="tagflow",
+                    optional=True,
+                    note="tagflow 0.12.0 declares Requires-Python >=3.12: installed with its "
+                    "declared dependencies, its Requires-Python check bypassed",
+                )
+            )
+        else:
+            out.append(Step(("--no-deps", req), what="tagflow", optional=True))
+    out.append(Step(("--no-deps", "-e", str(PROJECT)), what="html_bench"))
+    out.append(Step((str(NATIVE),), what="tagflow_cpp", optional=True))
+    out.append(Step(("--no-deps", "-e", str(ANALYSIS)), what="tagflow_analysis", optional=True))
+    return out
+
+
 def bench_python(
     python: str,
-    run: Callable[..., subprocess.CompletedProcess],
     *,
     cache: Path | None = None,
     log: Callable[[str], None] = lambda _m: None,
 ) -> BenchEnv:
     """An interpreter ready to run the benchmark for ``python`` (see the module docstring).
 
-    ``run`` is ``ProcessGroup.run`` (or ``subprocess.run``-compatible). Never raises for an
-    unusable interpreter: the result then has ``python=None`` and the ``reason``.
+    Never raises for an unusable interpreter or a failed build: the result then has
+    ``python=None`` and the ``reason``. An optional part (tagflow, tagflow_cpp, pybuilder) that
+    did not install is named in ``notes``.
     """
     if _is_self(python):
         return BenchEnv(sys.executable, python, notes=["the lab's own environment"])
-    if not Path(python).exists() and shutil.which(python) is None:
-        return BenchEnv(None, python, reason=f"interpreter not found: {python}")
-    from lab.paths import uv as find_uv
-
     try:
-        uv = find_uv()
-    except FileNotFoundError as exc:
+        version = interpreter(python)["version"]
+        log(f"benchmark environment for Python {version} (a C++ build the first time)")
+        venv = ensure(
+            "html-bench",
+            python,
+            steps(version),
+            fingerprint=[tree_stamp(NATIVE), tree_stamp(ANALYSIS)],
+            log=log,
+            root=cache / "html-bench" if cache is not None else None,
+        )
+    except (VenvError, FileNotFoundError) as exc:
         return BenchEnv(None, python, reason=str(exc))
-    try:
-        info = _interp_info(python, run)
-    except Exception as exc:
-        return BenchEnv(None, python, reason=str(exc))
-    if cache is None:
-        from lab.paths import cache_dir
-
-        cache = cache_dir()
-    reqs = _requirements()
-    key = hashlib.sha256(
-        json.dumps(
-            [info["exe"], info["version"], reqs, _tree_stamp(NATIVE), _tree_stamp(ANALYSIS)]
-        ).encode()
-    ).hexdigest()[:12]
-    venv = cache / "html-bench" / f"py{info['version']}-{key}"
-    vpy = venv / "bin" / "python"
-    stamp = venv / "html-bench-env.json"
-    if stamp.exists():
-        saved = json.loads(stamp.read_text())
-        return BenchEnv(str(vpy), python, notes=saved.get("notes", []), path=str(venv))
-
-    notes: list[str] = []
-
-    def uv_run(args: list[str], timeout: float = 900) -> subprocess.CompletedProcess:
-        return run([uv, *args], timeout=timeout, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-
-    def err(proc: subprocess.CompletedProcess) -> str:
-        lines = (proc.stderr or b"").decode("utf-8", "replace").strip().splitlines()
-        return " | ".join(lines[-3:]) if lines else f"exit status {proc.returncode}"
-
-    log(f"building benchmark environment for Python {info['version']} in {venv}")
-    for stale in venv.parent.glob(f"py{info['version']}-*"):  # older pins or sources
-        shutil.rmtree(stale, ignore_errors=True)
-    proc = uv_run(["venv", "--quiet", "--python", info["exe"], str(venv)], timeout=300)
-    if proc.returncode != 0:
-        return BenchEnv(None, python, reason=f"uv venv failed: {err(proc)}")
-    pip = ["pip", "install", "--quiet", "--python", str(vpy)]
-    tagflow_req = [r for r in reqs if r.startswith("tagflow")]
-    others = [r for r in reqs if not r.startswith("tagflow")]
-    proc = uv_run([*pip, *others, *TAGFLOW_DEPS])
-    if proc.returncode != 0:
-        shutil.rmtree(venv, ignore_errors=True)
-        return BenchEnv(None, python, reason=f"installing the pinned engines failed: {err(proc)}")
-    for req in tagflow_req:
-        proc = uv_run([*pip, "--no-deps", req])
-        if proc.returncode != 0 and _version_tuple(info["version"]) < (3, 12):
-            proc = uv_run([*pip, "--no-deps", "--python-version", "3.12", req])
-            notes.append(
-                "tagflow 0.12.0 declares Requires-Python >=3.12: installed with its declared "
-                "dependencies, its Requires-Python check bypassed"
-            )
-        if proc.returncode != 0:
-            notes.append(f"tagflow not installed: {err(proc)}")
-    proc = uv_run([*pip, "--no-deps", "-e", str(PROJECT)])
-    if proc.returncode != 0:
-        shutil.rmtree(venv, ignore_errors=True)
-        return BenchEnv(None, python, reason=f"installing html_bench failed: {err(proc)}")
-    if (NATIVE / "pyproject.toml").exists():
-        log(f"building tagflow_cpp for Python {info['version']} (C++ build, may take a while)")
-        proc = uv_run([*pip, str(NATIVE)], timeout=1200)
-        if proc.returncode != 0:
-            notes.append(f"tagflow_cpp did not build here: {err(proc)}")
-    else:
-        notes.append("tagflow_cpp: tagflow-reimplementation has no pyproject.toml yet")
-    if (ANALYSIS / "pyproject.toml").exists():
-        proc = uv_run([*pip, "--no-deps", "-e", str(ANALYSIS)])
-        if proc.returncode != 0:
-            notes.append(f"tagflow_analysis (pybuilder) not installed: {err(proc)}")
-    stamp.write_text(json.dumps({"notes": notes, "python": info}))
-    return BenchEnv(str(vpy), python, notes=notes, path=str(venv))
+    notes = venv.notes + [f"{what} not installed: {why}" for what, why in venv.skipped.items()]
+    return BenchEnv(str(venv.python), python, notes=notes, path=str(venv.path))

@@ -55,9 +55,9 @@ def test_html_bench_probe_of_broken_spec_is_reported() -> None:
 
 
 def test_html_bench_envs_self_and_missing_interpreters() -> None:
-    me = envs.bench_python(sys.executable, subprocess.run)
+    me = envs.bench_python(sys.executable)
     assert me.python == sys.executable and me.reason is None
-    gone = envs.bench_python("/nonexistent/bin/python3", subprocess.run)
+    gone = envs.bench_python("/nonexistent/bin/python3")
     assert gone.python is None and "not found" in gone.reason
 
 
@@ -65,7 +65,7 @@ def test_html_bench_envs_broken_interpreter_is_skipped(tmp_path) -> None:
     fake = tmp_path / "python3"
     fake.write_text("#!/bin/sh\necho broken >&2\nexit 3\n")
     fake.chmod(0o755)
-    env = envs.bench_python(str(fake), subprocess.run, cache=tmp_path / "cache")
+    env = envs.bench_python(str(fake), cache=tmp_path / "cache")
     assert env.python is None and "broken" in env.reason
 
 

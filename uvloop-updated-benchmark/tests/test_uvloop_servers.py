@@ -9,27 +9,32 @@ import threading
 from pathlib import Path
 
 import pytest
+from uvloop_bench.envs import loop_venv, loops
 from uvloop_bench.runner import PYCLIENT_PY, SERVERS_PY
 from uvloop_bench.servers import APIS, LOOPS
 
 from lab import pythons
 from lab.procs import ProcessGroup, free_port, wait_for_port
+from lab.venvs import Venv
 
 
-def _venvs() -> list[Path]:
+def _venvs() -> list[Venv]:
     # A venv that cannot be built is a failure: the experiment could not run either.
-    return [pythons.loop_venv(p, quiet=True) for p in pythons.default()]
+    return [loop_venv(p) for p in pythons.default()]
 
 
 @pytest.fixture(scope="module")
-def uvloop_venvs() -> list[Path]:
+def loop_envs() -> list[Venv]:
     return _venvs()
 
 
-def _installed(venv: Path, loop: str) -> bool:
-    return loop == "asyncio" or any(
-        s.startswith(f"{loop}==") for s in pythons.loop_venv_info(venv)["installed"]
-    )
+@pytest.fixture(scope="module")
+def uvloop_venvs(loop_envs: list[Venv]) -> list[Path]:
+    return [v.python for v in loop_envs]
+
+
+def _installed(venv: Venv, loop: str) -> bool:
+    return loop in loops(venv)
 
 
 def _exchange(port: int, sizes: list[int]) -> None:
@@ -50,11 +55,12 @@ def _exchange(port: int, sizes: list[int]) -> None:
 
 @pytest.mark.parametrize("api", APIS)
 @pytest.mark.parametrize("loop", LOOPS)
-def test_uvloop_server_echoes(uvloop_venvs: list[Path], loop: str, api: str) -> None:
+def test_uvloop_server_echoes(loop_envs: list[Venv], loop: str, api: str) -> None:
     ran = 0
-    for venv in uvloop_venvs:
-        if not _installed(venv, loop):
+    for env in loop_envs:
+        if not _installed(env, loop):
             continue
+        venv = env.python
         port = free_port()
         with ProcessGroup() as procs:
             proc = procs.popen(

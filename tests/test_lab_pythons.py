@@ -10,7 +10,7 @@ import pytest
 from lab import pythons
 
 
-def test_uvloop_mirror_from_deb822_skips_security(tmp_path: Path) -> None:
+def test_mirror_from_deb822_skips_security(tmp_path: Path) -> None:
     parts = tmp_path / "sources.list.d"
     parts.mkdir()
     (parts / "debian.sources").write_text(
@@ -25,7 +25,7 @@ def test_uvloop_mirror_from_deb822_skips_security(tmp_path: Path) -> None:
     assert m.origin.endswith("debian.sources")
 
 
-def test_uvloop_mirror_from_one_line_list(tmp_path: Path) -> None:
+def test_mirror_from_one_line_list(tmp_path: Path) -> None:
     (tmp_path / "sources.list").write_text(
         "# deb http://old.example/debian bookworm main\n"
         "deb http://security.example/debian-security bookworm-security main\n"
@@ -34,13 +34,13 @@ def test_uvloop_mirror_from_one_line_list(tmp_path: Path) -> None:
     assert pythons.system_mirror(tmp_path).uri == "https://other.example/debian"
 
 
-def test_uvloop_mirror_missing_is_a_clear_error(tmp_path: Path) -> None:
+def test_mirror_missing_is_a_clear_error(tmp_path: Path) -> None:
     (tmp_path / "sources.list").write_text("deb http://ppa.example/ubuntu jammy main\n")
     with pytest.raises(pythons.ProvisionError, match="no Debian archive mirror"):
         pythons.system_mirror(tmp_path)
 
 
-def test_uvloop_private_apt_never_uses_system_lists(tmp_path: Path) -> None:
+def test_private_apt_never_uses_system_lists(tmp_path: Path) -> None:
     apt = pythons.PrivateApt(tmp_path, pythons.Mirror("http://m.example/debian", None, "x"))
     apt.write_config()
     text = apt.sources.read_text()
@@ -55,7 +55,7 @@ def test_uvloop_private_apt_never_uses_system_lists(tmp_path: Path) -> None:
     assert not any("/var/lib/apt" in v or "/etc/apt" in v for v in values.values())
 
 
-def test_uvloop_configure_args_keep_performance_flags_drop_paths() -> None:
+def test_configure_args_keep_performance_flags_drop_paths() -> None:
     ref = (
         "'--prefix=/root/.pyenv/versions/3.11.7' '--enable-shared' "
         "'--libdir=/root/.pyenv/versions/3.11.7/lib' '--enable-optimizations' '--with-lto' "
@@ -70,7 +70,7 @@ def test_uvloop_configure_args_keep_performance_flags_drop_paths() -> None:
     assert not any(".pyenv" in a for a in args)
 
 
-def test_uvloop_configure_args_match_this_interpreter() -> None:
+def test_configure_args_match_this_interpreter() -> None:
     import sysconfig
 
     args = pythons.configure_args(Path("/p"))
@@ -79,12 +79,12 @@ def test_uvloop_configure_args_match_this_interpreter() -> None:
     assert ("--enable-optimizations" in args) == ("--enable-optimizations" in ours)
 
 
-def test_uvloop_debian_version_order() -> None:
+def test_debian_version_order() -> None:
     order = ["3.13.5-2~bpo12", "3.13.5-2", "3.13.5-2+deb13u1", "3.13.5-10", "3.13.10-1", "1:3.0-1"]
     assert sorted(reversed(order), key=pythons._DebVersion) == order
 
 
-def test_uvloop_provisioned_finds_only_complete_builds(
+def test_provisioned_finds_only_complete_builds(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
@@ -97,7 +97,7 @@ def test_uvloop_provisioned_finds_only_complete_builds(
     assert pythons.default() == [sys.executable, str(exe)]
 
 
-def test_uvloop_provision_list_and_bad_jobs(
+def test_provision_list_and_bad_jobs(
     capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))

@@ -1,0 +1,42 @@
+"""The loop environments: one venv per interpreter with the pinned event loops.
+
+Built by ``lab.venvs`` (cached, locked, manifest last). uvloop is required; rloop is optional,
+since it has wheels for some interpreters only (what did not install is in the manifest and in
+the run record). The uvloop the original study used gets an environment of its own.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from lab.venvs import Step, Venv, ensure
+
+LOOP_PACKAGES: tuple[str, ...] = ("uvloop==0.23.0",)
+OPTIONAL_LOOP_PACKAGES: tuple[str, ...] = ("rloop==0.5.0",)
+#: The uvloop the original study used, measured beside the current one on the newest Python.
+ORIGINAL_UVLOOP = "uvloop==0.21.0"
+
+
+def loop_venv(
+    python: str,
+    *,
+    packages: Sequence[str] = LOOP_PACKAGES,
+    optional: Sequence[str] = OPTIONAL_LOOP_PACKAGES,
+    log: Callable[[str], None] = lambda _msg: None,
+) -> Venv:
+    """The environment for ``python`` with ``packages`` (and ``optional`` where a wheel exists)."""
+    steps = [Step(tuple(packages))] if packages else []
+    steps += [Step(("--only-binary", ":all:", pkg), what=pkg, optional=True) for pkg in optional]
+    name = "loops" if tuple(packages) == LOOP_PACKAGES else "loops-" + "-".join(packages)
+    return ensure(name.replace("==", "-"), python, steps, log=log)
+
+
+def loops(venv: Venv) -> dict[str, str]:
+    """``{"asyncio": "3.11.7", "uvloop": "0.23.0", ...}``: the loops ``venv`` can run."""
+    found = {"asyncio": str(venv.manifest["version"])}
+    for spec in venv.installed:
+        for req in spec.split():
+            name, sep, version = req.partition("==")
+            if sep:
+                found[name] = version
+    return found
