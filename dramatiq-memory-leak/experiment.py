@@ -19,6 +19,7 @@ from __future__ import annotations
 from typing import Any
 
 from dramatiq_leak import benchmark
+from dramatiq_leak.report import decide
 from dramatiq_leak.report import readme_sections as _readme_sections
 from dramatiq_leak.report import summarize as _summarize
 
@@ -31,7 +32,7 @@ ISSUE = 8
 def run(ctx: Context) -> dict[str, Any]:
     plan = benchmark.QUICK if ctx.quick else benchmark.FULL
     cap = benchmark.mem_cap_mb()
-    return benchmark.run_all(
+    results = benchmark.run_all(
         ctx.procs,
         ctx.out,
         plan,
@@ -42,6 +43,8 @@ def run(ctx: Context) -> dict[str, Any]:
         artifact=ctx.artifact,
         pythons=benchmark.other_interpreters(ctx.pythons),
     )
+    results["verdicts"] = decide(results)
+    return results
 
 
 def errors(results: dict[str, Any]) -> list[str]:

@@ -31,7 +31,10 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
+from lab.stats import ratio_interval
 from lab.tables import markdown
+from lab.verdicts import Verdict, verdict
+from lab.verdicts import table as verdict_table
 
 TITLE = "hatchling-native: correct platform wheels for PyO3 crates and CMake C++ extensions"
 ISSUE = 7
@@ -343,6 +346,7 @@ def run(ctx: Any) -> dict[str, Any]:
     for kind in ("cold_s", "warm_s"):
         a, b = median(ours.get(kind, [])), median(ref.get(kind, []))
         results[f"ours_vs_maturin_{kind[:-2]}"] = (a / b) if a and b else None
+    results["verdicts"] = verdicts(results)
     write_outputs(ctx, results)
     return results
 
@@ -495,7 +499,13 @@ def comparison_table(results: dict[str, Any]) -> str:
     return text
 
 
-def verdict(results: dict[str, Any]) -> str:
+#: Build time goal: ours within this factor of maturin's.
+BUILD_TIME_GOAL = 1.10
+
+
+def verdicts(results: dict[str, Any]) -> list[Verdict]:
+    """Decided when the run ends: each check where the original plugin and ours differ, and
+    the build time goal (ours within 10 % of maturin), on the interval where there is one."""
     tools = results["tools"]
     ours, orig = tools["ours"], tools["original"]
     checks = [
@@ -513,21 +523,46 @@ def verdict(results: dict[str, Any]) -> str:
             ours.get("sdist_has_cargo_lock"),
         ),
     ]
-    fixed = [name for name, o, u in checks if not o and u]
-    still = [name for name, _o, u in checks if not u]
-    parts = []
-    if fixed:
-        parts.append("Where the original fails, ours works: " + ", ".join(fixed) + ".")
-    if still:
-        parts.append("Ours still fails: " + ", ".join(still) + ".")
-    for kind in ("cold", "warm"):
-        ratio = results.get(f"ours_vs_maturin_{kind}")
-        if ratio:
-            within = "within" if ratio <= 1.10 else "outside"
-            parts.append(
-                f"{kind.capitalize()} build time is {ratio:.2f}x maturin's ({within} the 10% goal)."
+    out = []
+    for name, o, u in checks:
+        answer = "fixed" if u and not o else "works in both" if u else "still fails"
+        out.append(
+            verdict(
+                f"{name}: original plugin vs ours",
+                answer,
+                f"original {'ok' if o else 'fails'}, ours {'ok' if u else 'fails'}",
+                "fixed when the original fails and ours works",
             )
-    return " ".join(parts)
+        )
+    maturin = tools["maturin"]
+    for kind in ("cold", "warm"):
+        a, b = ours.get(f"{kind}_s", []), maturin.get(f"{kind}_s", [])
+        if len(a) >= 2 and len(b) >= 2:
+            iv = ratio_interval(a, b, paired=False)
+            answer = (
+                "within the goal"
+                if iv.high <= BUILD_TIME_GOAL
+                else "outside the goal"
+                if iv.low > BUILD_TIME_GOAL
+                else "not decided (interval spans the goal)"
+            )
+            measured = f"{iv.value:.2f}x maturin's time, 95 % CI [{iv.low:.2f}, {iv.high:.2f}]"
+        elif results.get(f"ours_vs_maturin_{kind}"):
+            ratio = results[f"ours_vs_maturin_{kind}"]
+            answer = "within the goal" if ratio <= BUILD_TIME_GOAL else "outside the goal"
+            measured = f"{ratio:.2f}x maturin's time (one build each: no interval)"
+        else:
+            continue
+        out.append(
+            verdict(
+                f"{kind} build time, ours vs maturin",
+                answer,
+                measured,
+                f"within when the interval lies below {BUILD_TIME_GOAL:.2f}x",
+                goal=BUILD_TIME_GOAL,
+            )
+        )
+    return out
 
 
 def summarize(results: dict[str, Any]) -> list[tuple[str, str]]:
@@ -546,6 +581,6 @@ def summarize(results: dict[str, Any]) -> list[tuple[str, str]]:
 def readme_sections(results: dict[str, Any]) -> dict[str, str]:
     return {
         "comparison": comparison_table(results),
-        "verdict": verdict(results),
+        "verdict": verdict_table(results["verdicts"]),
         "plot": "![cold and warm build times](results/build_times.png)\n",
     }

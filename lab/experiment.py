@@ -19,6 +19,10 @@ and a line in ``lab/registry.py``. The module defines:
     failure that *is* the finding is not an error. Any error makes the run
     "failed": it is kept for inspection but never becomes ``latest`` and
     cannot be published.
+``results["verdicts"]``
+    The run's verdicts, decided by the experiment's analysis from this run's numbers
+    (``lab.verdicts.verdict``: question, answer, measured figures, rule, thresholds). Reports
+    render them as stored; a run without them, or with a malformed one, is "failed".
 ``measurement_count(results: dict) -> int``
     How many successful measurements the run produced; 0 makes it "failed".
 ``summarize(results: dict) -> list[tuple[str, str]]``

@@ -27,7 +27,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from lab import environment, results
+from lab import environment, results, verdicts
 from lab.experiment import Context, Experiment
 from lab.experiment import Progress as ExpProgress
 from lab.procs import ProcessGroup
@@ -61,6 +61,10 @@ def judge(module: Any, data: Any) -> list[str]:
     if problems:
         return problems
     problems += [str(e) for e in module.errors(data)]
+    if "verdicts" not in data:
+        problems.append("results have no 'verdicts' (lab.verdicts): decide them at run time")
+    else:
+        problems += verdicts.problems(data["verdicts"])
     count = module.measurement_count(data)
     if not isinstance(count, int) or count <= 0:
         problems.append(f"no successful measurement (measurement_count = {count!r})")

@@ -216,6 +216,7 @@ def run(ctx: Any) -> dict[str, Any]:
                 )
     ctx.artifact(csv_path)
     ctx.progress.advance()
+    results["verdicts"] = report.decide(results)
     return results
 
 

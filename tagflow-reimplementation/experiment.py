@@ -22,6 +22,7 @@ from typing import Any
 
 from lab.stats import geometric_mean
 from lab.tables import markdown
+from lab.verdicts import Verdict, verdict
 
 TITLE = "tagflow_cpp: tagflow's syntax on a C++ engine, faster than Jinja2 with autoescape"
 ISSUE = 3
@@ -291,9 +292,32 @@ def run(ctx: Any) -> dict[str, Any]:
         "load_average_at_start": load_at_start,
         "cpus": os.cpu_count(),
     }
+    results["verdicts"] = goal_verdicts(results["python_version"], results["analysis"])
+    for other in others:
+        if "analysis" in other:
+            results["verdicts"] += goal_verdicts(other["python_version"], other["analysis"])
     _write_csv(ctx, results)
     _plot(ctx, results)
     return results
+
+
+def goal_verdicts(python_version: str, analysis: dict[str, Any]) -> list[Verdict]:
+    """The issue's goals as the run decided them (``analyse`` compares with the minimums)."""
+    out = []
+    for g in analysis["goals"]:
+        measured = f"{g['geomean']:.1f}x" if g["complete"] else "incomplete"
+        every = g["goal"].endswith("every scenario")
+        out.append(
+            verdict(
+                f"{g['goal']} (Python {python_version})",
+                "met" if g["met"] else "not met",
+                f"slowest scenario {measured}" if every else f"geometric mean {measured}",
+                f"met when {'every scenario' if every else 'the geometric mean'} reaches "
+                f"{g['minimum']:g}x",
+                minimum=g["minimum"],
+            )
+        )
+    return out
 
 
 def _write_csv(ctx: Any, results: dict[str, Any]) -> None:

@@ -92,7 +92,7 @@ def run(ctx: Any) -> dict[str, Any]:
             for name, e in ENGINES.items()
         },
         "rows": rows,
-        "verdicts": {v: report.verdicts(rows, v) for v in measured_versions},
+        "verdicts": [v for py in measured_versions for v in report.verdicts(rows, py)],
     }
 
 
@@ -278,7 +278,7 @@ def readme_sections(results: dict[str, Any]) -> dict[str, str]:
     sections["results"] = "\n\n".join(parts)
     parts = []
     for v in versions:
-        parts += [f"#### Python {v}", "", report.verdict_table(rows, v), ""]
+        parts += [f"#### Python {v}", "", report.verdict_table(results.get("verdicts", []), v), ""]
     parts += ["#### Side by side with the original figures", "", report.original_table(rows)]
     sections["claims"] = "\n".join(parts)
     sections["equivalence"] = "\n\n".join(

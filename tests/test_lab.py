@@ -27,7 +27,9 @@ def run(ctx):
     ctx.artifact(ctx.out / "numbers.csv")
     (ctx.out / "plot.png").write_bytes(b"\\x89PNG fake")
     ctx.artifact(ctx.out / "plot.png")
-    return {"sum": 3, "quick": ctx.quick, "pythons": ctx.pythons}
+    verdict = {"question": "is 1 + 2 three?", "answer": "yes", "measured": "sum 3",
+               "rule": "yes when the sum is 3", "thresholds": {"expected": 3.0}}
+    return {"sum": 3, "quick": ctx.quick, "pythons": ctx.pythons, "verdicts": [verdict]}
 def errors(results):
     return []
 def measurement_count(results):
@@ -51,7 +53,7 @@ def measurement_count(results):
 ERRORS_EXPERIMENT = """
 TITLE = "returns, but a build failed"
 def run(ctx):
-    return {"builds": {"ours": "error: cargo exited 101"}}
+    return {"builds": {"ours": "error: cargo exited 101"}, "verdicts": []}
 def errors(results):
     return [f"{k}: {v}" for k, v in results["builds"].items()]
 def measurement_count(results):
@@ -61,11 +63,21 @@ def measurement_count(results):
 EMPTY_EXPERIMENT = """
 TITLE = "measured nothing"
 def run(ctx):
-    return {"cells": []}
+    return {"cells": [], "verdicts": []}
 def errors(results):
     return []
 def measurement_count(results):
     return len(results["cells"])
+"""
+
+NO_VERDICTS_EXPERIMENT = """
+TITLE = "measures, but leaves the verdicts to its report"
+def run(ctx):
+    return {"n": 1, "verdicts": [{"question": "fast?", "answer": "yes"}]}
+def errors(results):
+    return []
+def measurement_count(results):
+    return 1
 """
 
 UNJUDGED_EXPERIMENT = """
@@ -164,6 +176,7 @@ def test_status_is_honest_and_a_run_never_touches_tracked_files(tmp_path):
         "errors": ERRORS_EXPERIMENT,
         "empty": EMPTY_EXPERIMENT,
         "unjudged": UNJUDGED_EXPERIMENT,
+        "no-verdicts": NO_VERDICTS_EXPERIMENT,
     }
     env = make_root(tmp_path, experiments)
     before = {n: tree(tmp_path / n) for n in experiments} | {"top": (tmp_path / "README.md")}
@@ -176,6 +189,8 @@ def test_status_is_honest_and_a_run_never_touches_tracked_files(tmp_path):
         "ours: error: cargo exited 101",
         "no successful measurement (measurement_count = 0)",
         "defines no errors(results)",
+        "verdict 0 has no measured",
+        "verdict 0 has no thresholds",
     ):
         assert reason in out
 
@@ -197,7 +212,7 @@ def test_status_is_honest_and_a_run_never_touches_tracked_files(tmp_path):
         assert key in rec["environment"]
     assert rec["load"]["other_per_core"] is not None
 
-    for name in ("raises", "errors", "empty", "unjudged"):
+    for name in ("raises", "errors", "empty", "unjudged", "no-verdicts"):
         assert not (tmp_path / f"runs/{name}/latest").exists(), name
         (failed,) = (tmp_path / f"runs/{name}").glob("*.failed")
         frec = json.loads((failed / "record.json").read_text())

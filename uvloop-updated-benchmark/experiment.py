@@ -269,6 +269,7 @@ def run(ctx: Any) -> dict[str, Any]:
         "code": {p["version"]: sock_recv_sources(p["venv_python"]) for p in pythons if p["ok"]},
     }
     results["analysis"] = analysis.analyze(results)
+    results["verdicts"] = analysis.decide(results)
     _write_csv(ctx, results)
     for path in report.plots(results, ctx.out):
         ctx.artifact(path)

@@ -6,6 +6,8 @@ from typing import Any
 
 from dramatiq_leak.scenarios import SCENARIOS
 from lab.tables import markdown
+from lab.verdicts import Verdict, find, verdict
+from lab.verdicts import table as verdict_table
 
 #: The original study's figures, as its README reports them (dramatiq 2.0.0 on Python 3.13;
 #: dramatiq: https://github.com/Bogdanp/dramatiq), for side-by-side.
@@ -152,8 +154,105 @@ def _gen_words(gens: list[int]) -> str:
     return ", ".join(f"generation {g} ({n}x)" for g, n in counts.items())
 
 
-def verdict(results: dict[str, Any]) -> str:
-    """What the original study got right and wrong, computed from this run's numbers."""
+#: Thresholds of the verdicts (stored with each verdict in the results).
+RETAINED_RATIO = 2.0  # 2.2.0's peak over 2.2.1's above which exceptions are "retained"
+FLAT_LIVE_EXCEPTIONS = 1  # a control "stays flat" with at most this many live exceptions
+FIX_FREE_SHARE = 0.9  # the fix "costs nothing measurable" above this share of 2.2.1's rate
+CONCURRENT_COST = 1.2  # 2.2.1 faster than 2.2.0 by more than this: retention costs throughput
+
+Q_RETAINED = "async actor exceptions retained on 2.2.0"
+Q_CHAINED = "chained exceptions make it worse"
+Q_CONTROLS = "sync and sleeping controls stay flat"
+Q_SHAPE = "2.2.0's growth is delayed freeing (drops), not a leak"
+Q_FIX_COST = "the fix middleware costs nothing measurable"
+Q_CONCURRENT = "retention costs throughput with 5 concurrent failures"
+
+
+def decide(results: dict[str, Any]) -> list[Verdict]:
+    """The run's verdicts, decided from its cells when the run ends (stored in the results)."""
+    out: list[Verdict] = []
+    a = _cell(results, "async-raise", "2.2.0")
+    up = _cell(results, "async-raise", "2.2.1")
+    fix = _cell(results, "async-raise", "2.2.0+fix")
+    ch = _cell(results, "chained", "2.2.0")
+    sync = _cell(results, "sync-raise", "2.2.0")
+    sleep = _cell(results, "async-sleep", "2.2.0")
+    if a and up and up["peak_mb"]:
+        ratio = a["peak_mb"] / up["peak_mb"]
+        out.append(
+            verdict(
+                Q_RETAINED,
+                "holds" if ratio > RETAINED_RATIO else "does not hold",
+                f"peak {a['peak_mb']:.0f} MB vs {up['peak_mb']:.0f} MB on 2.2.1 ({ratio:.1f}x)",
+                f"holds when 2.2.0's peak exceeds {RETAINED_RATIO:g}x 2.2.1's",
+                ratio=RETAINED_RATIO,
+            )
+        )
+    if ch and a:
+        out.append(
+            verdict(
+                Q_CHAINED,
+                "holds" if ch["peak_mb"] > a["peak_mb"] else "not here",
+                f"chained peak {ch['peak_mb']:.0f} MB vs single {a['peak_mb']:.0f} MB",
+                "holds when the chained cell peaks higher than the single-exception cell",
+            )
+        )
+    if sync and sleep:
+        worst = max(sync["live_exceptions_max"], sleep["live_exceptions_max"])
+        out.append(
+            verdict(
+                Q_CONTROLS,
+                "holds" if worst <= FLAT_LIVE_EXCEPTIONS else "does not hold",
+                f"at most {worst} live exception(s); peaks {sync['peak_mb']:.0f} / "
+                f"{sleep['peak_mb']:.0f} MB",
+                f"holds when no control keeps more than {FLAT_LIVE_EXCEPTIONS} exception alive",
+                live_exceptions=FLAT_LIVE_EXCEPTIONS,
+            )
+        )
+    if a:
+        out.append(
+            verdict(
+                Q_SHAPE,
+                "holds" if a["bulk_drops"] else "not shown in this cell",
+                f"{a['bulk_drops']} bulk drops in {a['duration_s']:.0f} s",
+                "holds when RSS drops back in bulk at least once within the cell",
+                drops=1,
+            )
+        )
+    if up and fix and up["throughput_per_s"]:
+        rel = fix["throughput_per_s"] / up["throughput_per_s"]
+        out.append(
+            verdict(
+                Q_FIX_COST,
+                "holds" if rel > FIX_FREE_SHARE else f"no: {rel:.0%} of 2.2.1's throughput",
+                f"{fix['throughput_per_s']:.1f} vs {up['throughput_per_s']:.1f} msg/s",
+                f"holds above {FIX_FREE_SHARE:.0%} of 2.2.1's throughput",
+                share=FIX_FREE_SHARE,
+            )
+        )
+    c0 = _cell(results, "concurrent", "2.2.0")
+    c1 = _cell(results, "concurrent", "2.2.1")
+    if c0 and c1 and c0["throughput_per_s"]:
+        ratio = c1["throughput_per_s"] / c0["throughput_per_s"]
+        out.append(
+            verdict(
+                Q_CONCURRENT,
+                "holds" if ratio > CONCURRENT_COST else "throughput is similar",
+                f"2.2.1 {c1['throughput_per_s']:.1f} vs 2.2.0 {c0['throughput_per_s']:.1f} msg/s",
+                f"holds when 2.2.1 is more than {CONCURRENT_COST:g}x faster",
+                ratio=CONCURRENT_COST,
+            )
+        )
+    return out
+
+
+def _answer(results: dict[str, Any], question: str) -> str:
+    found = find(results.get("verdicts", []), question)
+    return str(found["answer"]) if found else "not decided"
+
+
+def findings(results: dict[str, Any]) -> str:
+    """What the original study got right and wrong, told from this run's numbers and verdicts."""
     out: list[str] = []
     a = _cell(results, "async-raise", "2.2.0")
     up = _cell(results, "async-raise", "2.2.1")
@@ -184,16 +283,16 @@ def verdict(results: dict[str, Any]) -> str:
             f"{SEED['peak_mb']:,.0f} MB)."
         )
     if ch and a:
+        worse = _answer(results, Q_CHAINED) == "holds"
         out.append(
             f"- Chained exceptions make it "
-            f"{'worse' if ch['peak_mb'] > a['peak_mb'] else 'no worse here'}: "
+            f"{'worse' if worse else 'no worse here'}: "
             f"`raise Outer(big) from Inner(big)` peaked at "
             f"{ch['peak_mb']:.0f} MB ({ch['live_exceptions_max']} live exceptions at most; "
             f"the original: {SEED['chained_peak_mb']:,.0f} MB)."
         )
     if sync and sleep:
-        worst = max(sync["live_exceptions_max"], sleep["live_exceptions_max"])
-        flat = "stay flat" if worst <= 1 else "do NOT stay flat"
+        flat = "stay flat" if _answer(results, Q_CONTROLS) == "holds" else "do NOT stay flat"
         out.append(
             f"- The controls {flat}: the same failure from a sync actor peaked at "
             f"{sync['peak_mb']:.0f} MB (at most {sync['live_exceptions_max']} live exception), "
@@ -208,7 +307,7 @@ def verdict(results: dict[str, Any]) -> str:
         floors = _post_drop_mb(a)
         kind = (
             "not a leak but delayed freeing of a reference cycle"
-            if drops
+            if _answer(results, Q_SHAPE) == "holds"
             else "growth without a drop within this cell"
         )
         floor_txt = (
@@ -290,7 +389,8 @@ def _also_measured(results: dict[str, Any]) -> list[str]:
     c1 = _cell(results, "concurrent", "2.2.1")
     if c0 and c1 and c0["throughput_per_s"]:
         ratio = c1["throughput_per_s"] / c0["throughput_per_s"]
-        cost = "the retention costs throughput too" if ratio > 1.2 else "throughput is similar"
+        costs = _answer(results, Q_CONCURRENT) == "holds"
+        cost = "the retention costs throughput too" if costs else "throughput is similar"
         out.append(
             f"- With 5 threads failing at once ({c0['mb']} MB each), 2.2.0 peaked at "
             f"{c0['peak_mb']:.0f} MB vs {c1['peak_mb']:.0f} MB on 2.2.1, with up to "
@@ -302,13 +402,14 @@ def _also_measured(results: dict[str, Any]) -> list[str]:
     fx = _cell(results, "async-raise", "2.2.0+fix")
     if a1 and fx and a1["throughput_per_s"]:
         rel = fx["throughput_per_s"] / a1["throughput_per_s"]
-        verdict = (
+        costs_nothing = _answer(results, Q_FIX_COST) == "holds"
+        said = (
             "costs nothing measurable"
-            if rel > 0.9
+            if costs_nothing
             else f"ran at {rel:.0%} of 2.2.1's throughput here"
         )
         out.append(
-            f"- The fix middleware {verdict}: {fx['throughput_per_s']:.1f} msg/s "
+            f"- The fix middleware {said}: {fx['throughput_per_s']:.1f} msg/s "
             f"and {_fmt(fx['cpu_ms_per_attempt'])} ms CPU per attempt, against "
             f"{a1['throughput_per_s']:.1f} msg/s and {_fmt(a1['cpu_ms_per_attempt'])} ms on 2.2.1."
         )
@@ -368,7 +469,7 @@ def accounting_section(results: dict[str, Any]) -> str:
 
 def readme_sections(results: dict[str, Any]) -> dict[str, str]:
     return {
-        "verdict": verdict(results),
+        "verdict": verdict_table(results.get("verdicts", [])) + "\n\n" + findings(results),
         "summary-table": summary_table(results) + "\n" + accounting_section(results),
         "proof": proof_section(results),
         "diff": diff_section(results),

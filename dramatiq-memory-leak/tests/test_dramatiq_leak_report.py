@@ -71,7 +71,7 @@ def test_dleak_verdict_reports_the_sawtooth_from_its_numbers() -> None:
         s_between_drops=4.0,
         live_exceptions_max=18,
     )
-    text = report.verdict(_results(affected))
+    text = _findings(_results(affected))
     assert "not a leak but delayed freeing" in text
     assert "back to 200-200 MB" in text
     assert "generation 0 (2x)" in text
@@ -83,7 +83,22 @@ def test_dleak_verdict_reports_the_sawtooth_from_its_numbers() -> None:
 
 def test_dleak_verdict_changes_when_the_numbers_do() -> None:
     no_drop = _cell("async-raise", "2.2.0", peak_mb=900.0)
-    text = report.verdict(_results(no_drop, sync_live=5))
+    text = _findings(_results(no_drop, sync_live=5))
     assert "growth without a drop within this cell" in text
     assert "no drop happened" in text
     assert "do NOT stay flat" in text
+
+
+def _findings(results: dict[str, Any]) -> str:
+    """What the run would store (decide) and the README would then say (findings)."""
+    results["verdicts"] = report.decide(results)
+    return report.findings(results)
+
+
+def test_dleak_readme_renders_the_stored_verdicts_not_new_ones() -> None:
+    results = _results(_cell("async-raise", "2.2.0", peak_mb=900.0), sync_live=5)
+    decided = report.decide(results)
+    controls = next(v for v in decided if v["question"] == report.Q_CONTROLS)
+    assert controls["answer"] == "does not hold" and controls["thresholds"]["live_exceptions"] == 1
+    results["verdicts"] = [{**controls, "answer": "holds"}]  # what an older run decided
+    assert "The controls stay flat" in report.findings(results)

@@ -55,3 +55,17 @@ def test_ours_not_importing_is_an_error(stored: dict[str, Any]) -> None:
 def test_failed_sdist_is_an_error(stored: dict[str, Any]) -> None:
     stored["tools"]["maturin"]["errors"].append("sdist build: error")
     assert exp.errors(stored) == ["maturin: sdist build: error"]
+
+
+def test_verdicts_are_decided_from_the_run_and_rendered_as_stored(stored: dict[str, Any]) -> None:
+    from lab.verdicts import find, problems
+
+    decided = exp.verdicts(stored)
+    assert problems(decided) == []
+    imports = find(decided, "imports in a fresh venv: original plugin vs ours")
+    assert imports is not None and imports["answer"] == "fixed"
+    cold = find(decided, "cold build time, ours vs maturin")
+    assert cold is not None and cold["thresholds"] == {"goal": 1.10}
+    # the README shows what the run stored, not what the code would decide today
+    stored["verdicts"] = [{**imports, "answer": "as stored at run time"}]
+    assert "as stored at run time" in exp.readme_sections(stored)["verdict"]

@@ -9,6 +9,8 @@ from typing import Any
 
 from lab.stats import geometric_mean
 from lab.tables import markdown
+from lab.verdicts import Verdict, find, verdict
+from lab.verdicts import table as verdict_table
 from tagflow_analysis.attribution import CATEGORIES
 from tagflow_analysis.engines import Rung
 
@@ -285,7 +287,83 @@ def _drift_note(lad: dict[str, Any]) -> str:
     )
 
 
-def verdicts(results: dict[str, Any]) -> list[str]:
+#: Thresholds of the verdicts (stored with each verdict in the results).
+BUILDER_HOLDS = 0.75  # a correct builder keeps at least this share of the original's speedup
+STATIC_AGREES = (0.67, 1.5)  # static mode's speedup within this factor range of the original's
+CLOSURE_UNDERCOUNTED = 1.5  # closure share above this multiple of the original's 18 %
+ORIGINAL_CLOSURE_PCT = 18.0
+
+Q_BUILDER = "a correct string builder keeps the original's speedup"
+Q_STATIC = "static mode gives the original's speedup"
+Q_CLOSURE = "the per-tag closure costs what the original measured"
+Q_EVENTS = "mutation events and ids are the largest cost removed alone"
+
+
+def decide(results: dict[str, Any]) -> list[Verdict]:
+    """The run's verdicts on the original's findings, decided when the run ends."""
+    o = results["original"]
+    out: list[Verdict] = []
+    e, d = row(results, "e"), row(results, "d")
+    if e and e["speedup_geo"]:
+        share = e["speedup_geo"] / o["string_builder_speedup"]
+        out.append(
+            verdict(
+                Q_BUILDER,
+                "roughly holds" if share >= BUILDER_HOLDS else "does not carry over",
+                f"{e['speedup_geo']:.2f}x vs the original's {o['string_builder_speedup']}x",
+                f"holds at >= {BUILDER_HOLDS:.0%} of the original's speedup",
+                share=BUILDER_HOLDS,
+            )
+        )
+    if d and d["speedup_geo"]:
+        low, high = STATIC_AGREES
+        r = d["speedup_geo"] / o["static_mode_speedup"]
+        out.append(
+            verdict(
+                Q_STATIC,
+                "consistent"
+                if low <= r <= high
+                else ("smaller here" if r < low else "larger here"),
+                f"{d['speedup_geo']:.2f}x vs the original's ~{o['static_mode_speedup']}x",
+                f"consistent within {low:g}x-{high:g}x of the original's figure",
+                low=low,
+                high=high,
+            )
+        )
+    tp = results["profiles"].get("table100")
+    if tp:
+        sh = tp["cprofile"]["shares"]
+        limit = CLOSURE_UNDERCOUNTED * ORIGINAL_CLOSURE_PCT
+        out.append(
+            verdict(
+                Q_CLOSURE,
+                "under-counted by the original" if sh["closure"] > limit else "consistent",
+                f"{sh['closure']:.0f} % of a table100 render vs the original's 18 %",
+                f"under-counted above {CLOSURE_UNDERCOUNTED:g}x the original's share",
+                factor=CLOSURE_UNDERCOUNTED,
+                original_pct=ORIGINAL_CLOSURE_PCT,
+            )
+        )
+        alone = {k: r["speedup_geo"] for k in "abcd" if (r := row(results, k)) and r["speedup_geo"]}
+        if alone:
+            biggest = max(alone, key=alone.__getitem__)
+            out.append(
+                verdict(
+                    Q_EVENTS,
+                    "holds" if biggest == "a" else f"no: rung {biggest} gains more",
+                    ", ".join(f"{k} {v:.2f}x" for k, v in alone.items()),
+                    "holds when rung a (skip events and ids) has the largest speedup alone",
+                )
+            )
+    return out
+
+
+def _answer(results: dict[str, Any], question: str) -> str:
+    found = find(results.get("verdicts", []), question)
+    return str(found["answer"]) if found else "not decided"
+
+
+def findings(results: dict[str, Any]) -> list[str]:
     """Plain sentences on the original's findings, computed from this run's numbers."""
     o = results["original"]
     out: list[str] = []
@@ -315,7 +393,7 @@ def verdicts(results: dict[str, Any]) -> list[str]:
             f"faster than tagflow here (geo-mean), at {rel}. "
             + (
                 "So correctness costs little of the gain: the original's figure roughly holds."
-                if e["speedup_geo"] >= 0.75 * o["string_builder_speedup"]
+                if _answer(results, Q_BUILDER) == "roughly holds"
                 else "The original's figure does not carry over to correct output on these "
                 "scenarios."
             )
@@ -328,10 +406,8 @@ def verdicts(results: dict[str, Any]) -> list[str]:
             f"{fx(abcd['speedup_geo']) if abcd else 'n/a'}. "
             + (
                 "Consistent with the original."
-                if 0.67 <= d["speedup_geo"] / o["static_mode_speedup"] <= 1.5
-                else "Not the original's figure: "
-                + ("smaller" if d["speedup_geo"] < o["static_mode_speedup"] else "larger")
-                + " here."
+                if _answer(results, Q_STATIC) == "consistent"
+                else f"Not the original's figure: {_answer(results, Q_STATIC)}."
             )
         )
     if tp:
@@ -345,7 +421,7 @@ def verdicts(results: dict[str, Any]) -> list[str]:
             + (
                 "The original under-counted it: it counted the closure's creation but not the "
                 "generator protocol on every enter and exit."
-                if sh["closure"] > 1.5 * 18
+                if _answer(results, Q_CLOSURE) == "under-counted by the original"
                 else "Consistent with the original."
             )
         )
@@ -360,7 +436,7 @@ def verdicts(results: dict[str, Any]) -> list[str]:
             f"{_bound_note(a, ev)}. "
             + (
                 "The finding holds, and it is the largest of the four changes measured alone."
-                if biggest == "a"
+                if _answer(results, Q_EVENTS) == "holds"
                 else f"The finding holds; measured alone, rung {biggest} gains more."
                 if biggest
                 else ""
@@ -709,7 +785,9 @@ def readme_sections(results: dict[str, Any]) -> dict[str, str]:
         "ladder": ladder_md(results),
         "verdicts": side_by_side_md(results)
         + "\n\n"
-        + "\n".join(f"- {v}" for v in verdicts(results)),
+        + "\n".join(f"- {v}" for v in findings(results))
+        + "\n\n"
+        + verdict_table(results.get("verdicts", [])),
         "maintainers": maintainers_md(results),
         "native": native_md(results),
     }

@@ -15,6 +15,7 @@ from typing import Any
 from html_bench.scenarios import SCENARIOS
 from lab.stats import geometric_mean
 from lab.tables import markdown
+from lab.verdicts import Verdict, table, verdict
 
 #: The original study (Python 3.13.7, tagflow 0.12.0, Jinja2 3.1.6), milliseconds per render.
 ORIGINAL = {
@@ -222,10 +223,18 @@ def original_table(rows: list[dict[str, Any]], python_version: str | None = None
     return "\n".join(lines)
 
 
-def verdicts(rows: list[dict[str, Any]], python_version: str | None = None) -> list[dict]:
-    """Each original claim, what we measured, and whether it holds (computed, never typed)."""
+#: Thresholds of the verdicts (stored with each verdict).
+FACTOR_TOLERANCE = 1.25  # "about the factor they reported": within this factor of theirs
+SETUP_DOMINATES = 2.0  # Template() per render at least this many times slower on every page
+AUTOESCAPE_TRIPLES = (2.5, 3.5)  # "roughly triples"
+
+
+def verdicts(rows: list[dict[str, Any]], python_version: str | None = None) -> list[Verdict]:
+    """Each original claim, what we measured, and whether it holds, decided at run time from
+    the rows of one interpreter (the question names it); stored in the results."""
     idx = index(rows, python_version)
-    out: list[dict[str, Any]] = []
+    out: list[Verdict] = []
+    on = f" (Python {python_version})" if python_version else ""
 
     def mean_ratio(engine: str, other: str, scen: Iterable[str]) -> float | None:
         a = [median_ms(idx, engine, s) for s in scen]
@@ -241,40 +250,47 @@ def verdicts(rows: list[dict[str, Any]], python_version: str | None = None) -> l
     gm = geometric_mean(fair) if None not in fair else None
     if ours_fair is not None:
         out.append(
-            {
-                "claim": "Jinja2 is 14.55x faster than tagflow (ratio of mean times)",
-                "here": f"{ours_fair:.1f}x with autoescape on both sides (geometric mean "
+            verdict(
+                "Jinja2 is 14.55x faster than tagflow (ratio of mean times)" + on,
+                _direction_verdict(ours_fair, ORIGINAL_OVERALL["ratio"]),
+                f"{ours_fair:.1f}x with autoescape on both sides (geometric mean "
                 f"{_fmt_x(gm)}); {_fmt_x(ours_unfair)} against Jinja2 without autoescape, "
                 "their setup",
-                "verdict": _direction_verdict(ours_fair, ORIGINAL_OVERALL["ratio"]),
-            }
+                f"holds when > 1x; 'about their factor' within {FACTOR_TOLERANCE:g}x of theirs",
+                theirs=ORIGINAL_OVERALL["ratio"],
+                tolerance=FACTOR_TOLERANCE,
+            )
         )
     # 2. Setup matters 4x-74x (Template() per render vs cached).
     setup = [ratio(idx, "jinja2-template-per-render", "jinja2", s) for s in ORIGINAL_SCENARIOS]
     if all(x is not None for x in setup):
         lo, hi = min(setup), max(setup)
         out.append(
-            {
-                "claim": "Compiling the Jinja2 Template() on every render costs 4x-74x",
-                "here": f"{lo:.1f}x-{hi:.1f}x (simple, complex, table100; autoescape on)",
-                "verdict": "holds: setup dominates small pages"
-                if lo >= 2
+            verdict(
+                "Compiling the Jinja2 Template() on every render costs 4x-74x" + on,
+                "holds: setup dominates small pages"
+                if lo >= SETUP_DOMINATES
                 else "partly: the factor is smaller here",
-            }
+                f"{lo:.1f}x-{hi:.1f}x (simple, complex, table100; autoescape on)",
+                f"holds when every page is at least {SETUP_DOMINATES:g}x slower",
+                minimum=SETUP_DOMINATES,
+            )
         )
     # 3. Autoescape roughly triples a table render.
     esc = {s: ratio(idx, "jinja2", "jinja2-noescape", s) for s in ("table100", "table1000")}
     if esc["table100"] is not None:
         x = esc["table100"]
         more = f", {_fmt_x(esc['table1000'])} on 1000 rows" if esc["table1000"] else ""
+        low, high = AUTOESCAPE_TRIPLES
         out.append(
-            {
-                "claim": "Turning autoescape on roughly triples a Jinja2 table render",
-                "here": f"{_fmt_x(x)} on the 100-row table{more}",
-                "verdict": "holds"
-                if 2.5 <= x <= 3.5
-                else ("overstated" if x < 2.5 else "understated"),
-            }
+            verdict(
+                "Turning autoescape on roughly triples a Jinja2 table render" + on,
+                "holds" if low <= x <= high else ("overstated" if x < low else "understated"),
+                f"{_fmt_x(x)} on the 100-row table{more}",
+                f"holds between {low:g}x and {high:g}x on the 100-row table",
+                low=low,
+                high=high,
+            )
         )
     # 4. tagflow "won" simple and complex against Template() per render.
     won = [
@@ -284,12 +300,13 @@ def verdicts(rows: list[dict[str, Any]], python_version: str | None = None) -> l
     ]
     if median_ms(idx, "tagflow", "simple") is not None:
         out.append(
-            {
-                "claim": "tagflow beats Jinja2 when Jinja2 compiles Template() on every render "
-                "(simple and complex pages)",
-                "here": "tagflow faster on " + (", ".join(won) if won else "neither page"),
-                "verdict": "holds" if len(won) == 2 else ("partly" if won else "does not hold"),
-            }
+            verdict(
+                "tagflow beats Jinja2 when Jinja2 compiles Template() on every render "
+                "(simple and complex pages)" + on,
+                "holds" if len(won) == 2 else ("partly" if won else "does not hold"),
+                "tagflow faster on " + (", ".join(won) if won else "neither page"),
+                "holds when tagflow's median time is lower on both pages",
+            )
         )
     # 5. Our engine vs Jinja2 (issue 3's goal), if measured and equal.
     cpp = [ratio(idx, OURS, "jinja2", s) for s in SCENARIOS]
@@ -299,12 +316,13 @@ def verdicts(rows: list[dict[str, Any]], python_version: str | None = None) -> l
     if all(x is not None for x in cpp) and cpp_ok:
         g = geometric_mean(cpp)
         out.append(
-            {
-                "claim": "(ours) tagflow_cpp is faster than Jinja2 with autoescape",
-                "here": f"{_fmt_x(g)} of Jinja2's time in geometric mean; "
+            verdict(
+                "(ours) tagflow_cpp is faster than Jinja2 with autoescape" + on,
+                "holds" if all(x < 1 for x in cpp) else "partly",
+                f"{_fmt_x(g)} of Jinja2's time in geometric mean; "
                 f"{sum(1 for x in cpp if x < 1)} of {len(cpp)} scenarios faster",
-                "verdict": "holds" if all(x < 1 for x in cpp) else "partly",
-            }
+                "holds when faster on every scenario",
+            )
         )
     return out
 
@@ -313,20 +331,16 @@ def _direction_verdict(ours: float, theirs: float) -> str:
     """Does "Jinja2 is <theirs>x faster than tagflow" hold for a measured ratio ``ours``?"""
     if ours <= 1:
         return "does not hold: tagflow is not slower here"
-    if theirs / 1.25 <= ours <= theirs * 1.25:
+    if theirs / FACTOR_TOLERANCE <= ours <= theirs * FACTOR_TOLERANCE:
         return "holds: about the factor they reported"
     size = "smaller" if ours < theirs else "larger"
     return f"holds in direction (Jinja2 is faster), but the factor is {size}"
 
 
-def verdict_table(rows: list[dict[str, Any]], python_version: str | None = None) -> str:
-    v = verdicts(rows, python_version)
-    if not v:
-        return "(not measured)"
-    return markdown(
-        ["original claim", "measured here", "verdict"],
-        [[d["claim"], d["here"], d["verdict"]] for d in v],
-    )
+def verdict_table(stored: list[Verdict], python_version: str) -> str:
+    """The verdicts the run stored for one interpreter (rendered, never recomputed)."""
+    mine = [v for v in stored if v["question"].endswith(f" (Python {python_version})")]
+    return table(mine) if mine else "(not measured)"
 
 
 def write_csv(rows: list[dict[str, Any]], path: Path) -> Path:

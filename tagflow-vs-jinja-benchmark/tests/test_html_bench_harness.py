@@ -101,18 +101,18 @@ def test_html_bench_report_ratios_and_verdicts() -> None:
     rows = _synthetic()
     idx = report.index(rows)
     assert report.ratio(idx, "tagflow", "jinja2", "table100") == pytest.approx(10.0)
-    v = {d["claim"][:20]: d for d in report.verdicts(rows)}
+    v = {d["question"][:20]: d for d in report.verdicts(rows)}
     first = v["Jinja2 is 14.55x fas"]
     # ratio of arithmetic means over simple/complex/table100: (7.0/3) / (0.66/3)
-    assert first["here"].startswith(f"{7.0 / 0.66:.1f}x")
-    assert first["verdict"].endswith("factor is smaller")  # 10.6x < 14.55x / 1.25
+    assert first["measured"].startswith(f"{7.0 / 0.66:.1f}x")
+    assert first["answer"].endswith("factor is smaller")  # 10.6x < 14.55x / 1.25
     setup = v["Compiling the Jinja2"]
-    assert setup["here"].startswith(f"{2.4 / 0.6:.1f}x-{0.5 / 0.01:.1f}x")
+    assert setup["measured"].startswith(f"{2.4 / 0.6:.1f}x-{0.5 / 0.01:.1f}x")
     esc = v["Turning autoescape o"]
-    assert esc["here"].startswith("3.00x") and esc["verdict"] == "holds"
+    assert esc["measured"].startswith("3.00x") and esc["answer"] == "holds"
     ours = v["(ours) tagflow_cpp i"]
     expected = math.exp(sum(math.log(x) for x in [0.2, 0.2, 1 / 6, 1 / 6, 0.2]) / 5)
-    assert f"{expected:.2f}x" in ours["here"] and ours["verdict"] == "holds"
+    assert f"{expected:.2f}x" in ours["measured"] and ours["answer"] == "holds"
 
 
 @pytest.mark.parametrize(

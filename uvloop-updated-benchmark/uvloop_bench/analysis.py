@@ -11,6 +11,7 @@ from typing import Any
 
 from lab.stats import geometric_mean
 from lab.tables import markdown
+from lab.verdicts import Verdict, verdict
 
 LOOPS = ("asyncio", "uvloop", "rloop")
 APIS = ("sockets", "streams", "protocol", "buffered")
@@ -317,6 +318,68 @@ def original_uvloop(results: dict[str, Any]) -> list[dict[str, Any]]:
             }
         )
     return rows
+
+
+#: Thresholds of the verdicts (stored with each verdict).
+CEILING_FACTOR = 3.0  # echoload must drive the C++ server at this multiple of the best Python
+CEILING_CLIENT_CORES = 1.05  # ... while staying on one core
+CROSSCHECK_AGREEMENT = 0.10  # echoload and the original's client agree within this share
+
+
+def crosscheck_question(c: dict[str, Any]) -> str:
+    k = c["key"]
+    return (
+        f"echoload and the original's client agree ({k['loop']} {k['api']}, "
+        f"Python {k['python']}, {k['size']:,} B)"
+    )
+
+
+def decide(results: dict[str, Any]) -> list[Verdict]:
+    """The run's verdicts, decided from ``results["analysis"]`` when the run ends."""
+    a = results["analysis"]
+    out: list[Verdict] = []
+    for py, v in a["sockets"].items():
+        out.append(
+            verdict(
+                f"Does asyncio beat uvloop at sockets on Python {py}?",
+                v["answer"],
+                "uvloop/asyncio req/s: " + (_ratios_text(v["per_size"]) or "not measured"),
+                "a size is won only when every repetition of one loop beat every repetition "
+                "of the other (min-max ranges do not overlap); otherwise it is a tie",
+            )
+        )
+    ce = a["ceiling"]
+    best = ce.get("best_epoll") if ce else None
+    if best:
+        out.append(
+            verdict(
+                "echoload drives the C++ epoll server at 3x the fastest Python server",
+                "holds" if ce["passes"] else "below 3x on this run",
+                f"{best['ratio']:.1f}x at depth {best['depth']}, echoload at "
+                f"{best['echoload_cores']:.2f} cores",
+                f"holds at >= {CEILING_FACTOR:g}x with echoload on <= {CEILING_CLIENT_CORES} core",
+                factor=CEILING_FACTOR,
+                client_cores=CEILING_CLIENT_CORES,
+            )
+        )
+    for c in results.get("crosscheck", []):
+        if not c.get("ok"):
+            continue
+        agree = abs(c["difference"]) <= CROSSCHECK_AGREEMENT
+        out.append(
+            verdict(
+                crosscheck_question(c),
+                "client saturated"
+                if c["pyclient_saturated"]
+                else "agree within 10 %"
+                if agree
+                else "disagree",
+                f"difference {c['difference'] * 100:+.0f} %",
+                f"agree when the rates differ by at most {CROSSCHECK_AGREEMENT:.0%}",
+                agreement=CROSSCHECK_AGREEMENT,
+            )
+        )
+    return out
 
 
 def analyze(results: dict[str, Any]) -> dict[str, Any]:

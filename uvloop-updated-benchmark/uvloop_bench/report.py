@@ -8,7 +8,9 @@ from typing import Any
 
 from lab.stats import geometric_mean
 from lab.tables import markdown
+from lab.verdicts import find
 from uvloop_bench import analysis as an
+from uvloop_bench.analysis import crosscheck_question
 
 LOOP_COLORS = {"asyncio": "#30638e", "uvloop": "#d1495b", "rloop": "#edae49"}
 
@@ -398,11 +400,9 @@ def _crosscheck(results: dict[str, Any]) -> str:
         if not c["ok"]:
             rows.append([*head, f"failed: {c['error']}", "", "", "", "", ""])
             continue
-        agree = abs(c["difference"]) <= 0.10
-        if c["pyclient_saturated"]:
-            verdict = "client saturated"
-        else:
-            verdict = "agree within 10 %" if agree else "disagree"
+        decided = find(results.get("verdicts", []), crosscheck_question(c))
+        verdict = decided["answer"] if decided else "not decided"
+        agree = verdict != "disagree"
         rows.append(
             [
                 *head,
