@@ -25,20 +25,23 @@ from lab.environment import LoadMonitor
 from lab.experiment import Experiment
 from lab.paths import repo_root
 
+#: Code every experiment's figures may depend on: the lab, the shared HTML-benchmark package,
+#: the C++ build and the lock file.
+SHARED = ("lab", "html-bench", "pyproject.toml", "uv.lock", "CMakeLists.txt", "CMakePresets.json")
+
 
 class Refused(Exception):
     """The run cannot be published; the message says why, in one line."""
 
 
 def _changed_since(commit: str, name: str) -> list[str]:
-    """Files of the experiment or the lab that differ between ``commit`` and the work tree."""
+    """Files of the experiment or the shared code that differ between ``commit`` and the
+    work tree (the experiment's generated files aside)."""
     paths = [
         name,
         f":(exclude){name}/results",
         f":(exclude){name}/README.md",
-        "lab",
-        "pyproject.toml",
-        "uv.lock",
+        *SHARED,
     ]
     out = subprocess.run(
         ["git", "diff", "--name-only", commit, "--", *paths],

@@ -31,7 +31,9 @@ QUICK_EXTRA_ENGINES = [
 
 def run(ctx: Any) -> dict[str, Any]:
     from html_bench import envs, measure, report
-    from html_bench.engines import ENGINES
+    from html_bench.engines import all_engines
+
+    ENGINES = all_engines()
     from html_bench.scenarios import SCENARIOS
 
     scen = list(SCENARIOS)

@@ -6,8 +6,8 @@ leak into another engine. Factories are made on demand from their names:
 
 * ``rung_a``, ``rung_ab``, ``rung_abcd``, ... -> tagflow 0.12.0 with those rungs
   (``tagflow_analysis.ladder``);
-Rungs e, f and g are html_bench's own engines ``pybuilder`` (the shared scenario code on
-``tagflow_analysis.pybuilder``), ``tagflow_cpp.compat`` and ``tagflow_cpp``.
+Rungs e, f and g are the html_bench engines ``pybuilder`` (registered by this package, see
+``tagflow_analysis.plugin``), ``tagflow_cpp.compat`` and ``tagflow_cpp``.
 """
 
 from __future__ import annotations

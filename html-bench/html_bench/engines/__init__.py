@@ -5,8 +5,12 @@ the library, compiling templates) by ``Engine.renderers()``; ``Engine.available(
 engine cannot run (``None`` when it can). Nothing here is imported at module import time, so a
 missing library only disables its own engine.
 
-Other packages add engines without touching this module:
+Other packages add engines without touching this module (html_bench depends on none of them):
 
+* an entry point in the group ``html_bench.engines`` whose object is an :class:`Engine`
+  (``[project.entry-points."html_bench.engines"]`` in the package's pyproject): the engine is
+  then known by name wherever html_bench runs with that package installed, like the built-in
+  ones (tagflow-performance-analysis registers its pure-Python builder ``pybuilder`` so);
 * an *engine spec* ``"package.module:factory"`` wherever an engine name is accepted
   (:func:`resolve`, ``html_bench.measure.measure``, the CLI): ``factory()`` returns an
   :class:`Engine`, or a ``{scenario: renderer}`` dict that is wrapped into one named after the
@@ -18,6 +22,7 @@ Other packages add engines without touching this module:
 
 from __future__ import annotations
 
+import functools
 import importlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -49,9 +54,12 @@ class Engine:
     #: A reference row, not a competitor (not ranked, e.g. Jinja2 without autoescape).
     reference: bool = False
     _cache: Renderers | None = field(default=None, repr=False, compare=False)
+    _broken: str | None = field(default=None, repr=False, compare=False)
 
     def available(self) -> str | None:
         """None if the engine can run here, else the reason (e.g. "not installed: tagflow")."""
+        if self._broken is not None:
+            return self._broken
         for mod in self.modules:
             try:
                 importlib.import_module(mod)
@@ -167,15 +175,6 @@ ENGINES: dict[str, Engine] = {
             "the tagflow scenario code unchanged, on tagflow_cpp's drop-in module",
         ),
         Engine(
-            "pybuilder",
-            "pure-Python string builder (tagflow API)",
-            "builder",
-            f"{_P}._tagflow:pybuilder_renderers",
-            ("tagflow_analysis.pybuilder",),
-            ("tagflow-analysis",),
-            "tagflow-performance-analysis' correct string builder, same scenario code",
-        ),
-        Engine(
             "fstring",
             "hand-written f-strings + html.escape",
             "builder",
@@ -254,6 +253,7 @@ ENGINES: dict[str, Engine] = {
 }
 
 _EXTRA: dict[str, Engine] = {}
+ENTRY_POINT_GROUP = "html_bench.engines"
 
 
 def register(engine: Engine) -> Engine:
@@ -262,16 +262,43 @@ def register(engine: Engine) -> Engine:
     return engine
 
 
+@functools.cache
+def plugins() -> dict[str, Engine]:
+    """Engines other installed packages register (entry point group ``html_bench.engines``).
+
+    A plugin that fails to load is kept as an engine that is unavailable with the reason, so a
+    broken package shows up in the results instead of disappearing.
+    """
+    found: dict[str, Engine] = {}
+    for ep in metadata.entry_points(group=ENTRY_POINT_GROUP):
+        try:
+            engine = ep.load()
+        except Exception as exc:
+            reason = f"plugin {ep.value} failed to load: {type(exc).__name__}: {exc}"
+            engine = Engine(ep.name, ep.name, "builder", ep.value, _broken=reason)
+        if not isinstance(engine, Engine):
+            raise TypeError(f"entry point {ep.name} = {ep.value} is not an html_bench Engine")
+        if engine.name in ENGINES:
+            raise ValueError(f"plugin {ep.value} reuses the built-in engine name {engine.name!r}")
+        found[engine.name] = engine
+    return found
+
+
+def all_engines() -> dict[str, Engine]:
+    """Built-in engines, then registered plugins, then engines registered in this process."""
+    return {**ENGINES, **plugins(), **_EXTRA}
+
+
 def names() -> list[str]:
-    return [*ENGINES, *_EXTRA]
+    return list(all_engines())
 
 
 def resolve(name: str) -> Engine:
     """An engine by name, or by spec ``"pkg.module:factory"``; clear error listing valid names."""
-    if name in ENGINES:
-        return ENGINES[name]
-    if name in _EXTRA:
-        return _EXTRA[name]
+    if name in ENGINES or name in _EXTRA:  # without importing any plugin package
+        return {**ENGINES, **_EXTRA}[name]
+    if name in plugins():
+        return plugins()[name]
     if ":" in name:
         made = _import_attr(name)()
         if isinstance(made, Engine):

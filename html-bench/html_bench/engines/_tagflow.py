@@ -14,7 +14,3 @@ def renderers() -> Renderers:
 
 def cpp_compat_renderers() -> Renderers:
     return tagflow_api.renderers(importlib.import_module("tagflow_cpp.compat"))
-
-
-def pybuilder_renderers() -> Renderers:
-    return tagflow_api.renderers(importlib.import_module("tagflow_analysis.pybuilder"))

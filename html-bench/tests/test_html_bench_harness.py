@@ -138,44 +138,11 @@ def test_html_bench_report_table_marks_differing_rows_unranked() -> None:
     assert "output differs" in report.equivalence_table(_synthetic())
 
 
-def _plugin():
-    from lab.experiment import Experiment
-
-    return Experiment("tagflow-vs-jinja-benchmark").load()
-
-
-def test_html_bench_plugin_sections_from_results() -> None:
-    plugin = _plugin()
-    results = {
-        "mode": "quick",
-        "settings": measure.QUICK.as_dict(),
-        "python_versions": ["3.11.7"],
-        "interpreters": [
-            {"requested": "/x/python", "python": None, "reason": "interpreter not found"}
-        ],
-        "engines": {
-            "jinja2": {"notes": "Environment", "label": "J", "kind": "t", "reference": False}
-        },
-        "rows": [
-            dict(r, ranked=r["status"] == "ok" and not r["reference_row"]) for r in _synthetic()
-        ],
-        "load_average_at_start": 3.0,
-        "load_average_at_end": 3.5,
-        "cpu_count": 2,
-    }  # fmt: skip
-    sections = plugin.readme_sections(results)
-    assert {"headline", "results", "claims", "equivalence", "details", "plots"} <= set(sections)
-    assert "busy with other work" in sections["results"]
-    assert "skipped: interpreter not found" in sections["environment"]
-    assert "tagflow_cpp takes 0.19x" in sections["headline"]
-    assert "Fastest engine with equal output everywhere: tagflow_cpp" in sections["headline"]
-    summary = dict(plugin.summarize(results))
-    assert any(k.startswith("tagflow / Jinja2") for k in summary)
-
-
 def test_html_bench_engines_do_not_mutate_shared_data() -> None:
     from html_bench import scenarios
-    from html_bench.engines import ENGINES
+    from html_bench.engines import all_engines
+
+    ENGINES = all_engines()
 
     for name in scenarios.SCENARIOS:
         shared = scenarios.data(name)
@@ -183,3 +150,20 @@ def test_html_bench_engines_do_not_mutate_shared_data() -> None:
             if engine.available() is None:
                 engine.renderers()[name](shared)
         assert shared == scenarios.get(name).build(), name
+
+
+def test_html_bench_plugins_register_themselves_without_a_cycle() -> None:
+    """pybuilder lives in tagflow-performance-analysis and registers itself by entry point;
+    resolving a built-in engine imports no plugin package (workers stay clean)."""
+    code = (
+        "import sys\n"
+        "from html_bench import engines\n"
+        "assert 'pybuilder' not in engines.ENGINES\n"
+        "engines.resolve('jinja2')\n"
+        "assert not any(m.startswith('tagflow_analysis') for m in sys.modules), 'plugin loaded'\n"
+        "e = engines.resolve('pybuilder')\n"
+        "assert e.available() is None and sorted(e.renderers()) == sorted(engines.SCENARIOS)\n"
+        "assert 'tagflow_analysis.plugin' in sys.modules\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert proc.returncode == 0, proc.stderr

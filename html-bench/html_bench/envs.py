@@ -24,7 +24,7 @@ from typing import Any
 from lab.venvs import Step, VenvError, ensure, interpreter, tree_stamp
 
 HERE = Path(__file__).resolve().parent
-PROJECT = HERE.parent  # tagflow-vs-jinja-benchmark/
+PROJECT = HERE.parent  # html-bench/ (the shared package, its pyproject holds the pins)
 REPO = PROJECT.parent
 NATIVE = REPO / "tagflow-reimplementation"
 ANALYSIS = REPO / "tagflow-performance-analysis"
