@@ -46,6 +46,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypedDict
 
 from lab.paths import cache_dir
 
@@ -130,11 +131,11 @@ def _run(
         with log.open("ab") as fh:
             fh.write(f"\n$ {shlex.join(map(str, args))}\n".encode())
             fh.flush()
-            proc = subprocess.run(args, cwd=cwd, env=env, stdout=fh, stderr=subprocess.STDOUT)
-        if proc.returncode != 0:
+            logged = subprocess.run(args, cwd=cwd, env=env, stdout=fh, stderr=subprocess.STDOUT)
+        if logged.returncode != 0:
             tail = log.read_text(errors="replace").splitlines()[-25:]
             raise ProvisionError(
-                f"{what} failed (exit {proc.returncode}); last lines of {log}:\n  "
+                f"{what} failed (exit {logged.returncode}); last lines of {log}:\n  "
                 + "\n  ".join(tail)
             )
         return ""
@@ -158,7 +159,7 @@ class Mirror:
 def _deb822_stanzas(text: str) -> list[dict[str, str]]:
     stanzas: list[dict[str, str]] = []
     cur: dict[str, str] = {}
-    key = None
+    key: str | None = None
     for raw in text.splitlines():
         if raw.startswith("#"):
             continue
@@ -287,7 +288,7 @@ class PrivateApt:
             ["apt-cache", *self.options(), "showsrc", "--only-source", SOURCE_PACKAGE],
             what=f"apt-cache showsrc {SOURCE_PACKAGE}",
         )
-        versions = re.findall(r"^Version:\s*(\S+)", out, flags=re.M)
+        versions: list[str] = re.findall(r"^Version:\s*(\S+)", out, flags=re.M)
         if not versions:
             raise ProvisionError(
                 f"{SUITE}'s Sources index on {self.mirror.uri} lists no {SOURCE_PACKAGE}"
@@ -324,7 +325,7 @@ class _DebVersion:
         return self.key < other.key
 
 
-def _deb_key(s: str) -> tuple:
+def _deb_key(s: str) -> tuple[tuple[tuple[int, ...], int], ...]:
     def char(c: str) -> int:  # dpkg: "~" before the end, letters before other symbols
         return -1 if c == "~" else ord(c) if c.isalpha() else ord(c) + 256
 
@@ -470,7 +471,8 @@ def smoke_test(exe: Path) -> dict[str, str]:
             f"{exe} was built but fails its smoke test (a module is missing; "
             f"install the -dev package and rebuild with --force):\n  {proc.stderr.strip()}"
         )
-    return json.loads(proc.stdout)
+    info: dict[str, str] = json.loads(proc.stdout)
+    return info
 
 
 @dataclass
@@ -632,9 +634,19 @@ def loop_venv(
     return exe
 
 
-def loop_venv_info(venv_python: Path) -> dict:
+class LoopVenvInfo(TypedDict):
+    """``LOOPS.json``: the interpreter, its version, what installed and why the rest did not."""
+
+    python: str
+    version: str
+    installed: list[str]
+    skipped: dict[str, str]
+
+
+def loop_venv_info(venv_python: Path) -> LoopVenvInfo:
     """What ``loop_venv`` installed into the venv of ``venv_python``."""
-    return json.loads((venv_python.parent.parent / "LOOPS.json").read_text())
+    info: LoopVenvInfo = json.loads((venv_python.parent.parent / "LOOPS.json").read_text())
+    return info
 
 
 # --------------------------------------------------------------------------- CLI
@@ -680,8 +692,8 @@ def provision(argv: list[str]) -> int:
     """Entry point of ``lab pythons``."""
     args = _parse(argv)
     if args.list:
-        for exe in default():
-            print(exe)
+        for python in default():
+            print(python)
         return 0
     if args.jobs < 1:
         print("lab pythons: --jobs must be at least 1", file=sys.stderr)
