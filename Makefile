@@ -13,7 +13,7 @@ help:
 	@echo "make run      set up, then run every experiment (quick mode); report in runs/index.html"
 	@echo "make test     set up, then lint, C++ tests (release + ASan/UBSan) and pytest"
 	@echo "make bench    every experiment in full mode (publishable with lab publish)"
-	@echo "make lint     ruff check + format, clippy + rustfmt on the Rust demos, clang-format"
+	@echo "make lint     ruff check + format, strict mypy, clippy + rustfmt on the Rust demos, clang-format"
 	@echo "make format   apply ruff format and clang-format"
 	@echo "make pythons  build CPython 3.13 from Debian's trixie sources into ~/.cache/experiments"
 	@echo "make fuzz     run the libFuzzer targets for FUZZ_SECONDS (default 60) each"
@@ -56,6 +56,7 @@ RUST_CRATES = $(shell git ls-files '*/Cargo.toml' 2>/dev/null)
 lint: setup
 	$(UV) run --frozen ruff check .
 	$(UV) run --frozen ruff format --check .
+	$(UV) run --frozen mypy
 	@for toml in $(RUST_CRATES); do \
 	  cargo fmt --manifest-path $$toml --check && \
 	  cargo clippy --quiet --manifest-path $$toml --all-targets -- -D warnings || exit 1; \

@@ -77,7 +77,8 @@ def interpreter(executable: str) -> dict[str, object]:
         out = subprocess.run(
             [exec_, "-c", _PY_PROBE], capture_output=True, text=True, timeout=60, check=True
         ).stdout
-        return json.loads(out)
+        info: dict[str, object] = json.loads(out)
+        return info
     except (OSError, subprocess.SubprocessError, json.JSONDecodeError) as exc:
         return {"executable": executable, "error": f"could not query interpreter: {exc}"}
 

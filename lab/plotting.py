@@ -8,6 +8,8 @@ import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt
+from matplotlib.figure import Figure
+from matplotlib.rcsetup import cycler
 
 #: Colour for "our" engine/tool in every chart; others get the muted cycle.
 HIGHLIGHT = "#d1495b"
@@ -24,13 +26,13 @@ def style() -> None:
             "axes.spines.right": False,
             "axes.grid": True,
             "grid.alpha": 0.3,
-            "axes.prop_cycle": matplotlib.cycler(color=MUTED),
+            "axes.prop_cycle": cycler(color=MUTED),
             "font.size": 10,
         }
     )
 
 
-def save(fig: plt.Figure, path: str | Path) -> Path:
+def save(fig: Figure, path: str | Path) -> Path:
     """Save and close a figure; returns the path (register it with ``ctx.artifact``)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -37,14 +37,15 @@ def free_port(host: str = "127.0.0.1") -> int:
     """A TCP port on loopback that is free right now."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
         s.bind((host, 0))
-        return s.getsockname()[1]
+        port: int = s.getsockname()[1]
+        return port
 
 
 def wait_for_port(
     port: int,
     host: str = "127.0.0.1",
     timeout: float = 10.0,
-    proc: subprocess.Popen | None = None,
+    proc: subprocess.Popen[Any] | None = None,
 ) -> None:
     """Wait until something accepts on host:port; fail fast if ``proc`` exits first."""
     deadline = time.monotonic() + timeout
@@ -60,12 +61,16 @@ def wait_for_port(
 
 
 class ProcessGroup:
-    """Owns child processes; kills whatever is left when closed."""
+    """Owns child processes; kills whatever is left when closed.
+
+    Pipes carry ``str`` or ``bytes`` depending on the ``text``/``encoding`` keywords the
+    caller passes through, hence ``Popen[Any]`` and ``CompletedProcess[Any]``.
+    """
 
     def __init__(self) -> None:
-        self._procs: list[subprocess.Popen] = []
+        self._procs: list[subprocess.Popen[Any]] = []
 
-    def popen(self, args: Sequence[str | os.PathLike[str]], **kwargs: Any) -> subprocess.Popen:
+    def popen(self, args: Sequence[str | os.PathLike[str]], **kwargs: Any) -> subprocess.Popen[Any]:
         """``subprocess.Popen`` with a new session and death-with-parent; tracked for cleanup."""
         if "preexec_fn" in kwargs:
             raise ValueError("ProcessGroup.popen sets preexec_fn itself")
@@ -76,7 +81,7 @@ class ProcessGroup:
 
     def run(
         self, args: Sequence[str | os.PathLike[str]], timeout: float | None = None, **kwargs: Any
-    ) -> subprocess.CompletedProcess:
+    ) -> subprocess.CompletedProcess[Any]:
         """Like ``subprocess.run`` but killable from here (and killed on timeout)."""
         check = kwargs.pop("check", False)
         proc = self.popen(args, **kwargs)
@@ -87,12 +92,14 @@ class ProcessGroup:
             raise
         finally:
             self._forget(proc)
-        result = subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+        result: subprocess.CompletedProcess[Any] = subprocess.CompletedProcess(
+            proc.args, proc.returncode, out, err
+        )
         if check:
             result.check_returncode()
         return result
 
-    def stop(self, proc: subprocess.Popen, grace: float = 3.0) -> int | None:
+    def stop(self, proc: subprocess.Popen[Any], grace: float = 3.0) -> int | None:
         """SIGTERM the child's whole process group, SIGKILL after ``grace`` seconds."""
         if proc.poll() is None:
             _signal_group(proc, signal.SIGTERM)
@@ -120,7 +127,7 @@ class ProcessGroup:
             with contextlib.suppress(subprocess.TimeoutExpired):
                 proc.wait(timeout=5)
 
-    def _forget(self, proc: subprocess.Popen) -> None:
+    def _forget(self, proc: subprocess.Popen[Any]) -> None:
         with contextlib.suppress(ValueError):
             self._procs.remove(proc)
 
@@ -131,6 +138,6 @@ class ProcessGroup:
         self.close()
 
 
-def _signal_group(proc: subprocess.Popen, sig: int) -> None:
+def _signal_group(proc: subprocess.Popen[Any], sig: int) -> None:
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(proc.pid, sig)

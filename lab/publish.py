@@ -77,7 +77,7 @@ def check(name: str, record: dict[str, Any], *, allow_noisy: bool) -> bool:
         shown = ", ".join(changed[:3]) + (" ..." if len(changed) > 3 else "")
         raise Refused(f"code changed since run {stamp} (commit {git['commit'][:10]}): {shown}")
     load = record.get("load") or {}
-    other = load.get("other_per_core")
+    other: float | None = load.get("other_per_core")
     if other is None:
         raise Refused(f"run {stamp} did not record the load on the machine")
     noisy = other > LoadMonitor.THRESHOLD_PER_CORE

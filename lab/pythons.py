@@ -119,11 +119,11 @@ def _run(
         with log.open("ab") as fh:
             fh.write(f"\n$ {shlex.join(map(str, args))}\n".encode())
             fh.flush()
-            proc = subprocess.run(args, cwd=cwd, env=env, stdout=fh, stderr=subprocess.STDOUT)
-        if proc.returncode != 0:
+            logged = subprocess.run(args, cwd=cwd, env=env, stdout=fh, stderr=subprocess.STDOUT)
+        if logged.returncode != 0:
             tail = log.read_text(errors="replace").splitlines()[-25:]
             raise ProvisionError(
-                f"{what} failed (exit {proc.returncode}); last lines of {log}:\n  "
+                f"{what} failed (exit {logged.returncode}); last lines of {log}:\n  "
                 + "\n  ".join(tail)
             )
         return ""
@@ -147,7 +147,7 @@ class Mirror:
 def _deb822_stanzas(text: str) -> list[dict[str, str]]:
     stanzas: list[dict[str, str]] = []
     cur: dict[str, str] = {}
-    key = None
+    key: str | None = None
     for raw in text.splitlines():
         if raw.startswith("#"):
             continue
@@ -276,7 +276,7 @@ class PrivateApt:
             ["apt-cache", *self.options(), "showsrc", "--only-source", SOURCE_PACKAGE],
             what=f"apt-cache showsrc {SOURCE_PACKAGE}",
         )
-        versions = re.findall(r"^Version:\s*(\S+)", out, flags=re.M)
+        versions: list[str] = re.findall(r"^Version:\s*(\S+)", out, flags=re.M)
         if not versions:
             raise ProvisionError(
                 f"{SUITE}'s Sources index on {self.mirror.uri} lists no {SOURCE_PACKAGE}"
@@ -313,7 +313,7 @@ class _DebVersion:
         return self.key < other.key
 
 
-def _deb_key(s: str) -> tuple:
+def _deb_key(s: str) -> tuple[tuple[tuple[int, ...], int], ...]:
     def char(c: str) -> int:  # dpkg: "~" before the end, letters before other symbols
         return -1 if c == "~" else ord(c) if c.isalpha() else ord(c) + 256
 
@@ -459,7 +459,8 @@ def smoke_test(exe: Path) -> dict[str, str]:
             f"{exe} was built but fails its smoke test (a module is missing; "
             f"install the -dev package and rebuild with --force):\n  {proc.stderr.strip()}"
         )
-    return json.loads(proc.stdout)
+    info: dict[str, str] = json.loads(proc.stdout)
+    return info
 
 
 @dataclass
@@ -576,8 +577,8 @@ def provision(argv: list[str]) -> int:
     """Entry point of ``lab pythons``."""
     args = _parse(argv)
     if args.list:
-        for exe in default():
-            print(exe)
+        for python in default():
+            print(python)
         return 0
     if args.jobs < 1:
         print("lab pythons: --jobs must be at least 1", file=sys.stderr)

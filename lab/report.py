@@ -170,7 +170,7 @@ def write_page(entries: list[Entry], out: Path, title: str) -> Path:
         except ReportError as exc:
             parts = {}
             body.append(f'<p class="failed">{html.escape(str(exc))}</p>')
-        shown = set()
+        shown: set[str] = set()
         for text in parts.values():
             shown.update(m.group("src").removeprefix("results/") for m in _IMAGE.finditer(text))
             body.append(md.render(_relink(text, e.files, page_dir)))

@@ -120,7 +120,8 @@ def finish_run(name: str, staging: Path, record: dict[str, Any]) -> Path:
     record = {"schema_version": SCHEMA_VERSION, **record}
     atomic_write(staging / RECORD, dumps(record))
     ok = record.get("status") == "ok"
-    final = runs_dir(name) / (record["stamp"] if ok else record["stamp"] + FAILED)
+    stamp: str = record["stamp"]
+    final = runs_dir(name) / (stamp if ok else stamp + FAILED)
     os.rename(staging, final)
     if ok:
         link = runs_dir(name) / LATEST

@@ -41,7 +41,7 @@ SOURCE_SUFFIXES = (
 
 def binding_cmake_dirs() -> dict[str, str]:
     """``<pkg>_DIR`` for nanobind and pybind11 when the build environment has them."""
-    found = {}
+    found: dict[str, str] = {}
     with contextlib.suppress(ImportError):
         import nanobind
 
@@ -79,7 +79,7 @@ class CMakeBuildHook(NativeBuildHook):
 
     @property
     def source_dir(self) -> Path:
-        path = (self.root_path / self.options["source-dir"]).resolve()
+        path = self.root_path.joinpath(self.options["source-dir"]).resolve()
         return path
 
     def has_project(self) -> bool:
@@ -91,7 +91,7 @@ class CMakeBuildHook(NativeBuildHook):
 
     def build_dir(self, build_type: str) -> Path:
         if self.options["build-dir"]:
-            return (self.root_path / self.options["build-dir"]).resolve()
+            return self.root_path.joinpath(self.options["build-dir"]).resolve()
         interpreter, abi = interpreter_abi_tag()
         return self.root_path / "build" / f"cmake-{interpreter}-{abi}-{build_type.lower()}"
 

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
+from hatchling.builders.config import BuilderConfig
 from hatchling.builders.hooks.plugin.interface import BuildHookInterface
 from packaging import tags
 
@@ -256,7 +257,13 @@ def run(
         raise NativeBuildError(f"{what} failed (exit status {code}); see the messages above")
 
 
-def capture(args: Sequence[str], *, what: str, cwd: str | Path | None = None, env=None) -> str:
+def capture(
+    args: Sequence[str],
+    *,
+    what: str,
+    cwd: str | Path | None = None,
+    env: Mapping[str, str] | None = None,
+) -> str:
     """Run a quick query command and return its stdout (errors summarised)."""
     try:
         out = subprocess.run(
@@ -286,7 +293,7 @@ class Product:
         return self.wheel_path.endswith((".so", ".pyd", ".dylib"))
 
 
-class NativeBuildHook(BuildHookInterface):
+class NativeBuildHook(BuildHookInterface[BuilderConfig]):
     """The shared contract; subclasses set PLUGIN_NAME, OPTIONS, TOOL and the two methods."""
 
     OPTIONS: ClassVar[dict[str, Option]] = {}

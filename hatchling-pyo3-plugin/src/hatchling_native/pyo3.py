@@ -94,7 +94,7 @@ class Pyo3BuildHook(NativeBuildHook):
     # -- configuration
     @property
     def manifest(self) -> Path:
-        path = (self.root_path / self.options["manifest-path"]).resolve()
+        path = self.root_path.joinpath(self.options["manifest-path"]).resolve()
         if not path.is_file():
             if self.options["optional"]:
                 return path
@@ -120,7 +120,7 @@ class Pyo3BuildHook(NativeBuildHook):
         if self.options["module"]:
             return check_module_path(self.options["module"])
         data = self.manifest_data()
-        lib = data.get("lib", {}).get("name") or data.get("package", {}).get("name", "")
+        lib: str = data.get("lib", {}).get("name") or data.get("package", {}).get("name", "")
         return lib.replace("-", "_")
 
     def wheel_tag(self) -> str:
