@@ -18,3 +18,32 @@ def stored(request: pytest.FixtureRequest) -> dict[str, Any]:
     record = results.published(name)
     assert record is not None, f"{name}: nothing published (run `lab publish {name}`)"
     return copy.deepcopy(record["results"])
+
+
+def _interpreters() -> tuple[list[str], list[str]]:
+    """(interpreters the suite runs on, optional ones missing here)."""
+    from lab import pythons
+
+    found = pythons.default()
+    missing = [] if pythons.provisioned() else [f"CPython {pythons.VERSION} (make pythons)"]
+    return found, missing
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    found, missing = _interpreters()
+    line = "interpreters: " + ", ".join(found)
+    return line + (f"; MISSING: {', '.join(missing)}" if missing else "")
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    """A missing optional interpreter is said at the end, where the pass count is read."""
+    found, missing = _interpreters()
+    if missing:
+        terminalreporter.write_line(
+            f"NOTE: tests that run on every interpreter ran on {len(found)} only; missing: "
+            + ", ".join(missing),
+            yellow=True,
+            bold=True,
+        )
+    else:
+        terminalreporter.write_line("interpreters tested: " + ", ".join(found))
