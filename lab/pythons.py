@@ -44,6 +44,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from lab.paths import cache_dir
 
@@ -82,16 +83,39 @@ def pythons_dir() -> Path:
     return cache_dir() / "pythons"
 
 
+#: Build flavours: "pgo" (--enable-optimizations --with-lto, as distributions ship CPython; the
+#: default, in ``<version>/``) and "plain" (the lab interpreter's options without PGO/LTO, in
+#: ``<version>-plain/``, built on request to measure what PGO changes).
+FLAVOURS = ("pgo", "plain")
+PGO_ARGS = ("--enable-optimizations", "--with-lto")
+
+
+def flavour_dir(flavour: str = "pgo") -> Path:
+    if flavour not in FLAVOURS:
+        raise ValueError(f"unknown build flavour {flavour!r}; choose from {', '.join(FLAVOURS)}")
+    return pythons_dir() / (VERSION if flavour == "pgo" else f"{VERSION}-{flavour}")
+
+
+def built(flavour: str = "pgo") -> str | None:
+    """The executable of the ``flavour`` build of CPython ``VERSION``, if it is provisioned."""
+    exe = flavour_dir(flavour) / "bin" / f"python{VERSION}"
+    return str(exe) if exe.is_file() and (exe.parent.parent / "PROVENANCE.json").is_file() else None
+
+
+def provenance(python: str) -> dict[str, Any] | None:
+    """What ``lab pythons`` recorded about the interpreter ``python`` (None: not built by it)."""
+    stamp = Path(python).resolve().parent.parent / "PROVENANCE.json"
+    try:
+        data: dict[str, Any] = json.loads(stamp.read_text())
+    except (OSError, ValueError):
+        return None
+    return data
+
+
 def provisioned() -> list[str]:
-    """Executables of interpreters built by ``lab pythons`` (sorted by version)."""
-    found = []
-    base = pythons_dir()
-    if base.is_dir():
-        for version_dir in sorted(base.iterdir()):
-            exe = version_dir / "bin" / f"python{version_dir.name}"
-            if exe.is_file():
-                found.append(str(exe))
-    return found
+    """Executables of the default (PGO+LTO) interpreters built by ``lab pythons``."""
+    exe = built("pgo")
+    return [exe] if exe else []
 
 
 def default() -> list[str]:
@@ -329,13 +353,14 @@ def _deb_key(s: str) -> tuple[tuple[tuple[int, ...], int], ...]:
 # --------------------------------------------------------------------------- build
 
 
-def configure_args(prefix: Path, config_args: str | None = None) -> list[str]:
+def configure_args(prefix: Path, config_args: str | None = None, *, pgo: bool = False) -> list[str]:
     """Configure options for ``prefix`` with the lab interpreter's performance options.
 
     Everything in the lab interpreter's CONFIG_ARGS that points at its own
     install (prefix, libdir, -L/-I/-rpath flags) is dropped; the options that
     change performance (--enable-shared, --enable-optimizations, --with-lto,
     --with-computed-gotos, --without-pymalloc, --with-pydebug, ...) are kept.
+    ``pgo`` adds --enable-optimizations --with-lto (the distributions' way).
     """
     if config_args is None:
         config_args = sysconfig.get_config_var("CONFIG_ARGS") or ""
@@ -349,6 +374,8 @@ def configure_args(prefix: Path, config_args: str | None = None) -> list[str]:
         if arg.startswith("--with-openssl") or arg.startswith("--with-tcltk"):
             continue
         kept.append(arg)
+    if pgo:
+        kept += [a for a in PGO_ARGS if a not in kept]
     lib = prefix / "lib"
     return [f"--prefix={prefix}", *kept, f"LDFLAGS=-Wl,-rpath,{lib}"]
 
@@ -469,13 +496,15 @@ class BuildPlan:
     work: Path
     jobs: int
     force: bool
+    pgo: bool = True
 
 
 def provision_cpython(plan: BuildPlan) -> Path:
     """Build CPython ``VERSION`` into ``plan.prefix`` (cached); return its executable."""
     exe = plan.prefix / "bin" / f"python{VERSION}"
     stamp = plan.prefix / "PROVENANCE.json"
-    want_args = configure_args(plan.prefix)
+    want_args = configure_args(plan.prefix, pgo=plan.pgo)
+    started = time.monotonic()
     if exe.is_file() and stamp.is_file() and not plan.force:
         info = json.loads(stamp.read_text())
         if info.get("configure_args") == want_args:
@@ -506,7 +535,8 @@ def provision_cpython(plan: BuildPlan) -> Path:
     tree = _extract(tarball, plan.work / "tree")
     _say(f"[5/{steps}] configure {shlex.join(want_args)}")
     _run(["./configure", *want_args], what="configure", log=log, cwd=tree)
-    _say(f"[6/{steps}] make -j{plan.jobs} (a few minutes; log: {log})")
+    how_long = "30-60 minutes with PGO on 2 cores" if plan.pgo else "a few minutes"
+    _say(f"[6/{steps}] make -j{plan.jobs} ({how_long}; log: {log})")
     _make_with_progress(tree, plan.jobs, log)
     _say(f"[7/{steps}] installing into {plan.prefix}")
     stage = plan.work / "stage"
@@ -529,6 +559,8 @@ def provision_cpython(plan: BuildPlan) -> Path:
         "configure_args": want_args,
         "reference_config_args": sysconfig.get_config_var("CONFIG_ARGS") or "",
         "built": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "flavour": "pgo" if plan.pgo else "plain",
+        "build_seconds": round(time.monotonic() - started),
     }
     stamp.write_text(json.dumps(provenance, indent=2) + "\n")
     shutil.rmtree(tree.parent, ignore_errors=True)
@@ -546,12 +578,14 @@ what it does:
      apt; private lists and cache under the work directory; system apt untouched)
   3. pins the {SOURCE_PACKAGE} version {SUITE}'s Sources index lists and fetches it with
      apt-get source --download-only
-  4-7. builds the pristine *.orig.tar.xz with the lab interpreter's configure options
-     (--enable-shared, no PGO, no LTO today), prefix and rpath in the cache, then
-     installs it atomically and smoke-tests it
+  4-7. builds the pristine *.orig.tar.xz with the lab interpreter's configure options plus
+     --enable-optimizations --with-lto (PGO+LTO, as distributions build CPython; --plain
+     leaves them out), prefix and rpath in the cache, then installs it atomically and
+     smoke-tests it; the build time is recorded in PROVENANCE.json
 
-Everything is cached: a second run only checks. Interpreters land in
-{pythons_dir()}/<version>/ and are used by `lab run` automatically.
+Everything is cached: a second run only checks. The PGO+LTO interpreter lands in
+{pythons_dir()}/{VERSION}/ and is used by `lab run` automatically; the --plain one in
+{pythons_dir()}/{VERSION}-plain/ is used only where an experiment compares the two builds.
 """
 
 
@@ -566,6 +600,12 @@ def _parse(argv: list[str]) -> argparse.Namespace:
     p.add_argument("--force", action="store_true", help="rebuild even if a cached build exists")
     p.add_argument(
         "--jobs", "-j", type=int, default=min(2, os.cpu_count() or 1), help="make -j (default 2)"
+    )
+    p.add_argument(
+        "--plain",
+        action="store_true",
+        help="build without PGO/LTO (the lab interpreter's options only) into "
+        f"{VERSION}-plain/, to measure what PGO changes",
     )
     p.add_argument(
         "--list", action="store_true", help="print the interpreters `lab run` uses and exit"
@@ -583,9 +623,14 @@ def provision(argv: list[str]) -> int:
     if args.jobs < 1:
         print("lab pythons: --jobs must be at least 1", file=sys.stderr)
         return 2
-    base = pythons_dir()
+    flavour = "plain" if args.plain else "pgo"
+    prefix = flavour_dir(flavour)
     plan = BuildPlan(
-        prefix=base / VERSION, work=base / f"work-{VERSION}", jobs=args.jobs, force=args.force
+        prefix=prefix,
+        work=pythons_dir() / f"work-{prefix.name}",
+        jobs=args.jobs,
+        force=args.force,
+        pgo=not args.plain,
     )
     try:
         provision_cpython(plan)

@@ -105,3 +105,25 @@ def test_provision_list_and_bad_jobs(
     assert capsys.readouterr().out.split() == [sys.executable]
     assert pythons.provision(["--jobs", "0"]) == 2
     assert "--jobs" in capsys.readouterr().err
+
+
+def test_pgo_is_the_default_flavour_and_plain_lives_apart(tmp_path: Path, monkeypatch) -> None:
+    args = pythons.configure_args(Path("/p"), "'--enable-shared'", pgo=True)
+    assert "--enable-optimizations" in args and "--with-lto" in args
+    assert "--enable-optimizations" not in pythons.configure_args(Path("/p"), "'--enable-shared'")
+    monkeypatch.setattr(pythons, "pythons_dir", lambda: tmp_path)
+    for flavour in pythons.FLAVOURS:
+        exe = pythons.flavour_dir(flavour) / "bin" / f"python{pythons.VERSION}"
+        exe.parent.mkdir(parents=True)
+        exe.write_text("")
+    assert pythons.provisioned() == []  # no PROVENANCE.json: a half-built interpreter
+    for flavour in pythons.FLAVOURS:
+        (pythons.flavour_dir(flavour) / "PROVENANCE.json").write_text('{"flavour": "x"}')
+    assert pythons.provisioned() == [
+        str(tmp_path / pythons.VERSION / "bin" / f"python{pythons.VERSION}")
+    ]
+    assert pythons.built(
+        "plain",
+    ).endswith(f"{pythons.VERSION}-plain/bin/python{pythons.VERSION}")
+    with pytest.raises(ValueError, match="unknown build flavour"):
+        pythons.flavour_dir("debug")
