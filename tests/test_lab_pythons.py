@@ -93,6 +93,8 @@ def test_provisioned_finds_only_complete_builds(
     exe.parent.mkdir(parents=True)
     exe.write_text("")
     (base / "work-3.13").mkdir()  # the build directory is not an interpreter
+    assert pythons.provisioned() == []  # no PROVENANCE.json yet: not finished
+    (base / "3.13" / "PROVENANCE.json").write_text("{}")
     assert pythons.provisioned() == [str(exe)]
     assert pythons.default() == [sys.executable, str(exe)]
 
