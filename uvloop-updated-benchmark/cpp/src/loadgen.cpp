@@ -281,7 +281,11 @@ class Worker {
     if (stuck.size() > 8) msg << " and " << stuck.size() - 8 << " more";
     msg << ": connection " << c.id << " has " << c.issued - c.completed
         << " request(s) outstanding after " << c.completed << " completed, " << c.received
-        << " bytes received (is the server stopped, stuck or not replying?)";
+        << " bytes received ("
+        << (c.completed == 0 ? "never answered: not accepted yet (listen backlog full?), or "
+                               "the server does not reply"
+                             : "is the server stopped or stuck?")
+        << ")";
     throw LoadError(LoadError::Kind::Stall, msg.str());
   }
 
