@@ -3,7 +3,6 @@
 // flagged result within its timeout, never in a hang or a clean-looking success.
 #include <gtest/gtest.h>
 
-#include <atomic>
 #include <chrono>
 #include <thread>
 
@@ -64,14 +63,12 @@ Failure failure_of(const LoadConfig& cfg) {
   return f;
 }
 
-// Echoes, but sleeps `pause` once after `after` bytes (on the first connection accepted only).
+// Echoes, but sleeps `pause` once after `after` bytes, on the first connection accepted only.
 auto pausing_echo(std::uint64_t after, std::chrono::milliseconds pause) {
-  auto first = std::make_shared<std::atomic<bool>>(true);
-  return [after, pause, first](int fd) {
-    const bool me = first->exchange(false);
+  return [after, pause](int fd, int index) {
     std::array<char, 4096> buf{};
     std::uint64_t total = 0;
-    bool paused = !me;
+    bool paused = index != 0;
     for (;;) {
       const ssize_t r = ::read(fd, buf.data(), buf.size());
       if (r <= 0) return;

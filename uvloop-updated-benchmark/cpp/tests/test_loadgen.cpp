@@ -1,8 +1,6 @@
 #include <gtest/gtest.h>
 
 #include <array>
-#include <memory>
-#include <stdexcept>
 
 #include "loadgen.hpp"
 #include "test_support.hpp"
@@ -209,13 +207,16 @@ TEST(Loadgen, HostMayBeANameOrAnIpv6Literal) {
     cfg.host = "localhost";
     EXPECT_EQ(run_load(cfg).requests, 100u);
   }
-  std::unique_ptr<echo::EchoServer> v6;
-  try {
-    v6 = echo::make_epoll_server("::1", 0);
-  } catch (const std::runtime_error& e) {
-    GTEST_SKIP() << "no IPv6 loopback here: " << e.what();
+  {  // Skip only where the kernel has no IPv6 loopback (asked directly, not through net.cpp).
+    const echo::Fd probe(::socket(AF_INET6, SOCK_STREAM, 0));
+    sockaddr_in6 lo{};
+    lo.sin6_family = AF_INET6;
+    lo.sin6_addr = in6addr_loopback;
+    if (!probe.valid() || ::bind(probe.get(), reinterpret_cast<sockaddr*>(&lo), sizeof lo) != 0) {
+      GTEST_SKIP() << "no IPv6 loopback here";
+    }
   }
-  ServerThread server(std::move(v6));
+  ServerThread server(echo::make_epoll_server("::1", 0));
   LoadConfig cfg = counted(server.port(), 2, 100, 50);
   cfg.host = "::1";
   EXPECT_EQ(run_load(cfg).requests, 100u);

@@ -40,11 +40,15 @@ class ServerThread {
   std::thread thread_;
 };
 
-// Accepts `count` connections and runs `script` on each (blocking socket) in its own thread.
+// Accepts `count` connections and runs `script` on each (blocking socket) in its own thread;
+// an IndexedScript is also told the connection's accept order (0, 1, ...).
 class ScriptedServer {
  public:
   using Script = std::function<void(int fd)>;
+  using IndexedScript = std::function<void(int fd, int index)>;
   ScriptedServer(int count, Script script, const std::string& host = "127.0.0.1")
+      : ScriptedServer(count, IndexedScript([script](int fd, int) { script(fd); }), host) {}
+  ScriptedServer(int count, IndexedScript script, const std::string& host = "127.0.0.1")
       : listener_(listen_tcp(host, 0)) {
     port_ = local_port(listener_.get());
     acceptor_ = std::thread([this, count, script = std::move(script)] {
@@ -54,10 +58,10 @@ class ScriptedServer {
           if (errno != EAGAIN && errno != EINTR) return;
           ::usleep(1000);
         }
-        workers_.emplace_back([fd, script] {
+        workers_.emplace_back([fd, i, script] {
           Fd owned(fd);
           set_nodelay(fd);
-          script(fd);
+          script(fd, i);
         });
       }
     });
