@@ -305,6 +305,7 @@ class Cell:
             "p99_us": lambda r: r["latency_us"]["p99"],
             "p999_us": lambda r: r["latency_us"]["p999"],
             "max_us": lambda r: r["latency_us"]["max"],
+            "max_gap_us": lambda r: r.get("max_gap_us"),
             "echoload_cores": lambda r: r["cpu"]["cores"],
             "server_cores": lambda r: r.get("server_cpu_cores"),
             "server_cpu_us_per_req": lambda r: r.get("server_cpu_us_per_req"),
@@ -318,6 +319,8 @@ class Cell:
         d = asdict(self)
         d["runs"] = [
             {k: r[k] for k in ("req_per_s", "mb_per_s", "requests", "seconds") if k in r}
+            # What a glance at the percentiles hides: stalls, and open-loop timeouts.
+            | {k: r[k] for k in ("max_gap_us", "stalls", "unfinished_at_end") if k in r}
             | {"latency_us": r.get("latency_us"), "cpu": r.get("cpu")}
             | {k: r[k] for k in ("server_cpu_us_per_req", "server_cpu_cores") if k in r}
             for r in self.runs
