@@ -85,7 +85,13 @@ def ensure_env(version: str, python: str | None = None, log: Callable[[str], Non
 
 
 def child_env(variant_: Variant, redis_url: str, queue: str, probe: str | None) -> dict[str, str]:
-    """Environment for a worker or client process of ``variant_``."""
+    """Environment for a worker or client process of ``variant_``.
+
+    ``DLEAK_REDIS_PID`` is set when ``redis_url`` is a server this process started and proved
+    its own (:func:`dramatiq_leak.redis_server.proven_pid`); the client flushes nothing else.
+    """
+    from dramatiq_leak.redis_server import proven_pid
+
     env = {k: v for k, v in os.environ.items() if not k.startswith(("VIRTUAL_ENV", "PYTHON"))}
     env.update(
         PYTHONPATH=str(PACKAGE_PARENT),
@@ -94,6 +100,11 @@ def child_env(variant_: Variant, redis_url: str, queue: str, probe: str | None) 
         DLEAK_QUEUE=queue,
         DLEAK_EXTRA=variant_.extra,
     )
+    pid = proven_pid(redis_url)
+    if pid is not None:
+        env["DLEAK_REDIS_PID"] = str(pid)
+    else:
+        env.pop("DLEAK_REDIS_PID", None)
     if probe:
         env["DLEAK_PROBE"] = probe
     else:

@@ -2,7 +2,8 @@
 
 Configured by environment variables (set by the harness):
 
-``DLEAK_REDIS_URL``  redis://127.0.0.1:PORT/0 (required)
+``DLEAK_REDIS_URL``  unix:///PATH/redis.sock?db=0 or redis://127.0.0.1:PORT/0 (required)
+``DLEAK_REDIS_PID``  pid of the harness's own redis-server (``client.py --flush`` checks it)
 ``DLEAK_QUEUE``      queue name (default ``leak``)
 ``DLEAK_EXTRA``      ``none`` | ``fix`` (:class:`~dramatiq_leak.fix.BreakAsyncioCycle`) |
                      ``gc`` (:class:`ForceCollectAfterFailure`, the original study's remedy)
