@@ -1,8 +1,9 @@
 """Per-variant Python environments, built by ``lab.venvs``.
 
 Each dramatiq version gets its own virtual environment with exact pins (proven by importing
-it); the harness's own package is put on ``PYTHONPATH`` of the processes it starts there (the
-in-worker modules import only the standard library, dramatiq and redis).
+it); the harness's own package and the fix distribution's source (``fix/src``) are put on
+``PYTHONPATH`` of the processes it starts there (the in-worker modules import only the standard
+library, dramatiq, redis and ``dramatiq_async_exc_fix``).
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from lab.venvs import Step, ensure
 #: The redis client pinned in every variant environment (tested with it).
 REDIS_PY = "8.1.0"
 PACKAGE_PARENT = Path(__file__).resolve().parent.parent
+#: The fix distribution's import root (``dramatiq_async_exc_fix``), put on the same PYTHONPATH.
+FIX_SRC = PACKAGE_PARENT / "fix" / "src"
 
 
 @dataclass(frozen=True)
@@ -94,7 +97,7 @@ def child_env(variant_: Variant, redis_url: str, queue: str, probe: str | None) 
 
     env = {k: v for k, v in os.environ.items() if not k.startswith(("VIRTUAL_ENV", "PYTHON"))}
     env.update(
-        PYTHONPATH=str(PACKAGE_PARENT),
+        PYTHONPATH=os.pathsep.join((str(PACKAGE_PARENT), str(FIX_SRC))),
         PYTHONUNBUFFERED="1",
         DLEAK_REDIS_URL=redis_url,
         DLEAK_QUEUE=queue,
