@@ -223,3 +223,27 @@ def test_dleak_unwritten_bytes_do_not_show_in_rss_but_written_buffers_do() -> No
     got = __import__("json").loads(res.stdout)
     assert got["bytes_n_rss_growth_mb"] < 8
     assert got["written_rss_growth_mb"] > 60
+
+
+def test_dleak_proof_names_what_holds_exceptions_outside_a_cycle() -> None:
+    from dramatiq_leak import proof
+
+    holder = [ValueError("kept"), KeyError("kept")]
+    refs = proof.referrer_types(list(holder))
+    assert refs == ["builtins.list"]  # the holder, not the search's own list
+    text = proof.render(
+        {
+            "dramatiq": "2.2.0", "extra_middleware": "none", "failures": 2,
+            "live_after_processing": 2, "cycle": [], "referrers": refs,
+            "live_after_gc_collect": 2,
+        }
+    )  # fmt: skip
+    assert "2 alive, no cycle found from them; they are referenced by builtins.list" in text
+    assert "no exception alive" not in text
+    freed = proof.render(
+        {
+            "dramatiq": "2.2.1", "extra_middleware": "none", "failures": 1,
+            "live_after_processing": 0, "cycle": [], "live_after_gc_collect": 0,
+        }
+    )  # fmt: skip
+    assert "(no exception alive: nothing keeps it" in freed
