@@ -120,9 +120,20 @@ class Builder:
         return python
 
 
+def checkout_cache() -> Path:
+    """This checkout's folder in the machine-wide cache.
+
+    Per checkout, because two worktrees testing at once shared one target dir and clobbered
+    each other: the editable test's `cargo clean -p mixed-demo` deleted the library another
+    checkout's build had just been told about (FileNotFoundError on lib_native.so).
+    """
+    key = hashlib.sha256(str(HERE).encode()).hexdigest()[:12]
+    return cache_dir() / "hatchling-native" / f"checkout-{key}"
+
+
 @pytest.fixture(scope="session")
 def hn_builder(tmp_path_factory: pytest.TempPathFactory) -> Builder:
-    target = cache_dir() / "hatchling-native" / "cargo-target"
+    target = checkout_cache() / "cargo-target"
     target.mkdir(parents=True, exist_ok=True)
     plugin = tmp_path_factory.mktemp("hn-plugin")
     uv = real_uv()
@@ -248,7 +259,7 @@ def test_hn_sdist_builds_offline_from_vendored_crates(
     sdist = hn_dists["pyo3_demo-0.1.0.tar.gz"]
     # A CARGO_HOME with no registry index and no crate cache. It lives in the lab cache (and
     # stays empty) because cargo's fingerprints depend on it: a new one would rebuild PyO3.
-    empty_home = cache_dir() / "hatchling-native" / "empty-cargo-home"
+    empty_home = checkout_cache() / "empty-cargo-home"
     shutil.rmtree(empty_home, ignore_errors=True)
     empty_home.mkdir(parents=True)
     offline = {"CARGO_HOME": str(empty_home), "CARGO_NET_OFFLINE": "true", "UV_OFFLINE": "1"}
