@@ -79,6 +79,9 @@ COMMON_OPTIONS: dict[str, Option] = {
     "strip": Option((bool,), False, "strip debug symbols from the shipped libraries"),
     "manylinux": Option((bool,), False, "repair to manylinux with auditwheel (if installed)"),
     "optional": Option((bool,), False, "skip (with a warning) when there is nothing to build"),
+    "allow-libpython": Option(
+        (bool,), False, "ship an extension that links libpython (embedding on purpose)"
+    ),
 }
 
 
@@ -135,48 +138,106 @@ def host_platform_tag() -> str:
     raise NativeBuildError("cannot determine this platform's wheel tag")  # pragma: no cover
 
 
-_TRIPLE_PLATFORMS = {
-    ("linux", "gnu"): "linux_{arch}",
-    ("linux", "gnueabihf"): "linux_armv7l",
-    ("linux", "musl"): "linux_{arch}",
-    ("windows", "msvc"): "win_{arch}",
+@dataclass(frozen=True)
+class LinuxArch:
+    """How one Rust architecture is spelt in a wheel tag and in CPython's EXT_SUFFIX."""
+
+    wheel: str  # platform tag: linux_<wheel>, musllinux_1_2_<wheel>
+    multiarch: str  # EXT_SUFFIX: .cpython-311-<multiarch>-linux-<env>.so
+    abi: str = ""  # the env suffix this arch needs ("eabihf" for 32-bit ARM hard-float)
+
+
+#: Rust target arch -> spellings. The wheel arch is what packaging.tags reports on such a
+#: machine (platform.machine()), the multiarch part what Debian's and CPython's configure use.
+LINUX_ARCHES = {
+    "x86_64": LinuxArch("x86_64", "x86_64"),
+    "i686": LinuxArch("i686", "i386"),
+    "aarch64": LinuxArch("aarch64", "aarch64"),
+    "armv7": LinuxArch("armv7l", "arm", abi="eabihf"),
+    "powerpc64le": LinuxArch("ppc64le", "powerpc64le"),
+    "s390x": LinuxArch("s390x", "s390x"),
+    "riscv64gc": LinuxArch("riscv64", "riscv64"),
 }
+
+#: The musl version Rust's *-linux-musl targets have shipped since Rust 1.71 (maturin's default).
+MUSLLINUX = "musllinux_1_2"
+
+
+@dataclass(frozen=True)
+class LinuxTarget:
+    """A Rust target triple read as the wheel platform tag and the EXT_SUFFIX it needs."""
+
+    triple: str
+    arch: LinuxArch
+    libc: str  # "gnu" or "musl"
+
+    @property
+    def platform_tag(self) -> str:
+        prefix = "linux" if self.libc == "gnu" else MUSLLINUX
+        return f"{prefix}_{self.arch.wheel}"
+
+    def ext_suffix(self, soabi_prefix: str, version: tuple[int, int]) -> str:
+        libc = self.libc
+        if libc == "musl" and version < (3, 11):
+            libc = "gnu"  # CPython < 3.11 called musl "gnu" in SOABI (auditwheel#349, maturin)
+        return f".{soabi_prefix}-{self.arch.multiarch}-linux-{libc}{self.arch.abi}.so"
+
+
+def linux_target(triple: str) -> LinuxTarget:
+    """Parse ``<arch>-<vendor>-linux-<gnu|musl>[eabihf]``; anything else is refused, naming why.
+
+    Refused before anything is built: a tag and a file name derived for one platform from an
+    interpreter of another would be a mismatched pair (e.g. a .so named for CPython on Windows).
+    """
+    parts = triple.split("-")
+    supported = ", ".join(f"{a}-unknown-linux-{{gnu,musl}}{v.abi}" for a, v in LINUX_ARCHES.items())
+    if len(parts) != 4 or parts[2] != "linux":
+        raise NativeBuildError(
+            f"target `{triple}` is not a Linux target: hatchling-native names files and tags"
+            " wheels for Linux triples only; build on that platform without `target`"
+            f" (supported: {supported})"
+        )
+    arch = LINUX_ARCHES.get(parts[0])
+    env = parts[3]
+    libc = next((c for c in ("gnu", "musl") if env == c + (arch.abi if arch else "")), None)
+    if arch is None or libc is None:
+        raise NativeBuildError(
+            f"target `{triple}` is not supported (no known wheel tag and EXT_SUFFIX for it);"
+            f" supported: {supported}"
+        )
+    return LinuxTarget(triple, arch, libc)
+
+
+def soabi_prefix() -> str:
+    """The interpreter part of SOABI, e.g. ``cpython-311`` (``cpython-313t`` when free-threaded)."""
+    soabi = sysconfig.get_config_var("SOABI") or ""
+    multiarch = sysconfig.get_config_var("MULTIARCH") or ""
+    if multiarch and soabi.endswith("-" + multiarch):
+        return soabi[: -len(multiarch) - 1]
+    m = re.fullmatch(r"(cpython-\d+t?)(-.*)?", soabi)
+    if not m:
+        raise NativeBuildError(
+            f"cannot derive an EXT_SUFFIX for a target triple from this interpreter (SOABI"
+            f" {soabi!r}); build without `target` on the target machine"
+        )
+    return m.group(1)
 
 
 def platform_tag_for_target(target: str | None) -> str:
     """The platform tag for a Rust target triple (None: this machine)."""
-    host = host_platform_tag()
     if not target:
-        return host
-    parts = target.split("-")
-    arch = parts[0]
-    if host.endswith("_" + arch) and "linux" in target and host.startswith("linux"):
-        return host
-    system = parts[2] if len(parts) > 2 else ""
-    env = parts[3] if len(parts) > 3 else ""
-    pattern = _TRIPLE_PLATFORMS.get((system, env))
-    if pattern is None:
-        raise NativeBuildError(
-            f"cannot derive a wheel platform tag for target `{target}`;"
-            " supported: *-linux-gnu, *-linux-musl, *-windows-msvc"
-        )
-    win_arch = {"x86_64": "amd64", "aarch64": "arm64", "i686": "32"}
-    if system == "windows":
-        return "win32" if arch == "i686" else pattern.format(arch=win_arch.get(arch, arch))
-    return pattern.format(arch=arch)
+        return host_platform_tag()
+    return linux_target(target).platform_tag
 
 
 def ext_suffix(*, abi3: bool = False, target: str | None = None) -> str:
     """The file suffix the target interpreter imports: EXT_SUFFIX, or ``.abi3.so``."""
+    if target:
+        linux = linux_target(target)
+        return ".abi3.so" if abi3 else linux.ext_suffix(soabi_prefix(), sys.version_info[:2])
     if abi3:
         return ".pyd" if sys.platform == "win32" else ".abi3.so"
-    suffix = sysconfig.get_config_var("EXT_SUFFIX") or ".so"
-    if target:
-        host_arch = platform_tag_for_target(None).split("_", 1)[-1]
-        arch = target.split("-")[0]
-        if arch != host_arch:
-            suffix = suffix.replace(host_arch, arch)
-    return suffix
+    return str(sysconfig.get_config_var("EXT_SUFFIX") or ".so")
 
 
 def parse_abi3(value: str | bool) -> tuple[int, int] | None:
@@ -278,6 +339,12 @@ def capture(
     return out.stdout
 
 
+def describe_exports(exported: Sequence[str]) -> str:
+    if not exported:
+        return "no PyInit_ function (so Python cannot import it)"
+    return " and ".join(f"PyInit_{e}" for e in exported)
+
+
 # ------------------------------------------------------------------------------- the hook
 
 
@@ -339,6 +406,91 @@ class NativeBuildHook(BuildHookInterface[BuilderConfig]):
         """Files an editable install may have copied into the source tree (for clean())."""
         return []
 
+    def preflight(self) -> None:
+        """Check what can be checked before building (options, target); subclasses extend it."""
+
+    def module_mismatch(self, product: Product, module: str, exported: Sequence[str]) -> str:
+        """The error for an extension shipped as ``module`` that exports other PyInit_ names."""
+        leaf = module.rsplit(".", 1)[-1]
+        return (
+            f"{product.wheel_path} is imported as '{module}' but the library exports"
+            f" {describe_exports(exported)}: give the installed file the module's name or"
+            f" name the module after the file (NB_MODULE({leaf}, m), PYBIND11_MODULE({leaf}, m),"
+            f" PyInit_{leaf})"
+        )
+
+    def libpython_fix(self) -> str:
+        """How to stop an extension from linking libpython, for this hook's build tool."""
+        return (
+            "link the module with Python::Module (find_package(Python COMPONENTS"
+            " Development.Module), python_add_library / nanobind_add_module /"
+            " pybind11_add_module), not Python::Python"
+        )
+
+    def collision_fix(self, product: Product, module: str) -> str:
+        folder = module.replace(".", "/")
+        return f"install it into the package (DESTINATION {folder}) or rename one of them"
+
+    def shipped_project_files(self) -> set[str]:
+        """Paths in the wheel of the project's own files (what hatchling selects)."""
+        builder: Any = self.build_config.builder
+        try:
+            files = list(builder.recurse_selected_project_files())
+        except ValueError:
+            # hatchling found no package of the project's own; it raises until the hook's
+            # force_include exists and then ships nothing but forced files: none to clash with.
+            return set()
+        return {f.distribution_path.replace(os.sep, "/") for f in files}
+
+    def check_products(self, products: Sequence[Product], tag: str) -> None:
+        """Read each built extension and refuse what would make a wrong wheel (checks.py)."""
+        from hatchling_native import checks
+
+        arch = checks.platform_arch(tag.split("-")[-1])
+        machine = checks.MACHINES.get(arch)
+        shipped: set[str] | None = None
+        for product in products:
+            if not product.is_extension:
+                continue
+            folder, _, filename = product.wheel_path.rpartition("/")
+            leaf = checks.module_leaf(filename)
+            elf = checks.read_elf(product.path)
+            if elf is None:
+                info(f"{product.wheel_path} is not an ELF file: its exports are not checked")
+                continue
+            if machine and elf.machine != machine:
+                raise NativeBuildError(
+                    f"{product.wheel_path} is built for {elf.machine} but the wheel is tagged"
+                    f" {tag.split('-')[-1]} ({machine}): {self.machine_fix()}"
+                )
+            if leaf is None:
+                continue
+            name, tagged = leaf
+            if not (tagged or elf.pyinit):
+                continue  # a plain helper library (e.g. libfoo.so), not a module
+            module = f"{folder.replace('/', '.')}.{name}" if folder else name
+            if name not in elf.pyinit:
+                raise NativeBuildError(self.module_mismatch(product, module, elf.pyinit))
+            linked = checks.libpython(elf)
+            if linked and not self.options["allow-libpython"]:
+                raise NativeBuildError(
+                    f"{product.wheel_path} links {linked} (DT_NEEDED), so it imports only next to"
+                    f" that exact libpython and breaks on statically linked Pythons:"
+                    f" {self.libpython_fix()}; or set `allow-libpython = true` to embed on purpose"
+                )
+            if shipped is None:
+                shipped = self.shipped_project_files()
+            clashes = checks.package_collisions(product.wheel_path, shipped)
+            if clashes:
+                raise NativeBuildError(
+                    f"module '{module}' ({product.wheel_path}) collides with {', '.join(clashes)}"
+                    f" in the wheel, so one of them is never imported:"
+                    f" {self.collision_fix(product, module)}"
+                )
+
+    def machine_fix(self) -> str:
+        return "build for the platform the wheel is tagged for"
+
     # -- hatchling entry points
     def initialize(self, version: str, build_data: dict[str, Any]) -> None:
         self.options  # noqa: B018 - validate before any work, for every target
@@ -375,6 +527,7 @@ class NativeBuildHook(BuildHookInterface[BuilderConfig]):
 
     def _initialize_wheel(self, version: str, build_data: dict[str, Any]) -> None:
         editable = version == "editable"
+        self.preflight()
         stage = self._new_stage()
         products = self.build_products(editable=editable, stage=stage)
         if not products:
@@ -384,6 +537,7 @@ class NativeBuildHook(BuildHookInterface[BuilderConfig]):
             raise NativeBuildError(f"the `{self.PLUGIN_NAME}` hook built no extension module")
         build_data["pure_python"] = False
         tag = self.wheel_tag()
+        self.check_products(products, tag)
         if not editable and self.options["manylinux"]:
             tag = self._manylinux_tag(tag, products)
         self._tag = build_data["tag"] = tag

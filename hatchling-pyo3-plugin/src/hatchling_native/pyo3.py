@@ -5,8 +5,11 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import sys
 import time
+from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -17,6 +20,7 @@ from hatchling_native.core import (
     Product,
     capture,
     check_module_path,
+    describe_exports,
     ext_suffix,
     info,
     interpreter_abi_tag,
@@ -69,6 +73,37 @@ def stable_interpreter() -> str:
     return resolved if os.path.isfile(resolved) else sys.executable
 
 
+@dataclass(frozen=True)
+class Pyo3Facts:
+    """What ``cargo metadata``'s resolve says about PyO3 for this build's features."""
+
+    abi3: tuple[int, int] | None  # the lowest abi3-py3X feature of pyo3/pyo3-ffi, if any
+    version: tuple[int, ...] | None  # the resolved pyo3 version
+
+
+def read_pyo3(meta: dict[str, Any]) -> Pyo3Facts:
+    """abi3 and version from ``cargo metadata --format-version 1`` (resolved features).
+
+    PyO3 builds for the lowest ``abi3-py3X`` feature enabled on pyo3 or pyo3-ffi (each one
+    enables the newer ones); ``abi3`` alone means the interpreter it builds with (maturin's rule).
+    """
+    by_id = {pkg["id"]: pkg for pkg in meta.get("packages", [])}
+    features: set[str] = set()
+    version: tuple[int, ...] | None = None
+    for node in (meta.get("resolve") or {}).get("nodes", []):
+        pkg = by_id.get(node["id"], {})
+        if pkg.get("name") in ("pyo3", "pyo3-ffi"):
+            features.update(node.get("features", []))
+        if pkg.get("name") == "pyo3":
+            version = tuple(int(x) for x in re.findall(r"\d+", pkg["version"].split("-")[0]))
+    minors = [int(m.group(1)) for f in features if (m := re.fullmatch(r"abi3-py3(\d+)", f))]
+    if minors:
+        return Pyo3Facts((3, min(minors)), version)
+    if "abi3" in features:
+        return Pyo3Facts((3, sys.version_info[1]), version)
+    return Pyo3Facts(None, version)
+
+
 class Pyo3BuildHook(NativeBuildHook):
     """``[tool.hatch.build.hooks.pyo3]`` (or ``[tool.hatch.build.targets.wheel.hooks.pyo3]``)."""
 
@@ -87,9 +122,15 @@ class Pyo3BuildHook(NativeBuildHook):
         "target": Option((str,), "", "Rust target triple (CARGO_BUILD_TARGET is honoured)"),
         "target-dir": Option((str,), "", "cargo target directory (CARGO_TARGET_DIR is honoured)"),
         "cargo-args": Option((list,), [], "extra arguments for cargo build"),
-        "abi3": Option((str, bool), False, 'minimum Python for the stable ABI, e.g. "3.9"'),
+        "abi3": Option(
+            (str, bool), True, 'true: from Cargo\'s pyo3 features; "3.9": enable abi3-py39; false'
+        ),
         "vendor": Option((bool,), False, "sdist: vendor crates and the cargo config to use them"),
     }
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._pyo3: Pyo3Facts | None = None
 
     # -- configuration
     @property
@@ -113,15 +154,83 @@ class Pyo3BuildHook(NativeBuildHook):
     def target_triple(self) -> str:
         return self.options["target"] or self.build_env().get("CARGO_BUILD_TARGET", "")
 
-    def abi3(self) -> tuple[int, int] | None:
-        return parse_abi3(self.options["abi3"])
+    def requested_abi3(self) -> tuple[int, int] | None:
+        """The minimum the `abi3` option asks cargo to build for (a version string only)."""
+        value = self.options["abi3"]
+        return None if isinstance(value, bool) else parse_abi3(value)
 
-    def module_name(self) -> str:
-        if self.options["module"]:
-            return check_module_path(self.options["module"])
+    def abi3(self) -> tuple[int, int] | None:
+        """The abi3 minimum the library is built for: what cargo resolves, unless abi3 = false."""
+        if self.options["abi3"] is False:
+            return None
+        return self.pyo3_facts().abi3
+
+    def pyo3_facts(self) -> Pyo3Facts:
+        if self._pyo3 is None:
+            cargo = require_tool("cargo", CARGO_HINT, env_var="CARGO")
+            cmd = [cargo, "metadata", "--format-version", "1"]
+            cmd += ["--manifest-path", str(self.manifest), *self.feature_args()]
+            if self.target_triple():
+                cmd += ["--filter-platform", self.target_triple()]
+            meta = json.loads(
+                capture(cmd, what="cargo metadata", cwd=self.root, env=self.build_env())
+            )
+            self._pyo3 = read_pyo3(meta)
+        return self._pyo3
+
+    def lib_name(self) -> str:
         data = self.manifest_data()
         lib: str = data.get("lib", {}).get("name") or data.get("package", {}).get("name", "")
         return lib.replace("-", "_")
+
+    def module_name(self) -> str:
+        return self.resolve_module(self.lib_name())
+
+    def mixed_package(self, name: str) -> Path | None:
+        """The Python package folder named like the extension, if the project has one."""
+        for base in self.package_source_dirs():
+            if (base / name / "__init__.py").is_file():
+                return base / name
+        return None
+
+    def resolve_module(self, lib: str) -> str:
+        """`module`, else maturin's rule: a Python package named like the lib gets it inside."""
+        if self.options["module"]:
+            return check_module_path(self.options["module"])
+        return f"{lib}.{lib}" if self.mixed_package(lib) else lib
+
+    def preflight(self) -> None:
+        """Options, target and what cargo resolves, all before `cargo build` runs."""
+        if self.options["optional"] and not self.manifest.is_file():
+            return
+        self.manifest  # noqa: B018 - a missing Cargo.toml is the first thing to say
+        if self.options["module"]:
+            check_module_path(self.options["module"])
+        self.requested_abi3()
+        target = self.target_triple()
+        platform_tag_for_target(target)
+        ext_suffix(target=target)
+        if not self.options["module"] and self.lib_name():
+            package = self.mixed_package(self.lib_name())
+            shipped = self.shipped_project_files()
+            if package is not None and f"{package.name}/__init__.py" not in shipped:
+                rel = package.relative_to(self.root_path).as_posix()
+                raise NativeBuildError(
+                    f"{rel}/ is the Python half of a mixed project (named like the crate's lib),"
+                    f' but the wheel does not ship it: add packages = ["{rel}"] to'
+                    " [tool.hatch.build.targets.wheel], or set `module`"
+                )
+        abi3 = self.abi3()
+        if abi3 is not None:
+            parse_abi3(f"{abi3[0]}.{abi3[1]}")  # not newer than the interpreter
+            requested = self.requested_abi3()
+            if requested and requested != abi3:
+                info(f"abi3: Cargo's pyo3 features resolve to abi3-py{abi3[0]}{abi3[1]}")
+        elif self.options["abi3"] is not False and self.requested_abi3():
+            raise NativeBuildError(
+                f"abi3 = \"{self.options['abi3']}\" but cargo resolves no abi3 feature on pyo3"
+                " or pyo3-ffi: depend on pyo3 directly (the hook enables pyo3/abi3-py3X)"
+            )
 
     def wheel_tag(self) -> str:
         platform = platform_tag_for_target(self.target_triple())
@@ -131,25 +240,109 @@ class Pyo3BuildHook(NativeBuildHook):
         interpreter, abi = interpreter_abi_tag()
         return f"{interpreter}-{abi}-{platform}"
 
+    def stub_products(self, module: str, stage: Path) -> list[Product]:
+        """``<leaf>.pyi`` from the project root (or next to Cargo.toml), as maturin ships it.
+
+        In a mixed layout the Python package holds its own stubs and ``py.typed``, and
+        hatchling ships them with the package. Otherwise the stub goes next to the module, and
+        a package folder that only the extension creates gets a ``py.typed`` (PEP 561).
+        """
+        parts = module.split(".")
+        folder, leaf = parts[:-1], parts[-1]
+        if folder and any(
+            base.joinpath(*folder, "__init__.py").is_file() for base in self.package_source_dirs()
+        ):
+            return []
+        stub = next(
+            (d / f"{leaf}.pyi" for d in (self.root_path, self.manifest.parent)
+             if (d / f"{leaf}.pyi").is_file()),
+            None,
+        )  # fmt: skip
+        if stub is None:
+            return []
+        prefix = "".join(f"{p}/" for p in folder)
+        products = [Product(stub, f"{prefix}{leaf}.pyi")]
+        if prefix:
+            marker = stage / "py.typed"
+            marker.write_text("")
+            products.append(Product(marker, f"{prefix}py.typed"))
+        info(f"stubs: {stub.relative_to(self.root_path)} -> {prefix}{leaf}.pyi")
+        return products
+
+    # -- what the checks say, for cargo
+    def module_mismatch(self, product: Product, module: str, exported: Sequence[str]) -> str:
+        leaf = module.rsplit(".", 1)[-1]
+        where = module.rpartition(".")[0]
+        if not exported:
+            return (
+                f"'{module}' ({product.wheel_path}) exports no PyInit_ function, so Python cannot"
+                f" import it: give the crate a #[pymodule] named {leaf}"
+            )
+        names = [f"{where}.{e}" if where else e for e in exported]
+        choices = " or ".join(f"'{n}'" for n in names)
+        if self.options["module"]:
+            said = f"module = '{module}'"
+        else:
+            said = f"the extension is shipped as '{module}' (from the crate's lib name)"
+        return (
+            f"{said} but the library exports {describe_exports(exported)}: set module to"
+            f" {choices} (or rename the #[pymodule] to {leaf})"
+        )
+
+    def libpython_fix(self) -> str:
+        version = self._pyo3.version if self._pyo3 else None
+        shown = ".".join(map(str, version)) if version else ""
+        if version and version < (0, 26):
+            return f"enable pyo3's `extension-module` feature (pyo3 {shown} < 0.26)"
+        if version:
+            return (
+                f"pyo3 {shown} does not link it here (the hook sets PYO3_BUILD_EXTENSION_MODULE),"
+                " so remove the link from build.rs (cargo:rustc-link-lib) or RUSTFLAGS"
+            )
+        return (
+            "remove the libpython link from build.rs (cargo:rustc-link-lib) or RUSTFLAGS"
+            " (with pyo3 < 0.26, enable its `extension-module` feature)"
+        )
+
+    def collision_fix(self, product: Product, module: str) -> str:
+        leaf = module.rsplit(".", 1)[-1]
+        return (
+            f"set module to '{module}.{leaf}' to put the extension inside the package (maturin's"
+            " mixed layout), or rename one of them"
+        )
+
+    def machine_fix(self) -> str:
+        return (
+            "give the triple as the `target` option or CARGO_BUILD_TARGET (not in cargo-args or"
+            " .cargo/config.toml) so the tag and file name follow it"
+        )
+
     def wheel_path_for(self, module: str) -> str:
         parts = module.split(".")
         suffix = ext_suffix(abi3=self.abi3() is not None, target=self.target_triple())
         return "/".join(parts[:-1] + [parts[-1] + suffix])
 
     # -- the build
-    def cargo_command(self, cargo: str, profile: str) -> list[str]:
+    def feature_args(self) -> list[str]:
+        """Feature and lock flags, the same for `cargo metadata` and `cargo build`."""
         o = self.options
-        cmd = [cargo, "build", "--lib", "--message-format=json-render-diagnostics"]
-        cmd += ["--manifest-path", str(self.manifest), "--profile", profile]
+        cmd: list[str] = []
         features = list(o["features"])
-        abi3 = self.abi3()
-        if abi3:
-            features.append(f"pyo3/abi3-py{abi3[0]}{abi3[1]}")
+        requested = self.requested_abi3()
+        if requested and o["abi3"] is not False:
+            features.append(f"pyo3/abi3-py{requested[0]}{requested[1]}")
         if features:
             cmd += ["--features", ",".join(features)]
         for flag in ("no-default-features", "all-features", "locked", "frozen"):
             if o[flag]:
                 cmd.append(f"--{flag}")
+        return cmd
+
+    def cargo_command(self, cargo: str, profile: str) -> list[str]:
+        o = self.options
+        cmd = [cargo, "build", "--lib", "--message-format=json-render-diagnostics"]
+        cmd += ["--manifest-path", str(self.manifest), "--profile", profile]
+        cmd += self.feature_args()
         if o["target"]:
             cmd += ["--target", o["target"]]
         if o["target-dir"]:
@@ -199,13 +392,15 @@ class Pyo3BuildHook(NativeBuildHook):
         )
         info(f"cargo finished in {time.monotonic() - started:.2f} s")
         library = self._pick(cdylibs, module)
-        name = module or library[0]
+        name = self.resolve_module(library[0])
+        if not module and name != library[0]:
+            info(f"mixed layout: the package {library[0]}/ gets the extension as '{name}'")
         src = library[1]
         # Stage a copy outside the project: the wheel then never also picks up a same-named
         # file an editable install left in the source tree, and strip-free cargo output stays.
         staged = stage / src.name
         staged.write_bytes(src.read_bytes())
-        return [Product(staged, self.wheel_path_for(name))]
+        return [Product(staged, self.wheel_path_for(name)), *self.stub_products(name, stage)]
 
     def _pick(self, cdylibs: list[tuple[str, Path]], module: str) -> tuple[str, Path]:
         if not cdylibs:
