@@ -37,10 +37,27 @@ void check_kernels(std::string_view s) {
 // `stream_threshold` > 0 the output goes through a sink in small chunks instead.
 std::string drive_builder(const std::uint8_t* data, std::size_t size,
                           std::size_t stream_threshold) {
-  static constexpr std::string_view kTags[] = {
-      "div",   "p",     "script",        "style", "br",   "td",             "x-y",
-      "svg",   "math",  "foreignObject", "desc",  "mi",   "annotation-xml", "pre",
-      "title", "textarea", "iframe",     "xmp",   "plaintext", "img",       "input"};
+  static constexpr std::string_view kTags[] = {"div",
+                                               "p",
+                                               "script",
+                                               "style",
+                                               "br",
+                                               "td",
+                                               "x-y",
+                                               "svg",
+                                               "math",
+                                               "foreignObject",
+                                               "desc",
+                                               "mi",
+                                               "annotation-xml",
+                                               "pre",
+                                               "title",
+                                               "textarea",
+                                               "iframe",
+                                               "xmp",
+                                               "plaintext",
+                                               "img",
+                                               "input"};
   constexpr std::size_t kTagCount = std::size(kTags);
   bool used_raw = false;  // raw() inserts markup as is: the NUL invariant holds only without it
   tagflow::Document doc;

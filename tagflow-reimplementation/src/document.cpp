@@ -95,11 +95,11 @@ void append_replacing_nul(Buffer& out, std::string_view s) {
 // tree-construction rules for foreign content). font only breaks out with color, face or size;
 // it is refused whatever its attributes.
 constexpr std::string_view kBreakout[] = {
-    "b",    "big",  "blockquote", "body", "br",      "center", "code",  "dd",     "div",
-    "dl",   "dt",   "em",         "embed", "font",   "h1",     "h2",    "h3",     "h4",
-    "h5",   "h6",   "head",       "hr",   "i",       "img",    "li",    "listing", "menu",
-    "meta", "nobr", "ol",         "p",    "pre",     "ruby",   "s",     "small",  "span",
-    "strong", "strike", "sub",    "sup",  "table",   "tt",     "u",     "ul",     "var"};
+    "b",      "big",    "blockquote", "body",  "br",    "center", "code", "dd",      "div",
+    "dl",     "dt",     "em",         "embed", "font",  "h1",     "h2",   "h3",      "h4",
+    "h5",     "h6",     "head",       "hr",    "i",     "img",    "li",   "listing", "menu",
+    "meta",   "nobr",   "ol",         "p",     "pre",   "ruby",   "s",    "small",   "span",
+    "strong", "strike", "sub",        "sup",   "table", "tt",     "u",    "ul",      "var"};
 
 bool is_breakout(std::string_view name) noexcept {
   for (auto b : kBreakout) {
@@ -144,9 +144,7 @@ std::string quote_for_message(std::string_view s, std::size_t max) {
   return out;
 }
 
-namespace {
-
-}  // namespace
+namespace {}  // namespace
 
 ElementKind element_kind(std::string_view name, bool etree_voids) noexcept {
   if (name.size() < kSpecialSizes.min || name.size() > kSpecialSizes.max) {
@@ -290,8 +288,9 @@ void Document::start_trusted(std::string_view tag, ElementKind kind) {
         break;
       case 9:
         if (iequals(tag, "plaintext")) {
-          throw Error("<plaintext> is refused: a parser reads everything after its start tag, "
-                      "to the end of the document, as text (it has no end tag); use <pre>");
+          throw Error(
+              "<plaintext> is refused: a parser reads everything after its start tag, "
+              "to the end of the document, as text (it has no end tag); use <pre>");
         }
         break;
       default:
@@ -462,18 +461,12 @@ void Document::leaf_known(std::string_view tag, ElementKind kind, std::string_vi
   if (kind == ElementKind::kVoid) {
     throw Error("<" + std::string(tag) + "> is a void element and cannot contain text");
   }
-  const std::size_t mark = buf_.size();
-  const Pending saved_pending = pending_;
-  start_known(tag, kind, attrs);
+  const Checkpoint mark = checkpoint();
   try {
+    start_known(tag, kind, attrs);
     write_text(text_content);
   } catch (...) {
-    // Leave the document as it was before the call.
-    names_.resize(stack_.back().name_offset);
-    stack_.pop_back();
-    buf_.resize_down(mark);
-    pending_ = saved_pending;
-    --elements_;
+    rollback(mark);  // leave the document as it was before the call
     throw;
   }
   end();
@@ -835,6 +828,10 @@ void Document::rollback(const Checkpoint& c) noexcept {
   pending_start_ = c.pending_start;
   elements_ = c.elements;
   pending_ = static_cast<Pending>(c.pending);
+  if (!stack_.empty() && stack_.size() == c.depth) {
+    stack_.back().flags = c.top_flags;
+    stack_.back().ns = static_cast<Ns>(c.top_ns);
+  }
 }
 
 // ---- state and output -------------------------------------------------------------------

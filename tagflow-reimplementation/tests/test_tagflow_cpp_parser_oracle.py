@@ -12,6 +12,7 @@ checked).
 
 from __future__ import annotations
 
+import json
 import random
 import re
 from dataclasses import dataclass, field
@@ -78,10 +79,8 @@ def norm(children: list[Any]) -> list[Any]:
         elif isinstance(c, tuple):  # already normalised (from_html5lib)
             out.append(c)
         else:
-            out.append(
-                (c.ns, c.name.lower(), sorted((k.lower(), parsed_text(v, False)) for k, v in c.attrs.items()),
-                 norm(c.children))
-            )  # fmt: skip
+            attrs = sorted((k.lower(), parsed_text(v, False)) for k, v in c.attrs.items())
+            out.append((c.ns, c.name.lower(), attrs, norm(c.children)))
     return out
 
 
@@ -137,10 +136,7 @@ class Writer:
         rng = self.rng
         out: list[Any] = []
         for _ in range(rng.randint(0, 4)):
-            if ns == HTML:
-                node = self.html_child(depth)
-            else:
-                node = self.foreign_child(ns, depth)
+            node = self.html_child(depth) if ns == HTML else self.foreign_child(ns, depth)
             if node is not None:
                 out.append(node)
         return out
@@ -164,7 +160,11 @@ class Writer:
             with d.tag(name, **attrs):
                 return Node(HTML, name, attrs, self.content(HTML, depth + 1))
         if kind == "leaf":
-            name, value, attrs = rng.choice(["p", "a", "td-x", "span"]), hostile(rng), attrs_for(rng)
+            name, value, attrs = (
+                rng.choice(["p", "a", "td-x", "span"]),
+                hostile(rng),
+                attrs_for(rng),
+            )
             d.tag(name, value, **attrs)
             return Node(HTML, name, attrs, [parsed_text(value, False)])
         if kind == "void":
@@ -206,16 +206,15 @@ class Writer:
         if kind == "json":
             value = {"k": hostile(rng), "n": [1, 2.5, None, True]}
             d.script_json(value)
-            import json
-
-            return Node(HTML, "script", {}, [json.dumps(value).replace("<", "\\u003c")
-                        .replace(">", "\\u003e").replace("&", "\\u0026")
-                        .replace("\u2028", "\\u2028").replace("\x00", "\\u0000")])  # fmt: skip
+            text = json.dumps(value)  # ensure_ascii: U+2028 and NUL are escaped already
+            for c, esc in (("<", "\\u003c"), (">", "\\u003e"), ("&", "\\u0026")):
+                text = text.replace(c, esc)
+            return Node(HTML, "script", {}, [text])
         name = kind  # svg or math
         attrs = attrs_for(rng)
+        ns = SVG if name == "svg" else MATH
         with d.tag(name, **attrs):
-            return Node(SVG if name == "svg" else MATH, name, attrs,
-                        self.content(SVG if name == "svg" else MATH, depth + 1))  # fmt: skip
+            return Node(ns, name, attrs, self.content(ns, depth + 1))
 
     def foreign_child(self, ns: str, depth: int) -> Any:
         rng, d = self.rng, self.doc

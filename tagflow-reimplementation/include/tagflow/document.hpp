@@ -177,6 +177,29 @@ class Document {
   // The (escaped) value of an attribute of the element just opened, if present.
   [[nodiscard]] bool attr_value(std::string_view name, std::string_view& value) const noexcept;
 
+ private:
+  // The namespace a parser puts the children of an open element in (see context_of()).
+  enum class Ns : std::uint8_t {
+    kHtml,        // HTML, including HTML integration points (foreignObject, desc, title in SVG)
+    kSvg,         // SVG content: foreign rules
+    kMath,        // MathML content: foreign rules
+    kMathText,    // MathML text integration point (mi mo mn ms mtext): HTML, but mglyph and
+                  // malignmark stay MathML
+    kAnnotation,  // MathML annotation-xml: MathML, but <svg> is SVG; HTML children when its
+                  // encoding attribute is text/html or application/xhtml+xml
+  };
+  // Per open element: what makes its content need more than escaping (the slow path).
+  enum Flags : std::uint8_t {
+    kRaw = 1,        // raw text (script style xmp iframe noembed noframes): checked, not escaped
+    kRcdata = 2,     // escapable raw text (title textarea): no child elements
+    kLfElement = 4,  // pre textarea listing: a leading newline is doubled
+    kLfFresh = 8,    // ... and nothing has been written into it yet
+    kScript = 16,    // script: also '<!--' and '<script' are refused
+    kDecide = 32,    // annotation-xml: namespace of the children decided at the first child
+    kSlow = kRaw | kRcdata | kLfFresh | kDecide,
+  };
+
+ public:
   // ---- undo -------------------------------------------------------------------------------
   // A call that fails half-way (e.g. a bad attribute value found after the start tag was
   // written) restores the document with rollback(checkpoint()) taken before it.
@@ -187,6 +210,7 @@ class Document {
     std::size_t pending_start;
     std::uint64_t elements, streamed;
     std::uint8_t pending;
+    std::uint8_t top_flags, top_ns;  // a failed child must not change its parent's state
   };
   [[nodiscard]] Checkpoint checkpoint() const noexcept {
     return {buf_.size(),
@@ -195,7 +219,9 @@ class Document {
             pending_start_,
             elements_,
             streamed_,
-            static_cast<std::uint8_t>(pending_)};
+            static_cast<std::uint8_t>(pending_),
+            stack_.empty() ? std::uint8_t{0} : stack_.back().flags,
+            static_cast<std::uint8_t>(stack_.empty() ? Ns::kHtml : stack_.back().ns)};
   }
   void rollback(const Checkpoint& c) noexcept;
 
@@ -258,26 +284,6 @@ class Document {
   friend class Element;
   // kForeignVoid: a void element in SVG/MathML content, written self-closing ("<input/>").
   enum class Pending : std::uint8_t { kNone, kElement, kVoid, kForeignVoid };
-  // The namespace a parser puts the children of an open element in (see context_of()).
-  enum class Ns : std::uint8_t {
-    kHtml,         // HTML, including HTML integration points (foreignObject, desc, title in SVG)
-    kSvg,          // SVG content: foreign rules
-    kMath,         // MathML content: foreign rules
-    kMathText,     // MathML text integration point (mi mo mn ms mtext): HTML, but mglyph and
-                   // malignmark stay MathML
-    kAnnotation,   // MathML annotation-xml: MathML, but <svg> is SVG; HTML children when its
-                   // encoding attribute is text/html or application/xhtml+xml
-  };
-  // Per open element: what makes its content need more than escaping (the slow path).
-  enum Flags : std::uint8_t {
-    kRaw = 1,         // raw text (script style xmp iframe noembed noframes): checked, not escaped
-    kRcdata = 2,      // escapable raw text (title textarea): no child elements
-    kLfElement = 4,   // pre textarea listing: a leading newline is doubled
-    kLfFresh = 8,     // ... and nothing has been written into it yet
-    kScript = 16,     // script: also '<!--' and '<script' are refused
-    kDecide = 32,     // annotation-xml: namespace of the children decided at the first child
-    kSlow = kRaw | kRcdata | kLfFresh | kDecide,
-  };
   struct Open {
     std::uint32_t name_offset;  // into names_
     std::uint32_t name_size;

@@ -436,7 +436,7 @@ TEST(TagflowContexts, IntegrationPointsSwitchBackToHtml) {
       auto ann = doc.open("annotation-xml");
       doc.script("a<b");  // MathML content: escaped
       auto svg = doc.svg();
-      doc.style("a<b");   // SVG content: escaped
+      doc.style("a<b");  // SVG content: escaped
     }
   }
   EXPECT_EQ(doc.take(),
@@ -519,9 +519,15 @@ TEST(TagflowContexts, LeadingNewlineIsDoubled) {
     doc.text("\nc");  // leading again after clear_content()
   }
   doc.pre("x\n");
+  {
+    auto pre = doc.pre();
+    EXPECT_THROW(doc.script("</script>"), Error);  // a refused child leaves the pre untouched
+    EXPECT_THROW(doc.leaf("plaintext", "x"), Error);
+    doc.text("\nd");
+  }
   EXPECT_EQ(doc.take(),
             "<pre>\n\nx</pre><textarea>\n\n</textarea><listing>\n\n\ny</listing><pre>\n\na\nb"
-            "</pre><pre>\n\nc</pre><pre>x\n</pre>");
+            "</pre><pre>\n\nc</pre><pre>x\n</pre><pre>\n\nd</pre>");
 }
 
 TEST(TagflowContexts, RawTextElementsAndPlaintext) {
