@@ -14,9 +14,6 @@ namespace {
 constexpr char lower(char c) noexcept {
   return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c;
 }
-constexpr char lower_ascii(char c) noexcept {
-  return lower(c);
-}
 
 bool iequals(std::string_view a, std::string_view b) noexcept {
   if (a.size() != b.size()) return false;
@@ -69,10 +66,10 @@ void append_float(Buffer& out, double v) {
   out.commit(static_cast<std::size_t>(r.ptr - p));
 }
 
-// Case-insensitive prefix match: does d[0, lower.size()) equal `lower` (given in lower case)?
-bool imatch(const char* d, std::string_view lower) noexcept {
-  for (std::size_t k = 0; k < lower.size(); ++k) {
-    if (lower_ascii(d[k]) != lower[k]) return false;
+// Case-insensitive prefix match: does d[0, want.size()) equal `want` (given in lower case)?
+bool imatch(const char* d, std::string_view want) noexcept {
+  for (std::size_t k = 0; k < want.size(); ++k) {
+    if (lower(d[k]) != want[k]) return false;
   }
   return true;
 }
@@ -143,8 +140,6 @@ std::string quote_for_message(std::string_view s, std::size_t max) {
   if (cut) out.append("...");
   return out;
 }
-
-namespace {}  // namespace
 
 ElementKind element_kind(std::string_view name, bool etree_voids) noexcept {
   if (name.size() < kSpecialSizes.min || name.size() > kSpecialSizes.max) {
