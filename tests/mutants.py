@@ -49,6 +49,27 @@ MUTANTS = [
         ("ctest", "release", "tagflow_tests", r"^TagflowDocument\."),
     ),
     Mutant(
+        "tagflow-foreign-script-stays-raw",
+        "tagflow-reimplementation/src/document.cpp",
+        "if (kind == ElementKind::kRawText) kind = ElementKind::kNormal;",
+        "",
+        ("ctest", "release", "tagflow_tests", r"^TagflowContexts\."),
+    ),
+    Mutant(
+        "tagflow-script-allows-comment-open",
+        "tagflow-reimplementation/src/document.cpp",
+        'std::memcmp(d + i, "<!--", 4) == 0',
+        'std::memcmp(d + i, "<!--", 4) == 0 && false',
+        ("ctest", "release", "tagflow_tests", r"^TagflowContexts\."),
+    ),
+    Mutant(
+        "tagflow-pre-newline-not-doubled",
+        "tagflow-reimplementation/src/document.cpp",
+        "if ((top.flags & kLfFresh) != 0 && s[0] == '\\n') buf_.push_back('\\n');",
+        "",
+        ("ctest", "release", "tagflow_tests", r"^TagflowContexts\."),
+    ),
+    Mutant(
         "echoload-skips-last-byte",
         "uvloop-updated-benchmark/cpp/src/loadgen.cpp",
         "std::memcmp(buf_.get() + done, want, static_cast<std::size_t>(len))",

@@ -1,5 +1,8 @@
 // libFuzzer target over the escaper (all kernels must agree) and the builder (any sequence of
-// operations either succeeds with balanced output or throws tagflow::Error, never crashes).
+// operations either succeeds with balanced output or throws tagflow::Error, never crashes). The
+// builder's tags cover every context: raw text (script style xmp iframe), escapable raw text
+// (title textarea), pre, plaintext (refused), SVG and MathML with their integration points
+// (foreignObject desc mi annotation-xml), breakout elements (p br img in foreign content), voids.
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
@@ -34,7 +37,29 @@ void check_kernels(std::string_view s) {
 // `stream_threshold` > 0 the output goes through a sink in small chunks instead.
 std::string drive_builder(const std::uint8_t* data, std::size_t size,
                           std::size_t stream_threshold) {
-  static constexpr std::string_view kTags[] = {"div", "p", "script", "style", "br", "td", "x-y"};
+  static constexpr std::string_view kTags[] = {"div",
+                                               "p",
+                                               "script",
+                                               "style",
+                                               "br",
+                                               "td",
+                                               "x-y",
+                                               "svg",
+                                               "math",
+                                               "foreignObject",
+                                               "desc",
+                                               "mi",
+                                               "annotation-xml",
+                                               "pre",
+                                               "title",
+                                               "textarea",
+                                               "iframe",
+                                               "xmp",
+                                               "plaintext",
+                                               "img",
+                                               "input"};
+  constexpr std::size_t kTagCount = std::size(kTags);
+  bool used_raw = false;  // raw() inserts markup as is: the NUL invariant holds only without it
   tagflow::Document doc;
   std::string streamed;
   if (stream_threshold > 0) {
@@ -54,9 +79,9 @@ std::string drive_builder(const std::uint8_t* data, std::size_t size,
   while (i < size) {
     const std::uint8_t op = data[i++];
     try {
-      switch (op % 9) {
+      switch (op % 12) {
         case 0:
-          doc.start(kTags[(op / 9) % 7]);
+          doc.start(kTags[(op / 12) % kTagCount]);
           break;
         case 1:
           doc.start(take(12));
@@ -68,6 +93,7 @@ std::string drive_builder(const std::uint8_t* data, std::size_t size,
           doc.text(take(40));
           break;
         case 4:
+          used_raw = true;
           doc.raw(take(20));
           break;
         case 5:
@@ -77,10 +103,19 @@ std::string drive_builder(const std::uint8_t* data, std::size_t size,
           doc.classes(take(30));
           break;
         case 7:
-          doc.leaf(kTags[(op / 9) % 7], take(30));
+          doc.leaf(kTags[(op / 12) % kTagCount], take(30));
           break;
         case 8:
           doc.remove_attr(take(10));
+          break;
+        case 9:
+          doc.script_json(take(30));
+          break;
+        case 10:
+          doc.text(static_cast<int>(op) - 128);
+          break;
+        case 11:  // annotation-xml becomes an HTML integration point with this attribute
+          doc.attr("encoding", (op & 16) != 0 ? "text/html" : "application/mathml+xml");
           break;
       }
     } catch (const tagflow::Error&) {
@@ -90,11 +125,16 @@ std::string drive_builder(const std::uint8_t* data, std::size_t size,
   // Whatever was rejected, the document stays consistent: closing what is open renders
   // without throwing (an exception escaping here is reported by libFuzzer as a crash).
   while (doc.depth() > 0) doc.end();
+  std::string out;
   if (stream_threshold > 0) {
     doc.flush(true);
-    return streamed;
+    out = std::move(streamed);
+  } else {
+    out = std::string(doc.view());
   }
-  return std::string(doc.view());
+  // NUL is written as U+FFFD in text, attribute values and raw text: only raw() can emit one.
+  if (!used_raw && out.find('\0') != std::string::npos) __builtin_trap();
+  return out;
 }
 
 }  // namespace

@@ -51,6 +51,7 @@ struct GuardObject {
   PyObject_HEAD DocumentObject* doc;  // borrowed; cleared when the document dies
   std::uint64_t serial;
   bool void_guard;  // compat: void elements used with `with` (nothing to close)
+  bool entered;     // inside its `with` block (a guard cannot be entered twice)
 };
 
 struct DocumentObject {
@@ -120,7 +121,14 @@ PyObject* set_error_from_exception() {
   } catch (const SinkFailed&) {
     // the sink's Python exception is already set
   } catch (const tagflow::Error& e) {
-    PyErr_SetString(PyExc_ValueError, e.what());
+    // Engine messages quote offending text with control characters escaped (never cut at a
+    // NUL); decode leniently so that a message can never fail to become an exception.
+    PyObject* msg = PyUnicode_DecodeUTF8(e.what(), static_cast<Py_ssize_t>(std::strlen(e.what())),
+                                         "backslashreplace");
+    if (msg != nullptr) {
+      PyErr_SetObject(PyExc_ValueError, msg);
+      Py_DECREF(msg);
+    }
   } catch (const std::bad_alloc&) {
     PyErr_NoMemory();
   } catch (const std::exception& e) {
@@ -378,6 +386,7 @@ GuardObject* guard_for_top(DocumentObject* self) {
     guards[depth] = g;
   }
   g->serial = self->doc->top_serial();
+  g->entered = false;
   return g;
 }
 
@@ -397,10 +406,12 @@ PyObject* element_call(DocumentObject* self, std::string_view name, ElementKind 
                    std::string(name).c_str());
       return nullptr;
     }
-    if (!text_value(args[0], content)) return nullptr;  // may run __html__: before Enter
   }
+  // Entered before the value is converted: __html__ is user code, and writing to this document
+  // from it would interleave its output with this call's (it raises RuntimeError instead).
   Enter enter(self);
   if (!enter) return nullptr;
+  if (nargs == 1 && !text_value(args[0], content)) return nullptr;
   tagflow::Document& doc = *self->doc;
   const auto mark = doc.checkpoint();
   try {
@@ -444,7 +455,29 @@ constexpr auto kTagFunctions = make_tag_functions(std::make_index_sequence<kTagC
 // Guard and leaf-result types
 // ---------------------------------------------------------------------------------------------
 
-PyObject* guard_enter(PyObject*, PyObject*) {
+PyObject* guard_enter(PyObject* op, PyObject*) {
+  auto* g = reinterpret_cast<GuardObject*>(op);
+  if (g->void_guard) return Py_NewRef(Py_None);
+  DocumentObject* self = g->doc;
+  if (self == nullptr || self->doc == nullptr) {
+    PyErr_SetString(PyExc_RuntimeError, "the Document of this element no longer exists");
+    return nullptr;
+  }
+  if (g->entered) {
+    PyErr_Format(PyExc_RuntimeError,
+                 "this element's `with` block is already active: an element guard cannot be "
+                 "entered twice (open: %s)",
+                 self->doc->describe_open().c_str());
+    return nullptr;
+  }
+  if (self->doc->depth() == 0 || self->doc->top_serial() != g->serial) {
+    PyErr_Format(PyExc_RuntimeError,
+                 "this element is not the innermost open one (or was closed already); use "
+                 "`with` right on the element call (open: %s)",
+                 self->doc->describe_open().c_str());
+    return nullptr;
+  }
+  g->entered = true;
   return Py_NewRef(Py_None);
 }
 
@@ -456,6 +489,7 @@ PyObject* guard_exit(PyObject* op, PyObject* const*, Py_ssize_t) {
     return nullptr;
   }
   if (g->void_guard) Py_RETURN_FALSE;
+  g->entered = false;
   Enter enter(self);
   if (!enter) return nullptr;
   tagflow::Document& doc = *self->doc;
@@ -641,9 +675,9 @@ PyObject* document_tag(PyObject* op, PyObject* const* args, Py_ssize_t nargs, Py
 
 PyObject* document_text_impl(DocumentObject* self, PyObject* value) {
   TextValue t;
-  if (!text_value(value, t)) return nullptr;  // before Enter: __html__ may run user code
-  Enter enter(self);
+  Enter enter(self);  // first: __html__ is user code and may not write to this document
   if (!enter) return nullptr;
+  if (!text_value(value, t)) return nullptr;
   try {
     write_text(*self->doc, t);
   } catch (...) {
@@ -738,6 +772,59 @@ PyObject* document_classes(PyObject* op, PyObject* const* args, Py_ssize_t nargs
     return fail_and_undo(doc, mark);
   }
   Py_RETURN_NONE;
+}
+
+// script_json(value, /, **attrs): <script attrs>JSON</script>, the JSON escaped for the script
+// context (< > & U+2028 U+2029 as \uXXXX). A str is JSON text already; anything else goes
+// through json.dumps().
+PyObject* document_script_json(PyObject* op, PyObject* const* args, Py_ssize_t nargs,
+                               PyObject* kwnames) {
+  DocumentObject* self = as_doc(op);
+  if (nargs != 1) {
+    PyErr_SetString(PyExc_TypeError,
+                    "script_json(value, /, **attrs) takes exactly one positional argument");
+    return nullptr;
+  }
+  Enter enter(self);  // json.dumps may run user code: it may not write to this document
+  if (!enter) return nullptr;
+  PyObject* text = nullptr;
+  if (PyUnicode_Check(args[0])) {
+    text = Py_NewRef(args[0]);
+  } else {
+    PyObject* json = PyImport_ImportModule("json");
+    if (json == nullptr) return nullptr;
+    text = PyObject_CallMethod(json, "dumps", "O", args[0]);
+    Py_DECREF(json);
+    if (text == nullptr) return nullptr;
+    if (!PyUnicode_Check(text)) {
+      Py_DECREF(text);
+      PyErr_SetString(PyExc_TypeError, "json.dumps() did not return a str");
+      return nullptr;
+    }
+  }
+  std::string_view json_text;
+  const bool ok = utf8(text, json_text);
+  if (!ok) {
+    Py_DECREF(text);
+    return nullptr;
+  }
+  tagflow::Document& doc = *self->doc;
+  const auto mark = doc.checkpoint();
+  PyObject* result = nullptr;
+  try {
+    doc.start_trusted("script", ElementKind::kRawText);
+    if (kwnames != nullptr && !write_kwargs(doc, args + nargs, kwnames)) {
+      doc.rollback(mark);
+    } else {
+      doc.json_text(json_text);
+      doc.end();
+      result = Py_NewRef(g_leaf_result);
+    }
+  } catch (...) {
+    fail_and_undo(doc, mark);
+  }
+  Py_DECREF(text);
+  return result;
 }
 
 // A method without arguments: ownership check, the engine call, C++ errors to Python.
@@ -1030,6 +1117,7 @@ PyObject* tf_open_impl(PyObject* doc_obj, PyObject* name_obj, PyObject* const* k
       g->doc = self;
       g->serial = 0;
       g->void_guard = true;
+      g->entered = false;
       self->void_guard = g;
     }
     return Py_NewRef(reinterpret_cast<PyObject*>(self->void_guard));
@@ -1289,6 +1377,10 @@ std::vector<PyMethodDef>* build_methods() {
                    "text(value): escaped text; str, int, float; None writes nothing; __html__ "
                    "objects are inserted as markup."});
   defs->push_back({"raw", document_raw, METH_O, "raw(html): insert markup as is."});
+  defs->push_back({"script_json", fast(document_script_json), METH_FASTCALL | METH_KEYWORDS,
+                   "script_json(value, /, **attrs): <script> holding JSON, escaped so that no "
+                   "value can end the script (a str is JSON text; anything else goes through "
+                   "json.dumps)."});
   defs->push_back({"attr", fast(document_attr), METH_FASTCALL,
                    "attr(name, value): set an attribute of the element just opened."});
   defs->push_back({"classes", fast(document_classes), METH_FASTCALL,

@@ -66,7 +66,80 @@ void append_float(Buffer& out, double v) {
   out.commit(static_cast<std::size_t>(r.ptr - p));
 }
 
+// Case-insensitive prefix match: does d[0, want.size()) equal `want` (given in lower case)?
+bool imatch(const char* d, std::string_view want) noexcept {
+  for (std::size_t k = 0; k < want.size(); ++k) {
+    if (lower(d[k]) != want[k]) return false;
+  }
+  return true;
+}
+
+// Appends s with every NUL replaced by U+FFFD (what a parser turns it into in script data).
+void append_replacing_nul(Buffer& out, std::string_view s) {
+  for (;;) {
+    const std::size_t k = s.find('\0');
+    if (k == std::string_view::npos) {
+      out.append(s);
+      return;
+    }
+    out.append(s.substr(0, k));
+    out.append("\xEF\xBF\xBD");
+    s.remove_prefix(k + 1);
+  }
+}
+
+// HTML start tags that make a parser leave SVG/MathML content ("breakout" elements of the
+// tree-construction rules for foreign content). font only breaks out with color, face or size;
+// it is refused whatever its attributes.
+constexpr std::string_view kBreakout[] = {
+    "b",      "big",    "blockquote", "body",  "br",    "center", "code", "dd",      "div",
+    "dl",     "dt",     "em",         "embed", "font",  "h1",     "h2",   "h3",      "h4",
+    "h5",     "h6",     "head",       "hr",    "i",     "img",    "li",   "listing", "menu",
+    "meta",   "nobr",   "ol",         "p",     "pre",   "ruby",   "s",    "small",   "span",
+    "strong", "strike", "sub",        "sup",   "table", "tt",     "u",    "ul",      "var"};
+
+bool is_breakout(std::string_view name) noexcept {
+  for (auto b : kBreakout) {
+    if (iequals(name, b)) return true;
+  }
+  return false;
+}
+
+bool is_html_encoding(std::string_view v) noexcept {
+  return iequals(v, "text/html") || iequals(v, "application/xhtml+xml");
+}
+
 }  // namespace
+
+std::string quote_for_message(std::string_view s, std::size_t max) {
+  std::string out = "'";
+  const bool cut = s.size() > max;
+  if (cut) {
+    s = s.substr(0, max);
+    // Do not cut inside a UTF-8 sequence.
+    while (!s.empty() && (static_cast<unsigned char>(s.back()) & 0xC0) == 0x80) s.remove_suffix(1);
+    if (!s.empty() && static_cast<unsigned char>(s.back()) >= 0xC0) s.remove_suffix(1);
+  }
+  static constexpr char kHex[] = "0123456789abcdef";
+  for (const char ch : s) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (c == '\\' || c == '\'') {
+      out.push_back('\\');
+      out.push_back(ch);
+    } else if (c == '\n') {
+      out.append("\\n");
+    } else if (c < 0x20 || c == 0x7F) {
+      out.append("\\x");
+      out.push_back(kHex[c >> 4]);
+      out.push_back(kHex[c & 15]);
+    } else {
+      out.push_back(ch);
+    }
+  }
+  out.push_back('\'');
+  if (cut) out.append("...");
+  return out;
+}
 
 ElementKind element_kind(std::string_view name, bool etree_voids) noexcept {
   if (name.size() < kSpecialSizes.min || name.size() > kSpecialSizes.max) {
@@ -93,8 +166,8 @@ void validate_tag_name(std::string_view name) {
     ok = is_letter(c) || is_digit(c) || c == '-' || c == '_' || c == '.' || c == ':';
   }
   if (!ok) {
-    throw Error("invalid tag name '" + std::string(name) +
-                "': use an ASCII letter followed by letters, digits, '-', '_', '.' or ':'");
+    throw Error("invalid tag name " + quote_for_message(name) +
+                ": use an ASCII letter followed by letters, digits, '-', '_', '.' or ':'");
   }
 }
 
@@ -117,8 +190,8 @@ bool is_valid_attr_name(std::string_view name) noexcept {
 
 void validate_attr_name(std::string_view name) {
   if (!is_valid_attr_name(name)) {
-    throw Error("invalid attribute name '" + std::string(name) +
-                "': names may not be empty or contain whitespace, quotes, < > / = or control "
+    throw Error("invalid attribute name " + quote_for_message(name) +
+                ": names may not be empty or contain whitespace, quotes, < > / = or control "
                 "characters");
   }
 }
@@ -157,9 +230,72 @@ void Document::start(std::string_view tag, Attrs attrs) {
 }
 
 void Document::start_trusted(std::string_view tag, ElementKind kind) {
-  if (!stack_.empty() && stack_.back().kind == ElementKind::kRawText) {
-    throw Error("<" + std::string(tag) + "> inside <" + std::string(open_tag(depth() - 1)) +
-                ">: script and style elements hold raw text only");
+  Ns parent_ns = current_ns();
+  if (!stack_.empty() && (stack_.back().flags & kSlow) != 0) [[unlikely]] {
+    content_slow(tag);
+    parent_ns = current_ns();  // annotation-xml decides its namespace at its first child
+  }
+  if (parent_ns == Ns::kMathText && !iequals(tag, "mglyph") && !iequals(tag, "malignmark")) {
+    parent_ns = Ns::kHtml;  // MathML text integration point: HTML rules
+  }
+  Ns ns = Ns::kHtml;  // the namespace of the new element's children
+  std::uint8_t flags = 0;
+  bool foreign = false;  // the new element itself is SVG/MathML
+  if (parent_ns == Ns::kHtml) [[likely]] {
+    // HTML content: svg and math enter foreign content; a few names need more than escaping.
+    // Switching on the length keeps the common names at one or two comparisons.
+    switch (tag.size()) {
+      case 3:
+        if (iequals(tag, "svg")) {
+          ns = Ns::kSvg;
+        } else if (iequals(tag, "pre")) {
+          flags = kLfElement | kLfFresh;
+        } else if (iequals(tag, "xmp")) {
+          kind = ElementKind::kRawText;
+        }
+        break;
+      case 4:
+        if (iequals(tag, "math")) ns = Ns::kMath;
+        break;
+      case 5:
+        if (iequals(tag, "title")) flags = kRcdata;
+        break;
+      case 6:
+        if (iequals(tag, "script")) {
+          flags = kScript;
+        } else if (iequals(tag, "iframe")) {
+          kind = ElementKind::kRawText;
+        }
+        break;
+      case 7:
+        if (iequals(tag, "listing")) {
+          flags = kLfElement | kLfFresh;
+        } else if (iequals(tag, "noembed")) {
+          kind = ElementKind::kRawText;
+        }
+        break;
+      case 8:
+        if (iequals(tag, "textarea")) {
+          flags = kRcdata | kLfElement | kLfFresh;
+        } else if (iequals(tag, "noframes")) {
+          kind = ElementKind::kRawText;
+        }
+        break;
+      case 9:
+        if (iequals(tag, "plaintext")) {
+          throw Error(
+              "<plaintext> is refused: a parser reads everything after its start tag, "
+              "to the end of the document, as text (it has no end tag); use <pre>");
+        }
+        break;
+      default:
+        break;
+    }
+    if (kind == ElementKind::kRawText) flags |= kRaw;
+  } else {
+    foreign_start(tag, kind, parent_ns, ns);
+    foreign = true;
+    if (ns == Ns::kAnnotation) flags = kDecide;
   }
   close_pending();
   pending_start_ = buf_.size();
@@ -169,13 +305,84 @@ void Document::start_trusted(std::string_view tag, ElementKind kind) {
   buf_.commit(tag.size() + 1);
   ++elements_;
   if (kind == ElementKind::kVoid) {
-    pending_ = Pending::kVoid;
+    pending_ = foreign ? Pending::kForeignVoid : Pending::kVoid;
     return;
   }
   pending_ = Pending::kElement;
   stack_.push_back(Open{static_cast<std::uint32_t>(names_.size()),
-                        static_cast<std::uint32_t>(tag.size()), kind, 0, ++serial_});
+                        static_cast<std::uint32_t>(tag.size()), kind, ns, flags, 0, ++serial_});
   names_.append(tag);
+}
+
+void Document::foreign_start(std::string_view tag, ElementKind& kind, Ns parent_ns, Ns& ns) {
+  // The new element is an SVG or MathML element: its content is parsed as normal text (no raw
+  // text in foreign content), void elements are written self-closing.
+  if (kind == ElementKind::kRawText) kind = ElementKind::kNormal;
+  if (parent_ns == Ns::kMathText) {
+    ns = Ns::kMath;  // mglyph, malignmark (start_trusted sends nothing else here)
+    return;
+  }
+  if (is_breakout(tag)) {
+    throw Error("<" + std::string(tag) + "> inside " + describe_foreign() +
+                ": in SVG/MathML (foreign) content a parser closes the <svg>/<math> at this "
+                "HTML element (breakout rule), so it would not be where it was written; close "
+                "the foreign element first, or put HTML inside <foreignObject> (SVG) or "
+                "<mtext> (MathML)");
+  }
+  switch (parent_ns) {
+    case Ns::kSvg:
+      ns = (iequals(tag, "foreignobject") || iequals(tag, "desc") || iequals(tag, "title"))
+               ? Ns::kHtml
+               : Ns::kSvg;
+      return;
+    case Ns::kAnnotation:
+      if (iequals(tag, "svg")) {
+        ns = Ns::kSvg;
+        return;
+      }
+      [[fallthrough]];
+    default:  // kMath
+      if (iequals(tag, "mi") || iequals(tag, "mo") || iequals(tag, "mn") || iequals(tag, "ms") ||
+          iequals(tag, "mtext")) {
+        ns = Ns::kMathText;
+      } else if (iequals(tag, "annotation-xml")) {
+        ns = Ns::kAnnotation;
+      } else {
+        ns = Ns::kMath;
+      }
+      return;
+  }
+}
+
+std::string Document::describe_foreign() const {
+  for (std::size_t i = stack_.size(); i-- > 0;) {
+    const std::string_view n = open_tag(i);
+    if (iequals(n, "svg") || iequals(n, "math")) return "<" + std::string(n) + ">";
+  }
+  return "<" + std::string(open_tag(depth() - 1)) + ">";
+}
+
+void Document::content_slow(std::string_view child) {
+  Open& top = stack_.back();
+  if ((top.flags & (kRaw | kRcdata)) != 0 && !child.empty()) {
+    const std::string name(open_tag(depth() - 1));
+    throw Error("<" + std::string(child) + "> inside <" + name + ">: <" + name +
+                "> holds text only (a parser reads any tag inside it as text)");
+  }
+  if ((top.flags & kDecide) != 0) decide_annotation_ns();
+  top.flags &= static_cast<std::uint8_t>(~kLfFresh);
+}
+
+void Document::decide_annotation_ns() noexcept {
+  // annotation-xml is an HTML integration point when its encoding attribute says HTML. Called
+  // before its first child, while its start tag (with the attributes) is still pending.
+  Open& top = stack_.back();
+  top.flags &= static_cast<std::uint8_t>(~kDecide);
+  std::string_view encoding;
+  if (pending_ == Pending::kElement && attr_value("encoding", encoding) &&
+      is_html_encoding(encoding)) {
+    top.ns = Ns::kHtml;
+  }
 }
 
 void Document::start_known(std::string_view tag, ElementKind kind, Attrs attrs) {
@@ -231,7 +438,7 @@ void Document::close_guard(std::uint64_t serial) noexcept {
 
 Element Document::open(std::string_view tag, Attrs attrs) {
   start(tag, attrs);
-  if (pending_ == Pending::kVoid) {
+  if (pending_ == Pending::kVoid || pending_ == Pending::kForeignVoid) {
     throw Error("<" + std::string(tag) +
                 "> is a void element: it has no content, write it with start() or leaf()");
   }
@@ -249,18 +456,12 @@ void Document::leaf_known(std::string_view tag, ElementKind kind, std::string_vi
   if (kind == ElementKind::kVoid) {
     throw Error("<" + std::string(tag) + "> is a void element and cannot contain text");
   }
-  const std::size_t mark = buf_.size();
-  const Pending saved_pending = pending_;
-  start_known(tag, kind, attrs);
+  const Checkpoint mark = checkpoint();
   try {
+    start_known(tag, kind, attrs);
     write_text(text_content);
   } catch (...) {
-    // Leave the document as it was before the call.
-    names_.resize(stack_.back().name_offset);
-    stack_.pop_back();
-    buf_.resize_down(mark);
-    pending_ = saved_pending;
-    --elements_;
+    rollback(mark);  // leave the document as it was before the call
     throw;
   }
   end();
@@ -418,42 +619,90 @@ void Document::classes(std::string_view names) {
 void Document::check_raw_text(std::size_t from) {
   const Open& top = stack_.back();
   const std::string_view name(names_.data() + top.name_offset, top.name_size);
-  // Look for "</name" (ASCII case-insensitive) in the element's content, starting a few bytes
-  // before the new text so that an end tag split across two writes is caught too.
-  const std::size_t look = name.size() + 2;
-  std::size_t i = from >= top.content_start + look ? from - look + 1 : top.content_start;
+  const bool script = (top.flags & kScript) != 0;
+  // Look for "</name" (and in a script "<!--" and "<script"), ASCII case-insensitive, starting a
+  // few bytes before the new text so that a sequence split across two writes is caught too.
+  const std::size_t longest = name.size() + 2 > 7 ? name.size() + 2 : 7;
+  const std::size_t back = longest - 1;
+  const std::size_t start = from >= top.content_start + back ? from - back : top.content_start;
   const char* d = buf_.data();
-  for (; i + look <= buf_.size(); ++i) {
-    if (d[i] != '<' || d[i + 1] != '/') continue;
-    bool match = true;
-    for (std::size_t k = 0; k < name.size() && match; ++k) {
-      match = lower(d[i + 2 + k]) == lower(name[k]);
+  const std::size_t end = buf_.size();
+  std::string lname(name);
+  for (char& c : lname) c = lower(c);
+  for (std::size_t i = start; i < end; ++i) {
+    const void* hit = std::memchr(d + i, '<', end - i);
+    if (hit == nullptr) break;
+    i = static_cast<std::size_t>(static_cast<const char*>(hit) - d);
+    const std::size_t rest = end - i;
+    std::size_t len = 0;
+    const char* rule = nullptr;
+    if (rest >= name.size() + 2 && d[i + 1] == '/' && imatch(d + i + 2, lname)) {
+      len = name.size() + 2;
+      rule = "it would end the element early";
+    } else if (script && rest >= 4 && std::memcmp(d + i, "<!--", 4) == 0) {
+      len = 4;
+      rule =
+          "in a script it makes a parser enter the script data escaped state, where a later "
+          "'<script' hides the real '</script>' and the rest of the page becomes script; in a "
+          "JavaScript string write '\\x3C!--'";
+    } else if (script && rest >= 7 && imatch(d + i + 1, "script")) {
+      len = 7;
+      rule =
+          "in a script it can make a parser ignore the next '</script>' (script data "
+          "double-escaped state) and treat the rest of the page as script; in a JavaScript "
+          "string write '\\x3Cscript'";
     }
-    if (match) {
-      buf_.resize_down(from);
-      throw Error("<" + std::string(name) + "> content may not contain '</" + std::string(name) +
-                  "' (it would end the element early)");
-    }
+    if (rule == nullptr) continue;
+    const std::size_t ctx_begin = i >= top.content_start + 24 ? i - 24 : top.content_start;
+    const std::size_t ctx_end = end - i > len + 24 ? i + len + 24 : end;
+    std::string what(d + i, len);
+    for (char& c : what) c = lower(c);
+    std::string message =
+        "<" + std::string(name) + "> content may not contain " + quote_for_message(what) +
+        " (any case; found " + quote_for_message(std::string_view(d + i, len)) + " in " +
+        quote_for_message(std::string_view(d + ctx_begin, ctx_end - ctx_begin)) + "): " + rule;
+    buf_.resize_down(from);
+    throw Error(message);
   }
 }
 
 void Document::write_text(std::string_view s) {
+  if (!stack_.empty() && (stack_.back().flags & kSlow) != 0) [[unlikely]] {
+    write_text_slow(s, false);
+    return;
+  }
   close_pending();
   if (s.empty()) return;
-  if (!stack_.empty() && stack_.back().kind == ElementKind::kRawText) {
-    const std::size_t from = buf_.size();
-    buf_.append(s);
-    check_raw_text(from);
-  } else {
-    escape::append(buf_, s, escape::Mode::kText);
-  }
+  escape::append(buf_, s, escape::Mode::kText);
 }
 
 void Document::write_raw(std::string_view html) {
+  if (!stack_.empty() && (stack_.back().flags & kSlow) != 0) [[unlikely]] {
+    write_text_slow(html, true);
+    return;
+  }
   close_pending();
-  const std::size_t from = buf_.size();
   buf_.append(html);
-  if (!stack_.empty() && stack_.back().kind == ElementKind::kRawText) check_raw_text(from);
+}
+
+void Document::write_text_slow(std::string_view s, bool markup) {
+  if ((stack_.back().flags & kDecide) != 0) decide_annotation_ns();
+  close_pending();
+  if (s.empty()) return;
+  Open& top = stack_.back();
+  const std::size_t from = buf_.size();
+  // A parser drops one newline right after <pre>, <textarea> and <listing>: write one more.
+  if ((top.flags & kLfFresh) != 0 && s[0] == '\n') buf_.push_back('\n');
+  if ((top.flags & kRaw) != 0) {
+    append_replacing_nul(buf_, s);
+    check_raw_text(from);
+  } else if (markup) {
+    buf_.append(s);
+    if ((top.flags & kRcdata) != 0) check_raw_text(from);
+  } else {
+    escape::append(buf_, s, escape::Mode::kText);
+  }
+  top.flags &= static_cast<std::uint8_t>(~kLfFresh);
 }
 
 void Document::text(std::string_view s) {
@@ -472,11 +721,13 @@ void Document::finish_leaf(std::string_view content, bool markup) {
 }
 
 void Document::text_int(std::int64_t v) {
+  if (!stack_.empty() && (stack_.back().flags & kSlow) != 0) content_slow({});
   close_pending();
   append_int(buf_, v);
 }
 
 void Document::text_float(double v) {
+  if (!stack_.empty() && (stack_.back().flags & kSlow) != 0) content_slow({});
   close_pending();
   append_float(buf_, v);
 }
@@ -491,6 +742,56 @@ void Document::doctype() {
   buf_.append("<!doctype html>");
 }
 
+void Document::json_text(std::string_view json) {
+  // Inside JSON, < > & and the two line separators only occur in strings, where \uXXXX means
+  // the same character: the JSON value is unchanged and the script text has no '<' at all.
+  std::string out;
+  out.reserve(json.size() + 16);
+  for (std::size_t i = 0; i < json.size(); ++i) {
+    const char c = json[i];
+    switch (c) {
+      case '<':
+        out.append("\\u003c");
+        break;
+      case '>':
+        out.append("\\u003e");
+        break;
+      case '&':
+        out.append("\\u0026");
+        break;
+      case '\0':
+        out.append("\\u0000");
+        break;
+      case '\xE2':
+        // U+2028 and U+2029 are E2 80 A8 and E2 80 A9 (line terminators in older JavaScript).
+        if (i + 2 < json.size() && json[i + 1] == '\x80' &&
+            (json[i + 2] == '\xA8' || json[i + 2] == '\xA9')) {
+          out.append(json[i + 2] == '\xA8' ? "\\u2028" : "\\u2029");
+          i += 2;
+          break;
+        }
+        out.push_back(c);
+        break;
+      default:
+        out.push_back(c);
+    }
+  }
+  write_text(out);
+  maybe_flush();
+}
+
+void Document::script_json(std::string_view json, Attrs attrs) {
+  const Checkpoint mark = checkpoint();
+  start_known("script", ElementKind::kRawText, attrs);
+  try {
+    json_text(json);
+  } catch (...) {
+    rollback(mark);
+    throw;
+  }
+  end();
+}
+
 void Document::clear_content() {
   if (stack_.empty()) throw Error("clear(): no element is open");
   if (pending_ != Pending::kNone) {
@@ -500,6 +801,7 @@ void Document::clear_content() {
     --elements_;
   }
   buf_.resize_down(stack_.back().content_start);
+  if ((stack_.back().flags & kLfElement) != 0) stack_.back().flags |= kLfFresh;
 }
 
 bool Document::attr_value(std::string_view name, std::string_view& value) const noexcept {
@@ -521,6 +823,10 @@ void Document::rollback(const Checkpoint& c) noexcept {
   pending_start_ = c.pending_start;
   elements_ = c.elements;
   pending_ = static_cast<Pending>(c.pending);
+  if (!stack_.empty() && stack_.size() == c.depth) {
+    stack_.back().flags = c.top_flags;
+    stack_.back().ns = static_cast<Ns>(c.top_ns);
+  }
 }
 
 // ---- state and output -------------------------------------------------------------------
@@ -573,7 +879,7 @@ void Document::stream_to(Sink sink, std::size_t threshold) {
 std::size_t Document::flushable() const noexcept {
   std::size_t limit = pending_ != Pending::kNone ? pending_start_ : buf_.size();
   // Keep the content of an open script/style element: the end-tag check looks back into it.
-  if (!stack_.empty() && stack_.back().kind == ElementKind::kRawText &&
+  if (!stack_.empty() && (stack_.back().flags & (kRaw | kRcdata)) != 0 &&
       stack_.back().content_start < limit) {
     limit = stack_.back().content_start;
   }

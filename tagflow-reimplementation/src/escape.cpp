@@ -25,6 +25,10 @@ constexpr std::array<std::uint8_t, 256> make_table() {
   t['>'] = 0b111;
   t['"'] = 0b110;
   t['\''] = 0b010;
+  // Every mode: NUL (a parser drops it from text and turns it into U+FFFD in attribute values:
+  // written as U+FFFD) and CR (a parser turns CR and CR LF into LF: written as &#13;).
+  t[0] = 0b111;
+  t['\r'] = 0b111;
   return t;
 }
 constexpr std::array<std::uint8_t, 256> kTable = make_table();
@@ -51,10 +55,13 @@ std::size_t find_sse2(const char* s, std::size_t n, Mode mode) noexcept {
   const __m128i gt = _mm_set1_epi8('>');
   const __m128i quot = _mm_set1_epi8('"');
   const __m128i apos = _mm_set1_epi8('\'');
+  const __m128i nul = _mm_setzero_si128();
+  const __m128i cr = _mm_set1_epi8('\r');
   std::size_t i = 0;
   for (; i + 16 <= n; i += 16) {
     const __m128i v = _mm_loadu_si128(reinterpret_cast<const __m128i*>(s + i));
-    __m128i m = _mm_or_si128(_mm_cmpeq_epi8(v, amp), _mm_cmpeq_epi8(v, gt));
+    __m128i m = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, amp), _mm_cmpeq_epi8(v, gt)),
+                             _mm_or_si128(_mm_cmpeq_epi8(v, nul), _mm_cmpeq_epi8(v, cr)));
     switch (mode) {
       case Mode::kText:
         m = _mm_or_si128(m, _mm_cmpeq_epi8(v, lt));
@@ -80,10 +87,14 @@ __attribute__((target("avx2"))) std::size_t find_avx2(const char* s, std::size_t
   const __m256i gt = _mm256_set1_epi8('>');
   const __m256i quot = _mm256_set1_epi8('"');
   const __m256i apos = _mm256_set1_epi8('\'');
+  const __m256i nul = _mm256_setzero_si256();
+  const __m256i cr = _mm256_set1_epi8('\r');
   std::size_t i = 0;
   for (; i + 32 <= n; i += 32) {
     const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(s + i));
-    __m256i m = _mm256_or_si256(_mm256_cmpeq_epi8(v, amp), _mm256_cmpeq_epi8(v, gt));
+    __m256i m =
+        _mm256_or_si256(_mm256_or_si256(_mm256_cmpeq_epi8(v, amp), _mm256_cmpeq_epi8(v, gt)),
+                        _mm256_or_si256(_mm256_cmpeq_epi8(v, nul), _mm256_cmpeq_epi8(v, cr)));
     switch (mode) {
       case Mode::kText:
         m = _mm256_or_si256(m, _mm256_cmpeq_epi8(v, lt));
@@ -174,6 +185,10 @@ std::string_view entity(char c) noexcept {
       return "&quot;";
     case '\'':
       return "&#39;";
+    case '\0':
+      return "\xEF\xBF\xBD";  // U+FFFD
+    case '\r':
+      return "&#13;";
     default:
       return {};
   }
@@ -197,6 +212,8 @@ constexpr std::array<Entity, 256> make_entities() {
   set('>', "&gt;");
   set('"', "&quot;");
   set('\'', "&#39;");
+  set('\0', "\xEF\xBF\xBD");
+  set('\r', "&#13;");
   return t;
 }
 constexpr std::array<Entity, 256> kEntities = make_entities();

@@ -293,11 +293,13 @@ def test_tagflow_cpp_reentrant_use_raises() -> None:
 
     class Sneaky:
         def __html__(self) -> str:
-            doc.p("inner")  # runs before the outer call touches the document: allowed
+            doc.p("inner")  # the outer call is in progress: its output would be interleaved
             return "<b>x</b>"
 
-    doc.div(Sneaky())
-    assert doc.render() == "<p>inner</p><div><b>x</b></div>"
+    with pytest.raises(RuntimeError, match="re-entrantly"):
+        doc.div(Sneaky())
+    doc.div("after")
+    assert doc.render() == "<div>after</div>"
 
 
 def test_tagflow_cpp_guard_outlives_document() -> None:

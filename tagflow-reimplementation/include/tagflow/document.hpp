@@ -50,6 +50,9 @@ ElementKind element_kind(std::string_view name, bool etree_voids = false) noexce
 void validate_tag_name(std::string_view name);
 // Throws Error for an empty name or one with whitespace, quotes, < > / =, or control characters.
 void validate_attr_name(std::string_view name);
+// `s` in single quotes for an error message: control characters as \xNN (a NUL never cuts the
+// message), cut after `max` bytes with "...".
+std::string quote_for_message(std::string_view s, std::size_t max = 80);
 bool is_valid_attr_name(std::string_view name) noexcept;
 
 // An attribute value: text, number, or a boolean (true: bare attribute, false: omitted).
@@ -162,12 +165,41 @@ class Document {
   // it; in streaming mode nothing is flushed before the element is complete.
   void finish_leaf(std::string_view content, bool markup = false);
   void doctype();  // <!doctype html>
+  // <script attrs>json</script> with < > & U+2028 U+2029 written as \uXXXX, so that no JSON
+  // text can end the script or enter the parser's script escape states (the JSON is not
+  // validated: pass valid JSON, e.g. from a serializer).
+  void script_json(std::string_view json, Attrs attrs = {});
+  // The same escaped JSON as content of the innermost open element (a script opened by hand).
+  void json_text(std::string_view json);
 
   // Removes the content written so far into the innermost open element (its start tag stays).
   void clear_content();
   // The (escaped) value of an attribute of the element just opened, if present.
   [[nodiscard]] bool attr_value(std::string_view name, std::string_view& value) const noexcept;
 
+ private:
+  // The namespace a parser puts the children of an open element in (see context_of()).
+  enum class Ns : std::uint8_t {
+    kHtml,        // HTML, including HTML integration points (foreignObject, desc, title in SVG)
+    kSvg,         // SVG content: foreign rules
+    kMath,        // MathML content: foreign rules
+    kMathText,    // MathML text integration point (mi mo mn ms mtext): HTML, but mglyph and
+                  // malignmark stay MathML
+    kAnnotation,  // MathML annotation-xml: MathML, but <svg> is SVG; HTML children when its
+                  // encoding attribute is text/html or application/xhtml+xml
+  };
+  // Per open element: what makes its content need more than escaping (the slow path).
+  enum Flags : std::uint8_t {
+    kRaw = 1,        // raw text (script style xmp iframe noembed noframes): checked, not escaped
+    kRcdata = 2,     // escapable raw text (title textarea): no child elements
+    kLfElement = 4,  // pre textarea listing: a leading newline is doubled
+    kLfFresh = 8,    // ... and nothing has been written into it yet
+    kScript = 16,    // script: also '<!--' and '<script' are refused
+    kDecide = 32,    // annotation-xml: namespace of the children decided at the first child
+    kSlow = kRaw | kRcdata | kLfFresh | kDecide,
+  };
+
+ public:
   // ---- undo -------------------------------------------------------------------------------
   // A call that fails half-way (e.g. a bad attribute value found after the start tag was
   // written) restores the document with rollback(checkpoint()) taken before it.
@@ -178,6 +210,7 @@ class Document {
     std::size_t pending_start;
     std::uint64_t elements, streamed;
     std::uint8_t pending;
+    std::uint8_t top_flags, top_ns;  // a failed child must not change its parent's state
   };
   [[nodiscard]] Checkpoint checkpoint() const noexcept {
     return {buf_.size(),
@@ -186,7 +219,9 @@ class Document {
             pending_start_,
             elements_,
             streamed_,
-            static_cast<std::uint8_t>(pending_)};
+            static_cast<std::uint8_t>(pending_),
+            stack_.empty() ? std::uint8_t{0} : stack_.back().flags,
+            static_cast<std::uint8_t>(stack_.empty() ? Ns::kHtml : stack_.back().ns)};
   }
   void rollback(const Checkpoint& c) noexcept;
 
@@ -247,13 +282,16 @@ class Document {
 
  private:
   friend class Element;
-  enum class Pending : std::uint8_t { kNone, kElement, kVoid };
+  // kForeignVoid: a void element in SVG/MathML content, written self-closing ("<input/>").
+  enum class Pending : std::uint8_t { kNone, kElement, kVoid, kForeignVoid };
   struct Open {
     std::uint32_t name_offset;  // into names_
     std::uint32_t name_size;
     ElementKind kind;
-    std::size_t content_start;
-    std::uint64_t serial;  // buffer offset where the content begins (raw-text checks)
+    Ns ns;                      // namespace of the children
+    std::uint8_t flags;         // Flags
+    std::size_t content_start;  // buffer offset where the content begins (raw-text checks)
+    std::uint64_t serial;
   };
   struct AttrSpan {
     std::size_t begin = 0;  // the space before the name
@@ -267,6 +305,7 @@ class Document {
   void leaf_known(std::string_view tag, ElementKind kind, std::string_view text, Attrs attrs);
   void close_pending() {
     if (pending_ != Pending::kNone) {
+      if (pending_ == Pending::kForeignVoid) buf_.push_back('/');
       buf_.push_back('>');
       if (pending_ == Pending::kElement) stack_.back().content_start = buf_.size();
       pending_ = Pending::kNone;
@@ -281,6 +320,16 @@ class Document {
   void write_attr(std::string_view name, const AttrValue& value);
   AttrSpan find_attr(std::string_view name) const noexcept;
   void check_raw_text(std::size_t from);
+  void write_text_slow(std::string_view s, bool markup);
+  // A child element (`child`, or empty for a number) is about to be written into an element
+  // with kSlow flags: refuses elements in raw text, notes that content was written.
+  void content_slow(std::string_view child);
+  void foreign_start(std::string_view tag, ElementKind& kind, Ns parent_ns, Ns& ns);
+  [[nodiscard]] std::string describe_foreign() const;
+  void decide_annotation_ns() noexcept;
+  [[nodiscard]] Ns current_ns() const noexcept {
+    return stack_.empty() ? Ns::kHtml : stack_.back().ns;
+  }
   void maybe_flush() {
     if (sink_ && buf_.size() >= threshold_) flush(false);
   }

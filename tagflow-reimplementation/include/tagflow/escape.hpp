@@ -12,7 +12,8 @@ class Buffer;
 
 namespace tagflow::escape {
 
-// Which characters are replaced by entities.
+// Which characters are replaced by entities. Every mode also writes NUL as U+FFFD and CR as
+// "&#13;" (a parser would drop the one and turn the other into LF).
 enum class Mode : unsigned char {
   kText,         // & < >
   kAttr,         // & < > " '
@@ -36,7 +37,8 @@ const char* kernel_name(Kernel k) noexcept;
 std::size_t find(const char* s, std::size_t n, Mode mode) noexcept;
 std::size_t find_with(Kernel k, const char* s, std::size_t n, Mode mode) noexcept;
 
-// The entity for a byte that `mode` escapes ("&amp;", "&lt;", "&gt;", "&quot;", "&#39;").
+// The entity for a byte that `mode` escapes ("&amp;", "&lt;", "&gt;", "&quot;", "&#39;",
+// "&#13;", or the UTF-8 of U+FFFD for NUL).
 std::string_view entity(char c) noexcept;
 
 // Appends s to out with the characters of `mode` replaced by entities.

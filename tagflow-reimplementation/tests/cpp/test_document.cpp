@@ -381,3 +381,173 @@ TEST(TagflowDocument, RollbackAcrossAFlushMarksTheDocumentInvalid) {
   doc.rollback(mark);
   EXPECT_THROW(doc.flush(true), Error);
 }
+
+// ---- issue 13: every HTML context ---------------------------------------------------------
+
+namespace {
+// The message of the Error `f` throws ("" if it does not throw).
+template <class F>
+std::string error_of(F&& f) {
+  try {
+    f();
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "";
+}
+}  // namespace
+
+TEST(TagflowContexts, ScriptAndStyleInForeignContentAreEscapedText) {
+  Document doc;
+  {
+    auto svg = doc.svg();
+    doc.style("a{}<img src=x onerror=alert(1)>");
+    doc.script("if (a<b) x()");
+  }
+  {
+    auto math = doc.math();
+    doc.script("</math>");
+  }
+  EXPECT_EQ(doc.take(),
+            "<svg><style>a{}&lt;img src=x onerror=alert(1)&gt;</style><script>if (a&lt;b) "
+            "x()</script></svg><math><script>&lt;/math&gt;</script></math>");
+}
+
+TEST(TagflowContexts, IntegrationPointsSwitchBackToHtml) {
+  Document doc;
+  {
+    auto svg = doc.svg();
+    auto fo = doc.open("foreignObject");
+    doc.script("a<b");
+  }
+  {
+    auto math = doc.math();
+    {
+      auto mi = doc.open("mi");
+      doc.style("a<b");
+      auto glyph = doc.open("mglyph");  // stays MathML inside mi
+      doc.text("<");
+    }
+    {
+      auto ann = doc.open("annotation-xml", {{"encoding", "text/html"}});
+      doc.script("a<b");
+    }
+    {
+      auto ann = doc.open("annotation-xml");
+      doc.script("a<b");  // MathML content: escaped
+      auto svg = doc.svg();
+      doc.style("a<b");  // SVG content: escaped
+    }
+  }
+  EXPECT_EQ(doc.take(),
+            "<svg><foreignObject><script>a<b</script></foreignObject></svg><math><mi><style>a<b"
+            "</style><mglyph>&lt;</mglyph></mi><annotation-xml encoding=\"text/html\"><script>a<b"
+            "</script></annotation-xml><annotation-xml><script>a&lt;b</script><svg><style>a&lt;b"
+            "</style></svg></annotation-xml></math>");
+}
+
+TEST(TagflowContexts, BreakoutElementsAreRefusedInForeignContent) {
+  Document doc;
+  {
+    auto svg = doc.svg();
+    const std::string msg = error_of([&] { doc.p("x"); });
+    EXPECT_NE(msg.find("<p> inside <svg>"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("breakout"), std::string::npos) << msg;
+    EXPECT_THROW(doc.br(), Error);
+    EXPECT_THROW(doc.start("DIV"), Error);
+    doc.input({{"name", "a"}});  // void, not a breakout: self-closed
+    doc.leaf("circle", "");
+  }
+  EXPECT_EQ(doc.take(), "<svg><input name=\"a\"/><circle></circle></svg>");
+}
+
+TEST(TagflowContexts, ScriptEscapeSequencesAreRefused) {
+  for (const char* bad : {"var s = '<!--<script>';", "x = '<!--'", "'<ScRiPt'", "'</SCRIPT'"}) {
+    Document doc;
+    const std::string msg = error_of([&] { doc.script(bad); });
+    EXPECT_NE(msg.find("<script> content may not contain"), std::string::npos) << msg;
+    doc.p("after");
+    EXPECT_EQ(doc.take(), "<p>after</p>");
+  }
+  Document doc;
+  {
+    auto s = doc.script();
+    doc.text("a = '<scr");
+    EXPECT_THROW(doc.text("ipt'"), Error);  // split across two writes
+    doc.text("';");
+  }
+  doc.style("<!-- a{} --> <script>");  // only </style matters in style
+  EXPECT_EQ(doc.take(), "<script>a = '<scr';</script><style><!-- a{} --> <script></style>");
+}
+
+TEST(TagflowContexts, ScriptJsonEscapesForTheScriptContext) {
+  Document doc;
+  doc.script_json("{\"a\": \"</script><!--&\xE2\x80\xA8\xE2\x80\xA9\"}", {{"id", "d"}});
+  EXPECT_EQ(doc.take(),
+            "<script id=\"d\">{\"a\": \"\\u003c/script\\u003e\\u003c!--\\u0026\\u2028\\u2029\"}"
+            "</script>");
+}
+
+TEST(TagflowContexts, NulAndCarriageReturn) {
+  using namespace std::string_view_literals;
+  Document doc;
+  doc.p("a\0b\rc"sv, {{"title", "d\0e\r"sv}});
+  doc.script("x\0y"sv);
+  EXPECT_EQ(doc.take(),
+            "<p title=\"d\xEF\xBF\xBD"
+            "e&#13;\">a\xEF\xBF\xBD"
+            "b&#13;c</p><script>x\xEF\xBF\xBDy</script>");
+  const std::string msg = error_of([&] { doc.start("a\0b"sv); });
+  EXPECT_NE(msg.find("'a\\x00b'"), std::string::npos) << msg;
+}
+
+TEST(TagflowContexts, LeadingNewlineIsDoubled) {
+  Document doc;
+  doc.pre("\nx");
+  doc.textarea("\n");
+  doc.leaf("listing", "\n\ny");
+  {
+    auto pre = doc.pre();
+    doc.text("");
+    doc.text("\na");
+    doc.text("\nb");  // not leading any more
+  }
+  {
+    auto pre = doc.pre();
+    doc.text("a");
+    doc.clear_content();
+    doc.text("\nc");  // leading again after clear_content()
+  }
+  doc.pre("x\n");
+  {
+    auto pre = doc.pre();
+    EXPECT_THROW(doc.script("</script>"), Error);  // a refused child leaves the pre untouched
+    EXPECT_THROW(doc.leaf("plaintext", "x"), Error);
+    doc.text("\nd");
+  }
+  EXPECT_EQ(doc.take(),
+            "<pre>\n\nx</pre><textarea>\n\n</textarea><listing>\n\n\ny</listing><pre>\n\na\nb"
+            "</pre><pre>\n\nc</pre><pre>x\n</pre><pre>\n\nd</pre>");
+}
+
+TEST(TagflowContexts, RawTextElementsAndPlaintext) {
+  Document doc;
+  for (const char* name : {"xmp", "iframe", "noembed", "noframes"}) {
+    doc.leaf(name, "a<b&c");
+    const std::string msg = error_of([&] { doc.leaf(name, std::string("</") + name + ">"); });
+    EXPECT_NE(msg.find(std::string("<") + name + "> content may not contain"), std::string::npos)
+        << msg;
+  }
+  EXPECT_EQ(doc.take(),
+            "<xmp>a<b&c</xmp><iframe>a<b&c</iframe><noembed>a<b&c</noembed><noframes>a<b&c"
+            "</noframes>");
+  EXPECT_NE(error_of([&] { doc.start("plaintext"); }).find("plaintext"), std::string::npos);
+  EXPECT_NE(error_of([&] { doc.leaf("PLAINTEXT", "x"); }).find("plaintext"), std::string::npos);
+  {
+    auto t = doc.title();
+    EXPECT_NE(error_of([&] { doc.b("x"); }).find("holds text only"), std::string::npos);
+    EXPECT_THROW(doc.raw("</title>"), Error);
+    doc.text("</title>");
+  }
+  EXPECT_EQ(doc.take(), "<title>&lt;/title&gt;</title>");
+}
