@@ -58,9 +58,15 @@ def real_uv() -> str:
 
 
 def copy_demo(name: str, dest: Path) -> Path:
+    """A fresh copy of a demo project. Its files get new mtimes (``shutil.copy``, not ``copy2``):
+    cargo decides freshness by mtime, so a copy with the originals' old times could be taken as
+    already built by the shared target dir, which then hands out another copy's library."""
     target = dest / name
     shutil.copytree(
-        DEMO / name, target, ignore=shutil.ignore_patterns("target", "build", "dist", "*.so")
+        DEMO / name,
+        target,
+        ignore=shutil.ignore_patterns("target", "build", "dist", "*.so"),
+        copy_function=shutil.copy,
     )
     return target
 
