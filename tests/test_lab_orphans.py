@@ -4,9 +4,11 @@ worker (a grandchild) and its temporary folders are gone within 5 s."""
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -25,7 +27,11 @@ def _tree(pid: int) -> list[psutil.Process]:
 
 
 def test_kill_9_of_a_real_run_leaves_no_process_and_no_temp_folder(tmp_path):
-    env = dict(os.environ, LAB_STATE_DIR=str(tmp_path / "state"))
+    # A short state folder: redis-server's unix socket lives in the run's private TMPDIR, and a
+    # socket path may not exceed 107 bytes (pytest's tmp_path is long; the harness says so).
+    short = Path(tempfile.mkdtemp(prefix="lab-", dir="/tmp"))
+    (tmp_path / "state").symlink_to(short)
+    env = dict(os.environ, LAB_STATE_DIR=str(short))
     before = set(os.listdir(ROOT / "runs" / NAME)) if (ROOT / "runs" / NAME).is_dir() else set()
     lab = subprocess.Popen(
         [sys.executable, "-m", "lab.cli", "run", NAME],
@@ -66,3 +72,4 @@ def test_kill_9_of_a_real_run_leaves_no_process_and_no_temp_folder(tmp_path):
         time.sleep(0.05)
     after = {n for n in os.listdir(ROOT / "runs" / NAME) if not n.startswith(".")}
     assert after <= before | {"latest"}, "a killed run left a run folder where readers look"
+    shutil.rmtree(short)
