@@ -13,10 +13,12 @@ import pytest
 from uvloop_bench.runner import (
     Bench,
     CellError,
+    Group,
     Load,
     Server,
     Tools,
     measure_cell,
+    measure_group,
     schedstat,
     spread,
 )
@@ -125,3 +127,23 @@ def test_uvloop_cpu_seconds_and_spread() -> None:
     on_cpu, waiting = schedstat(os.getpid())
     assert on_cpu > 0 and waiting >= 0
     assert spread([3.0, 1.0, 2.0]) == {"median": 2.0, "min": 1.0, "max": 3.0}
+
+
+def test_uvloop_group_interleaves_contenders_and_pairs_rounds(uvloop_tools: Tools) -> None:
+    servers = {"a": Server(engine="epoll"), "b": Server(engine="io_uring"),
+               "broken": Server(python=sys.executable, python_version="x", loop="asyncio",
+                                api="protocol-that-does-not-exist")}  # fmt: skip
+    order: list[str] = []
+    with ProcessGroup() as procs:
+        bench = Bench(procs, uvloop_tools)
+        cells = measure_group(bench, Group("saturation", {"size": 1000}, servers, TINY), 3,
+                              on_window=order.append)  # fmt: skip
+    by = {c.key["contender"]: c for c in cells}
+    assert not by["broken"].ok and "did not start" in (by["broken"].error or "")
+    for name in ("a", "b"):
+        assert by[name].ok, by[name].error
+        assert [r["round"] for r in by[name].runs] == [0, 1, 2]
+        assert by[name].key["engine"] in ("epoll", "io_uring") and by[name].key["size"] == 1000
+    # one window each per round, the order rotating: a b, b a, a b
+    assert [o.split()[-3] for o in order] == ["a", "b", "b", "a", "a", "b"]
+    assert _descendants() == []

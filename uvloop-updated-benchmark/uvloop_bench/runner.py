@@ -304,7 +304,7 @@ def client_threads(run: dict[str, Any]) -> list[dict[str, float | None]]:
     """Per echoload thread: CPU seconds and run-queue wait seconds in the window (wait None
     when this echoload does not report it)."""
     threads = run.get("threads")
-    if threads:
+    if isinstance(threads, list) and threads:
         return [
             {"cpu_s": t.get("cpu_s"), "runqueue_wait_s": t.get("runqueue_wait_s")} for t in threads
         ]
