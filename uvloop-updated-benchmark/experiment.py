@@ -219,8 +219,8 @@ def run(ctx: Any) -> dict[str, Any]:
             "server_cpu": 0,
             "load_cpu": 1,
             "cpus": os.cpu_count(),
-            "two_client_check": _two_clients_note(),
         },
+        "two_clients": _two_clients(ctx, bench, mode, newest, calibration["connections"][1000]),
         "pythons": pythons,
         "calibration": calibration,
         "saturation": cells.get("saturation", []),
@@ -236,14 +236,35 @@ def run(ctx: Any) -> dict[str, Any]:
     return results
 
 
-def _two_clients_note() -> str:
-    cpus = len(os.sched_getaffinity(0))
-    if cpus < 3:
-        return (
-            f"not run: {cpus} CPUs (the server has one, echoload the other); two echoload "
-            "processes on separate cores need at least 3"
-        )
-    return "not implemented yet"
+def _two_clients(
+    ctx: Any, bench: Bench, mode: plan.Mode, p: dict[str, Any], conns: int
+) -> dict[str, Any]:
+    """Does a second echoload process on its own core change the server's rate? (It must not:
+    one client has headroom.) Interleaved rounds, one and two clients, uvloop protocol 1,000 B."""
+    cpus = sorted(os.sched_getaffinity(0))
+    if len(cpus) < 3:
+        return {
+            "ran": False,
+            "why": f"{len(cpus)} CPUs: the server has one and echoload the "
+            "other; two echoload processes on separate cores need at least 3",
+        }
+    srv = Server(
+        python=p["venv_python"],
+        python_version=p["version"],
+        loop="uvloop",
+        api="protocol",
+        build=p["build"],
+    )
+    load = Load(conns, 1000, warmup=mode.warmup, duration=mode.duration)
+    one, two = [], []
+    with bench.serve(srv) as running:
+        for rep in range(mode.reps):
+            ctx.progress.describe(f"two-client check, round {rep + 1}/{mode.reps}")
+            one.append(bench.load(running, load)["req_per_s"])
+            two.append(bench.load(running, load, clients=cpus[1:3])["req_per_s"])
+    from lab.stats import ratio_interval
+
+    return {"ran": True, "one": one, "two": two, "two_over_one": ratio_interval(two, one).as_dict()}
 
 
 SECTIONS = ("saturation", "pingpong", "http")

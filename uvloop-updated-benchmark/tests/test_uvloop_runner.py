@@ -147,3 +147,14 @@ def test_uvloop_group_interleaves_contenders_and_pairs_rounds(uvloop_tools: Tool
     # one window each per round, the order rotating: a b, b a, a b
     assert [o.split()[-3] for o in order] == ["a", "b", "b", "a", "a", "b"]
     assert _descendants() == []
+
+
+def test_uvloop_two_clients_split_connections_and_add_up(uvloop_tools: Tools) -> None:
+    with ProcessGroup() as procs:
+        bench = Bench(procs, uvloop_tools)
+        with bench.serve(Server(engine="epoll")) as running:
+            r = bench.load(running, Load(connections=5, size=1000, warmup=0.05, duration=0.2),
+                           clients=(1, 1))  # fmt: skip
+    assert r["clients"] == 2 and len(r["threads"]) == 2
+    assert r["requests"] > 0 and r["server_cpu_us_per_req"] > 0
+    assert _descendants() == []

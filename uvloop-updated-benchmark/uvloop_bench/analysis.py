@@ -31,6 +31,7 @@ ORIGINAL: dict[tuple[str, int], tuple[float, float]] = {
 }
 ORIGINAL_OVERALL = 1.68  # their "overall": ratio of arithmetic means
 CROSSCHECK_AGREEMENT = 0.10  # echoload and the original's client agree within this share
+TWO_CLIENT_EQUAL = (0.95, 1.05)  # two clients "give the same rate" inside this interval
 
 Cell = dict[str, Any]
 
@@ -395,6 +396,22 @@ def decide(results: dict[str, Any]) -> list[Verdict]:
                 f"req/s ratio {fmt(d)}",
                 rule,
                 confidence=0.95,
+            )
+        )
+    two = results.get("two_clients") or {}
+    if two.get("ran"):
+        iv = two["two_over_one"]
+        low, high = TWO_CLIENT_EQUAL
+        out.append(
+            verdict(
+                "Does a second echoload process on its own core leave the server rate unchanged?",
+                "yes: one client has headroom"
+                if low <= iv["low"] and iv["high"] <= high
+                else "no: one client was not enough",
+                f"server rate with two clients / one: {fmt(iv)}",
+                f"yes when the interval lies within [{low}, {high}]",
+                low=low,
+                high=high,
             )
         )
     for c in results.get("crosscheck", []):

@@ -130,9 +130,19 @@ def _setup(results: dict[str, Any]) -> str:
             f"thread used ≥ {CLIENT_SATURATED_CORES} of a core or waited ≥ "
             f"{CLIENT_STARVED_SHARE:.0%} of the window in the run queue, or, at saturation, the "
             f"Python server was < 95 % busy. Invalid cells in this run: "
-            f"{results['analysis']['invalid_cells']}. Two-client check: "
-            f"{cfg.get('two_client_check')}.",
+            f"{results['analysis']['invalid_cells']}. Two-client check: {_two(results)}.",
         ]
+    )
+
+
+def _two(results: dict[str, Any]) -> str:
+    t = results.get("two_clients") or {}
+    if not t.get("ran"):
+        return "not run here (" + str(t.get("why", "not recorded")) + ")"
+    return (
+        "two echoload processes on separate cores gave "
+        + an.fmt(t["two_over_one"])
+        + " the server rate of one (uvloop, protocol, 1,000 B)"
     )
 
 

@@ -19,8 +19,8 @@ import statistics
 import subprocess
 import tempfile
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -231,30 +231,45 @@ class Bench:
         assert last is not None
         raise last
 
-    def load(self, running: RunningServer, load: Load) -> dict[str, Any]:
-        """One echoload run against ``running``; adds the server's CPU use in the window."""
+    def load(
+        self, running: RunningServer, load: Load, clients: Sequence[int] = (CLIENT_CPU,)
+    ) -> dict[str, Any]:
+        """One echoload run against ``running`` (one process per CPU in ``clients``, the
+        connections split between them); adds the server's CPU use in the window."""
         running.check_alive()
-        proc = self.procs.popen(
-            self._pinned(CLIENT_CPU, load.argv(self.tools, running.port)),
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
+        n = len(clients)
+        shares = [load.connections // n + (i < load.connections % n) for i in range(n)]
+        procs = [
+            self.procs.popen(
+                self._pinned(cpu, replace(load, connections=c).argv(self.tools, running.port)),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for cpu, c in zip(clients, shares, strict=True)
+        ]
+        outputs: list[tuple[str, str]] = []
         try:
             time.sleep(load.warmup)
             before = _sched_or_none(running.proc)
-            try:
-                out, err = proc.communicate(timeout=load.warmup + load.duration + 60)
-            except subprocess.TimeoutExpired as exc:
-                raise CellError(f"echoload did not finish against {running.server.label}") from exc
+            for proc in procs:
+                try:
+                    outputs.append(proc.communicate(timeout=load.warmup + load.duration + 60))
+                except subprocess.TimeoutExpired as exc:
+                    raise CellError(
+                        f"echoload did not finish against {running.server.label}"
+                    ) from exc
             after = _sched_or_none(running.proc)
         finally:
-            self.procs.stop(proc)
-        if proc.returncode != 0:
-            running.check_alive()
-            raise CellError(err.strip() or f"echoload exited with status {proc.returncode}")
-        result: dict[str, Any] = json.loads(out)
+            for proc in procs:
+                self.procs.stop(proc)
+        for proc, (_out, err) in zip(procs, outputs, strict=True):
+            if proc.returncode != 0:
+                running.check_alive()
+                raise CellError(err.strip() or f"echoload exited with status {proc.returncode}")
+        parts: list[dict[str, Any]] = [json.loads(out) for out, _err in outputs]
+        result = parts[0] if n == 1 else _combine(parts)
         running.check_alive()
         server = result.get("server")  # echoload --server-pid: exactly its measured window
         if server and server.get("cpu_s") is not None:
@@ -327,6 +342,21 @@ def run_problems(run: dict[str, Any]) -> list[str]:
         wait = t["runqueue_wait_s"]
         if wait is not None and wait / seconds >= CLIENT_STARVED_SHARE:
             out.append(f"client thread {i} starved ({wait / seconds:.0%} of the window waiting)")
+    return out
+
+
+def _combine(parts: list[dict[str, Any]]) -> dict[str, Any]:
+    """One result from several echoload processes that ran at the same time."""
+    out = dict(parts[0])
+    out["clients"] = len(parts)
+    for k in ("requests", "bytes", "req_per_s", "mb_per_s"):
+        if all(k in p for p in parts):
+            out[k] = sum(p[k] for p in parts)
+    out["seconds"] = max(p["seconds"] for p in parts)
+    out["threads"] = [t for p in parts for t in client_threads(p)]
+    lat = [p.get("latency_us") or {} for p in parts]
+    out["latency_us"] = {q: max(x.get(q, 0) for x in lat) for q in lat[0]}  # the worst client
+    out.pop("server", None)  # each client's own window: sampled around them instead
     return out
 
 
