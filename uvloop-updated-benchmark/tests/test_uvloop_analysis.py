@@ -106,6 +106,8 @@ def test_run_problems_flags_starved_clients_and_empty_windows() -> None:
     run["threads"][0]["runqueue_wait_s"] = 0.3  # 15 % of a 2 s window
     assert run_problems(run) == ["client thread 0 starved (15% of the window waiting)"]
     assert "no request completed" in run_problems({**_run(1000.0, 0), "requests": 0})
+    busy = {**_run(1000.0, 0), "server_runqueue_share": 0.4}
+    assert run_problems(busy) == ["server starved (40% of the window waiting for its CPU)"]
 
 
 def test_pairing_uses_only_rounds_both_measured() -> None:

@@ -342,6 +342,9 @@ def run_problems(run: dict[str, Any]) -> list[str]:
         wait = t["runqueue_wait_s"]
         if wait is not None and wait / seconds >= CLIENT_STARVED_SHARE:
             out.append(f"client thread {i} starved ({wait / seconds:.0%} of the window waiting)")
+    server_wait = run.get("server_runqueue_share")
+    if server_wait is not None and server_wait >= CLIENT_STARVED_SHARE:
+        out.append(f"server starved ({server_wait:.0%} of the window waiting for its CPU)")
     return out
 
 
