@@ -74,7 +74,7 @@ pythons: setup
 # The libFuzzer targets (clang, ASan+UBSan, every library they link coverage-instrumented), each
 # for FUZZ_SECONDS from its seed corpus <experiment>/fuzz/corpus/<target>/ (kept in git);
 # what the fuzzer finds on top goes to build/fuzz/corpus/<target>/ (not tracked).
-FUZZ_TARGETS = fuzz_tagflow fuzz_echoload_args fuzz_histogram
+FUZZ_TARGETS = fuzz_tagflow fuzz_echoload_args fuzz_histogram fuzz_http_response
 fuzz: setup
 	@cmake --preset fuzz >/dev/null
 	@cmake --build --preset fuzz -j $(JOBS) --target $(FUZZ_TARGETS)

@@ -25,22 +25,10 @@ using tagflow::ElementKind;
 // Tag table
 // ---------------------------------------------------------------------------------------------
 
-struct TagInfo {
-  const char* name;    // HTML name
-  const char* method;  // Python method name
-  ElementKind kind;
-};
-
-constexpr ElementKind kind_of(char k) {
-  return k == 'V' ? ElementKind::kVoid : k == 'R' ? ElementKind::kRawText : ElementKind::kNormal;
-}
-
-constexpr TagInfo kTags[] = {
-#define TAGFLOW_TAG(id, name, kind) {name, #id, kind_of(#kind[0])},
-#include "tagflow/tags.def"
-#undef TAGFLOW_TAG
-};
-constexpr std::size_t kTagCount = sizeof(kTags) / sizeof(kTags[0]);
+// The element table (tagflow/elements.hpp, from tags.def): one method per entry, ELEMENTS and
+// VOID_ELEMENTS, and the type stub generated from the same table (tools/gen_stub.py).
+constexpr const auto& kTags = tagflow::kElements;
+constexpr std::size_t kTagCount = tagflow::kElementCount;
 
 // Python method name: the identifier without a trailing underscore ("template"), except for
 // Python keywords ("del_").
@@ -1320,7 +1308,7 @@ std::vector<PyMethodDef>* build_methods() {
   defs->push_back({"clear_content", document_clear_content, METH_NOARGS,
                    "clear_content(): remove what was written inside the innermost open element."});
   for (std::size_t i = 0; i < kTagCount; ++i) {
-    names.push_back(python_method_name(kTags[i].method));
+    names.push_back(python_method_name(kTags[i].ident));
     defs->push_back({names.back().c_str(),
                      reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(kTagFunctions[i])),
                      METH_FASTCALL | METH_KEYWORDS, nullptr});

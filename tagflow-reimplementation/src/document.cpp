@@ -2,6 +2,7 @@
 
 #include <unistd.h>
 
+#include <array>
 #include <cerrno>
 #include <charconv>
 #include <ostream>
@@ -22,9 +23,29 @@ bool iequals(std::string_view a, std::string_view b) noexcept {
   return true;
 }
 
-constexpr std::string_view kVoids[] = {"area",  "base", "br",   "col",   "embed",  "hr",    "img",
-                                       "input", "link", "meta", "param", "source", "track", "wbr"};
-constexpr std::string_view kEtreeOnlyVoids[] = {"basefont", "frame", "isindex"};
+// From the element table (elements.hpp, tags.def): the names element_kind() must recognize.
+constexpr auto kVoids = element_names_of_kind<ElementKind::kVoid>();
+constexpr auto kRawTexts = element_names_of_kind<ElementKind::kRawText>();
+// Void in Python's xml.etree HTML serializer only (obsolete elements, not in the table).
+constexpr std::array<std::string_view, 3> kEtreeOnlyVoids = {"basefont", "frame", "isindex"};
+
+// Shortest and longest of those names: any other length is a normal element (the fast path).
+struct SizeRange {
+  std::size_t min = static_cast<std::size_t>(-1);
+  std::size_t max = 0;
+  constexpr void add(std::string_view s) noexcept {
+    min = s.size() < min ? s.size() : min;
+    max = s.size() > max ? s.size() : max;
+  }
+};
+constexpr SizeRange special_name_sizes() noexcept {
+  SizeRange r;
+  for (auto s : kVoids) r.add(s);
+  for (auto s : kRawTexts) r.add(s);
+  for (auto s : kEtreeOnlyVoids) r.add(s);
+  return r;
+}
+constexpr SizeRange kSpecialSizes = special_name_sizes();
 
 bool is_letter(char c) noexcept {
   return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
@@ -48,8 +69,12 @@ void append_float(Buffer& out, double v) {
 }  // namespace
 
 ElementKind element_kind(std::string_view name, bool etree_voids) noexcept {
-  if (name.size() < 2 || name.size() > 8) return ElementKind::kNormal;
-  if (iequals(name, "script") || iequals(name, "style")) return ElementKind::kRawText;
+  if (name.size() < kSpecialSizes.min || name.size() > kSpecialSizes.max) {
+    return ElementKind::kNormal;
+  }
+  for (auto r : kRawTexts) {
+    if (iequals(name, r)) return ElementKind::kRawText;
+  }
   for (auto v : kVoids) {
     if (iequals(name, v)) return ElementKind::kVoid;
   }

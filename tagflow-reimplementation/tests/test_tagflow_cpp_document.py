@@ -324,18 +324,6 @@ def test_tagflow_cpp_large_document() -> None:
     assert "<td>19999</td><td>row &lt;19999&gt;</td>" in out
 
 
-def test_tagflow_cpp_stubs_cover_every_element() -> None:
-    from pathlib import Path
-
-    import tagflow_cpp
-
-    stubs = (Path(tagflow_cpp.__file__).parent / "_core.pyi").read_text()
-    for name in ELEMENTS:
-        method = "del_" if name == "del" else name
-        assert f"def {method}(self" in stubs, name
-    assert (Path(tagflow_cpp.__file__).parent / "py.typed").exists()
-
-
 def test_tagflow_cpp_streaming_to_a_python_callable() -> None:
     chunks: list[str] = []
     doc = Document()

@@ -1,6 +1,7 @@
 // libFuzzer target over echoload's command line: NUL-separated arguments. parse_args either
 // returns a configuration that validate() accepts (or --help) or throws UsageError; it never
-// crashes, never throws anything else and never returns a configuration run_load would refuse.
+// crashes, never throws anything else, never returns a configuration run_load would refuse
+// and never one without a stall and a connect timeout.
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
@@ -21,6 +22,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
   try {
     const echo::Options o = echo::parse_args(args);
     if (!o.help && !echo::validate(o.load).empty()) __builtin_trap();
+    // The failure timeouts can never be switched off or be NaN: every run ends.
+    if (!o.help && !(o.load.stall_timeout_s > 0 && o.load.connect_timeout_s > 0)) {
+      __builtin_trap();
+    }
   } catch (const echo::UsageError&) {
   }
   return 0;

@@ -6,12 +6,14 @@ import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 
 import psutil
 import pytest
 from uvloop_bench.runner import (
     Bench,
+    Cell,
     CellError,
     Group,
     Load,
@@ -59,6 +61,35 @@ def test_uvloop_open_loop_cell(uvloop_tools: Tools) -> None:
     assert cell.ok, cell.error
     assert cell.runs[0]["mode"] == "open"
     assert cell.runs[0]["requests"] > 0
+
+
+def test_uvloop_server_stopped_inside_the_window_shows_as_a_stall(uvloop_tools: Tools) -> None:
+    """SIGSTOP for 0.3 s of a 1 s window: a few requests out of thousands, invisible in p99,
+    so echoload must report it as a completion gap and a stall, and the cell must keep it."""
+    load = Load(connections=3, size=100, warmup=0.05, duration=1.0)
+    with ProcessGroup() as procs:
+        bench = Bench(procs, uvloop_tools)
+        with bench.serve(Server(engine="epoll")) as running:
+
+            def pause() -> None:
+                time.sleep(0.4)
+                os.kill(running.proc.pid, signal.SIGSTOP)
+                time.sleep(0.3)
+                os.kill(running.proc.pid, signal.SIGCONT)
+
+            stopper = threading.Thread(target=pause)
+            stopper.start()
+            try:
+                result = bench.load(running, load)
+            finally:
+                stopper.join()
+    assert result["max_gap_us"] >= 250_000, result
+    assert result["stalls"] >= 1, result
+    assert result["latency_us"]["p50"] < 250_000  # the percentiles alone would not show it
+    cell = Cell(key={}, runs=[result])
+    cell.summarize()
+    assert cell.as_dict()["runs"][0]["stalls"] >= 1
+    assert cell.stats["max_gap_us"]["max"] >= 250_000
 
 
 def test_uvloop_server_that_cannot_start_is_a_failed_cell(uvloop_tools: Tools) -> None:

@@ -89,7 +89,9 @@ class Server:
 
     def argv(self, port: int, tools: Tools, stats: Path | None = None) -> list[str]:
         if self.engine:
-            return [str(tools.echoserver), "--engine", self.engine, "--port", str(port)]
+            engine, _, protocol = self.engine.partition("-")  # "epoll-http": epoll, HTTP/1.1
+            argv = [str(tools.echoserver), "--engine", engine, "--port", str(port)]
+            return argv + (["--protocol", protocol] if protocol else [])
         assert self.python and self.loop and self.api
         cmd = [self.python, str(SERVERS_PY), "--loop", self.loop, "--api", self.api]
         cmd += ["--port", str(port)]
@@ -384,6 +386,7 @@ class Cell:
             "p99_us": lambda r: r["latency_us"]["p99"],
             "p999_us": lambda r: r["latency_us"]["p999"],
             "max_us": lambda r: r["latency_us"]["max"],
+            "max_gap_us": lambda r: r.get("max_gap_us"),
             "echoload_cores": lambda r: r["cpu"]["cores"],
             "server_cores": lambda r: r.get("server_cpu_cores"),
             "server_cpu_us_per_req": lambda r: r.get("server_cpu_us_per_req"),
@@ -404,6 +407,8 @@ class Cell:
         d = asdict(self)
         d["runs"] = [
             {k: r[k] for k in ("req_per_s", "mb_per_s", "requests", "seconds", "round") if k in r}
+            # What a glance at the percentiles hides: stalls, and open-loop timeouts.
+            | {k: r[k] for k in ("max_gap_us", "stalls", "unfinished_at_end") if k in r}
             | {"latency_us": r.get("latency_us"), "cpu": r.get("cpu")}
             | {
                 k: r[k]

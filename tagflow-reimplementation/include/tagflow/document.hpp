@@ -30,6 +30,7 @@
 #include <vector>
 
 #include "tagflow/buffer.hpp"
+#include "tagflow/elements.hpp"
 #include "tagflow/escape.hpp"
 
 namespace tagflow {
@@ -40,8 +41,6 @@ class Error : public std::invalid_argument {
  public:
   using std::invalid_argument::invalid_argument;
 };
-
-enum class ElementKind : std::uint8_t { kNormal, kVoid, kRawText };
 
 // Kind of an element by name (ASCII case-insensitive). `etree_voids` uses the void set of
 // Python's xml.etree HTML serializer (adds basefont, frame, isindex), for tagflow compatibility.

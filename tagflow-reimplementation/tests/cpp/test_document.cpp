@@ -1,6 +1,7 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <cctype>
 #include <cstdio>
 #include <sstream>
 #include <string>
@@ -59,6 +60,16 @@ TEST(TagflowDocument, EveryVoidElementOfTheHtmlStandardIsVoid) {
   }
   for (const char* name : {"colgroup", "div", "p", "template", "basefont"}) {
     EXPECT_EQ(tagflow::element_kind(name), tagflow::ElementKind::kNormal) << name;
+  }
+}
+
+TEST(TagflowDocument, ElementKindByNameIsTheTableKind) {
+  // doc.open(name) looks the kind up by name; doc.br() etc. have it compiled in from the table.
+  for (const auto& e : tagflow::kElements) {
+    std::string upper(e.name);
+    for (char& c : upper) c = static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    EXPECT_EQ(tagflow::element_kind(e.name), e.kind) << e.name;
+    EXPECT_EQ(tagflow::element_kind(upper), e.kind) << upper;
   }
 }
 

@@ -8,9 +8,10 @@ namespace echo {
 
 const std::string_view kHelp = R"(usage: echoload --port PORT [options]
 
-Drives a TCP echo server with fixed-size requests and verifies every echoed byte.
+Drives a TCP echo server (or, --mode http, an HTTP/1.1 server) with fixed-size requests
+and verifies every byte that comes back.
 
-  --host ADDR        server IPv4 address (default 127.0.0.1)
+  --host HOST        server name or IPv4/IPv6 address (default 127.0.0.1; localhost, ::1)
   --port PORT        server TCP port (required)
   -c, --connections N  connections (default 1)
   -t, --threads N    threads the connections are spread over (default 1)
@@ -22,12 +23,24 @@ Drives a TCP echo server with fixed-size requests and verifies every echoed byte
                      is measured from that intended time (default 0 = closed loop)
   --requests N       each connection completes exactly N requests, all measured, then stops
                      (no warm-up, no duration; for tests and cross-checks)
+  --mode echo|http   echo: the server echoes each request (default); http: each request is
+                     "GET /SIZE HTTP/1.1" on a keep-alive connection and the response must be
+                     status 200 with Content-Length SIZE and SIZE body bytes, byte i being
+                     'a' + i % 26 (abcd...zabc...); pipelined up to --depth
+  --connect-timeout SECONDS  all connections (opened in parallel) must be established
+                     within this (default 5); progress on stderr after 1 s
+  --stall-timeout SECONDS  a connection with a request outstanding and none completed for
+                     this long fails the run, named (default 3)
   --json             print one JSON object instead of text
   -h, --help         this help
 
 Output: requests/s, MB/s (payload, one direction), latency p50/p90/p99/p99.9/max in
-microseconds (HDR-style histogram, 0.1 % relative precision), echoload's own CPU use.
-Exit status: 0 ok; 1 the server failed (refused, reset, closed, wrong bytes); 2 bad usage.
+microseconds (HDR-style histogram, 0.1 % relative precision), echoload's own CPU use and
+per thread CPU and run-queue wait, the longest gap between completions and how many gaps
+were stalls (> 100 x p50 and > 10 ms), open loop: requests unanswered when the window closed
+(entered in the latency histogram at their age then).
+Exit status: 0 ok; 1 the server failed (refused, connect timeout, reset, closed, wrong bytes,
+malformed HTTP, no progress for --stall-timeout, no request completed); 2 bad usage.
 )";
 
 namespace {
@@ -95,6 +108,19 @@ Options parse_args(std::span<const std::string_view> args) {
     } else if (a == "--requests") {
       cfg.requests = static_cast<std::uint64_t>(
           in_range(a, value(), 1, 1'000'000'000'000LL, "1..1000000000000"));
+    } else if (a == "--mode") {
+      const std::string_view m = value();
+      if (m == "echo") {
+        cfg.protocol = Protocol::Echo;
+      } else if (m == "http") {
+        cfg.protocol = Protocol::Http;
+      } else {
+        throw UsageError("--mode must be echo or http, not '" + std::string(m) + "'");
+      }
+    } else if (a == "--connect-timeout") {
+      cfg.connect_timeout_s = parse_double(a, value());
+    } else if (a == "--stall-timeout") {
+      cfg.stall_timeout_s = parse_double(a, value());
     } else if (a == "--json") {
       o.json = true;
     } else {

@@ -34,6 +34,11 @@ class EchoServer {
 // stops being read until the rest is written (back-pressure, bounded memory).
 std::unique_ptr<EchoServer> make_epoll_server(const std::string& host, std::uint16_t port);
 
+// The same epoll loop answering HTTP/1.1 keep-alive "GET /<size>" requests (see http.hpp):
+// the ceiling for echoload --mode http. A malformed request gets a 400 and the connection
+// is closed.
+std::unique_ptr<EchoServer> make_epoll_http_server(const std::string& host, std::uint16_t port);
+
 // io_uring (liburing): one accept, one recv-or-send per connection in flight.
 // Throws std::runtime_error if the kernel refuses io_uring.
 std::unique_ptr<EchoServer> make_uring_server(const std::string& host, std::uint16_t port);

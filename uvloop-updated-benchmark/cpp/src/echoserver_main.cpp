@@ -11,14 +11,17 @@
 namespace {
 
 constexpr std::string_view kHelp =
-    R"(usage: echoserver [--engine epoll|io_uring] [--host ADDR] [--port PORT]
+    R"(usage: echoserver [--engine epoll|io_uring] [--protocol echo|http] [--host ADDR] [--port PORT]
 
 A single-threaded TCP echo server: the ceiling one core reaches on this machine.
 Prints "listening on ADDR:PORT" once it accepts connections (--port 0, the
 default, picks a free port), serves until SIGINT or SIGTERM, then exits 0.
 
   --engine epoll|io_uring   readiness (epoll) or completion (io_uring) based (default epoll)
-  --host ADDR               IPv4 address to listen on (default 127.0.0.1)
+  --protocol echo|http      echo (default), or HTTP/1.1 keep-alive: "GET /SIZE" is answered
+                            with status 200 and SIZE body bytes 'a' + i % 26, the workload of
+                            echoload --mode http (epoll engine only)
+  --host ADDR               name or IPv4/IPv6 address to listen on (default 127.0.0.1)
   --port PORT               TCP port (default 0: any free port)
 )";
 
@@ -36,7 +39,7 @@ extern "C" void on_signal(int) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  std::string engine = "epoll", host = "127.0.0.1";
+  std::string engine = "epoll", protocol = "echo", host = "127.0.0.1";
   long port = 0;
   for (int i = 1; i < argc; ++i) {
     const std::string_view a = argv[i];
@@ -49,6 +52,8 @@ int main(int argc, char** argv) {
       return 0;
     } else if (a == "--engine") {
       engine = value();
+    } else if (a == "--protocol") {
+      protocol = value();
     } else if (a == "--host") {
       host = value();
     } else if (a == "--port") {
@@ -65,16 +70,22 @@ int main(int argc, char** argv) {
   if (engine != "epoll" && engine != "io_uring") {
     usage_error("--engine must be epoll or io_uring, not '" + engine + "'");
   }
+  if (protocol != "echo" && protocol != "http") {
+    usage_error("--protocol must be echo or http, not '" + protocol + "'");
+  }
+  if (protocol == "http" && engine != "epoll") usage_error("--protocol http needs --engine epoll");
   std::signal(SIGPIPE, SIG_IGN);
   try {
     const auto p = static_cast<std::uint16_t>(port);
     std::unique_ptr<echo::EchoServer> server =
-        engine == "epoll" ? echo::make_epoll_server(host, p) : echo::make_uring_server(host, p);
+        protocol == "http"  ? echo::make_epoll_http_server(host, p)
+        : engine == "epoll" ? echo::make_epoll_server(host, p)
+                            : echo::make_uring_server(host, p);
     g_server = server.get();
     std::signal(SIGINT, on_signal);
     std::signal(SIGTERM, on_signal);
-    std::cout << "listening on " << host << ":" << server->port() << " (" << engine << ")"
-              << std::endl;
+    std::cout << "listening on " << host << ":" << server->port() << " (" << engine
+              << (protocol == "http" ? ", http" : "") << ")" << std::endl;
     server->run();
     g_server = nullptr;
   } catch (const std::exception& e) {

@@ -4,10 +4,12 @@
 
 #include <array>
 #include <cerrno>
+#include <string>
 #include <unordered_map>
 #include <vector>
 
 #include "echo_server.hpp"
+#include "http.hpp"
 
 namespace echo {
 namespace {
@@ -16,7 +18,8 @@ constexpr std::size_t kBuf = 64 * 1024;
 
 class EpollServer final : public EchoServer {
  public:
-  EpollServer(const std::string& host, std::uint16_t port) : EchoServer(host, port) {}
+  EpollServer(const std::string& host, std::uint16_t port, bool http)
+      : EchoServer(host, port), http_(http) {}
 
   void run() override {
     ep_.reset(::epoll_create1(EPOLL_CLOEXEC));
@@ -37,7 +40,9 @@ class EpollServer final : public EchoServer {
         if (fd == listener_.get()) {
           accept_all();
         } else if (auto it = conns_.find(fd); it != conns_.end()) {
-          if (!serve(fd, it->second, ev.events)) conns_.erase(it);
+          const bool open =
+              http_ ? serve_http(fd, it->second, ev.events) : serve(fd, it->second, ev.events);
+          if (!open) conns_.erase(it);
         }
       }
     }
@@ -48,6 +53,10 @@ class EpollServer final : public EchoServer {
     Fd fd;
     std::vector<char> pending;  // bytes read but not yet written back
     std::size_t off = 0;
+    // http: request bytes not yet parsed; responses not yet written (from out_off).
+    std::string in, out;
+    std::size_t out_off = 0;
+    bool close_after = false;  // a bad request was answered with 400: close once it is out
   };
 
   void watch(int fd, std::uint32_t events, int op) {
@@ -64,7 +73,8 @@ class EpollServer final : public EchoServer {
         if (errno == EINTR || errno == ECONNABORTED) continue;
         return;  // EAGAIN, or out of descriptors: retried on the next readiness
       }
-      Conn c{Fd(fd), {}, 0};
+      Conn c;
+      c.fd = Fd(fd);
       set_nodelay(fd);
       watch(fd, EPOLLIN, EPOLL_CTL_ADD);
       conns_.emplace(fd, std::move(c));
@@ -118,6 +128,63 @@ class EpollServer final : public EchoServer {
     return true;
   }
 
+  // HTTP/1.1 keep-alive (http.hpp): answers every complete "GET /<size>" with status 200 and
+  // <size> body bytes; pipelined requests are answered in order. Like the echo, stops reading
+  // while a response cannot be written in full. Returns false when the connection is finished.
+  bool serve_http(int fd, Conn& c, std::uint32_t events) {
+    if (c.out_off < c.out.size()) {
+      if (!(events & (EPOLLOUT | EPOLLERR | EPOLLHUP))) return true;
+      if (!write_out(c)) return false;
+      if (c.out_off < c.out.size()) return true;
+      if (c.close_after) return false;
+      watch(fd, EPOLLIN, EPOLL_CTL_MOD);
+    }
+    for (int rounds = 0; rounds < 16; ++rounds) {
+      const ssize_t r = ::read(fd, buf_.data(), buf_.size());
+      if (r == 0) return false;
+      if (r < 0) return errno == EAGAIN || errno == EINTR;
+      c.in.append(buf_.data(), static_cast<std::size_t>(r));
+      std::size_t pos = 0;
+      for (;;) {
+        const http::Parsed req = http::parse_request(std::string_view(c.in).substr(pos));
+        if (req.status == http::Parsed::Status::Incomplete) break;
+        if (req.status == http::Parsed::Status::Bad) {
+          c.out += http::bad_request();
+          c.close_after = true;
+          break;
+        }
+        http::append_response(c.out, req.size);
+        pos += req.consumed;
+      }
+      c.in.erase(0, pos);
+      if (!write_out(c)) return false;
+      if (c.out_off < c.out.size()) {
+        watch(fd, EPOLLOUT, EPOLL_CTL_MOD);  // stop reading until this is out
+        return true;
+      }
+      if (c.close_after) return false;
+      if (static_cast<std::size_t>(r) < buf_.size()) return true;
+    }
+    return true;
+  }
+
+  // Writes c.out from out_off; false on a connection error.
+  static bool write_out(Conn& c) {
+    while (c.out_off < c.out.size()) {
+      const ssize_t w =
+          ::send(c.fd.get(), c.out.data() + c.out_off, c.out.size() - c.out_off, MSG_NOSIGNAL);
+      if (w < 0) {
+        if (errno == EINTR) continue;
+        return errno == EAGAIN;
+      }
+      c.out_off += static_cast<std::size_t>(w);
+    }
+    c.out.clear();  // keeps its capacity for the next responses
+    c.out_off = 0;
+    return true;
+  }
+
+  bool http_;
   Fd ep_;
   std::unordered_map<int, Conn> conns_;
   std::array<char, kBuf> buf_{};
@@ -126,7 +193,11 @@ class EpollServer final : public EchoServer {
 }  // namespace
 
 std::unique_ptr<EchoServer> make_epoll_server(const std::string& host, std::uint16_t port) {
-  return std::unique_ptr<EchoServer>(new EpollServer(host, port));
+  return std::unique_ptr<EchoServer>(new EpollServer(host, port, false));
+}
+
+std::unique_ptr<EchoServer> make_epoll_http_server(const std::string& host, std::uint16_t port) {
+  return std::unique_ptr<EchoServer>(new EpollServer(host, port, true));
 }
 
 }  // namespace echo

@@ -74,4 +74,14 @@ std::int64_t Histogram::quantile(double q) const noexcept {
   return max_;
 }
 
+std::uint64_t Histogram::count_above(std::int64_t v) const noexcept {
+  if (count_ == 0 || v >= max_) return 0;
+  if (v < 0) return count_;
+  std::uint64_t n = 0;
+  for (std::size_t i = index_of(static_cast<std::uint64_t>(v)) + 1; i < counts_.size(); ++i) {
+    n += counts_[i];
+  }
+  return n;
+}
+
 }  // namespace echo

@@ -30,6 +30,10 @@ class Histogram {
   // reported as the upper edge of v's bucket (clamped to max()), like HdrHistogram.
   [[nodiscard]] std::int64_t quantile(double q) const noexcept;
 
+  // How many recorded values are above v, counting whole buckets: those whose every value
+  // is above v (so a value within 0.1 % of v may be left out).
+  [[nodiscard]] std::uint64_t count_above(std::int64_t v) const noexcept;
+
   // Bucket arithmetic, exposed for tests.
   [[nodiscard]] static std::size_t index_of(std::uint64_t value) noexcept;
   [[nodiscard]] static std::uint64_t lower_bound(std::size_t index) noexcept;

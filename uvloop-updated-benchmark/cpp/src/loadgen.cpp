@@ -1,5 +1,6 @@
 #include "loadgen.hpp"
 
+#include <fcntl.h>
 #include <sys/epoll.h>
 #include <sys/resource.h>
 #include <sys/uio.h>
@@ -10,6 +11,7 @@
 #include <atomic>
 #include <cerrno>
 #include <cmath>
+#include <cstdio>
 #include <cstring>
 #include <memory>
 #include <mutex>
@@ -18,6 +20,7 @@
 #include <thread>
 #include <vector>
 
+#include "http.hpp"
 #include "net.hpp"
 
 namespace echo {
@@ -72,32 +75,73 @@ class ErrorSlot {
   std::atomic<bool> failed_{false};
 };
 
+// CPU time and run-queue wait of the calling thread.
+struct ThreadClock {
+  double cpu_s = 0;
+  double runq_s = -1;  // -1: schedstat unreadable
+  static ThreadClock take() {
+    ThreadClock c;
+    timespec ts{};
+    ::clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+    c.cpu_s = static_cast<double>(ts.tv_sec) + static_cast<double>(ts.tv_nsec) / 1e9;
+    // schedstat: ns on CPU, ns waiting on a run queue, time slices.
+    char path[64];
+    std::snprintf(path, sizeof path, "/proc/self/task/%d/schedstat", static_cast<int>(::gettid()));
+    const Fd fd(::open(path, O_RDONLY | O_CLOEXEC));
+    std::array<char, 128> buf{};
+    if (fd.valid()) {
+      const ssize_t n = ::read(fd.get(), buf.data(), buf.size() - 1);
+      unsigned long long on_cpu = 0, waited = 0;
+      if (n > 0 && std::sscanf(buf.data(), "%llu %llu", &on_cpu, &waited) == 2) {
+        c.runq_s = static_cast<double>(waited) / 1e9;
+      }
+    }
+    return c;
+  }
+};
+
 struct Conn {
   Fd fd;
   int id = 0;
   std::uint64_t issued = 0;          // requests handed to the send side
   std::uint64_t completed = 0;       // responses fully received and verified
   std::uint64_t sent = 0;            // stream bytes written
-  std::uint64_t received = 0;        // stream bytes read and verified
+  std::uint64_t received = 0;        // stream bytes read (and, echo, verified)
   std::int64_t phase_ns = 0;         // open loop: offset of this connection's schedule
+  std::int64_t busy_since = 0;       // last completion, or when work arrived on an idle conn
   std::vector<std::int64_t> stamps;  // closed loop: issue time of request k at k % depth
+  std::optional<http::ResponseReader> http;
   bool want_out = false;
+};
+
+// What every worker shares, read-only.
+struct Plan {
+  const LoadConfig& cfg;
+  const std::vector<unsigned char>& pattern;  // echo: payload windows; http: the body
+  const std::string& request;                 // http: the request every connection repeats
+  std::int64_t t0, from, to;
 };
 
 class Worker {
  public:
-  Worker(const LoadConfig& cfg, const std::vector<unsigned char>& pattern, ErrorSlot& errors,
-         std::int64_t t0, std::int64_t measure_from, std::int64_t measure_to)
-      : cfg_(cfg),
-        pattern_(pattern),
+  Worker(const Plan& plan, ErrorSlot& errors)
+      : cfg_(plan.cfg),
+        pattern_(plan.pattern),
+        request_(plan.request),
         errors_(errors),
-        t0_(t0),
-        from_(measure_from),
-        to_(measure_to),
-        interval_ns_(cfg.rate > 0 ? 1e9 * cfg.connections / cfg.rate : 0.0),
+        t0_(plan.t0),
+        from_(plan.from),
+        to_(plan.to),
+        interval_ns_(cfg_.rate > 0 ? 1e9 * cfg_.connections / cfg_.rate : 0.0),
+        stall_ns_(static_cast<std::int64_t>(cfg_.stall_timeout_s * 1e9)),
+        check_every_ns_(std::clamp<std::int64_t>(stall_ns_ / 10, 1'000'000, 100'000'000)),
+        unit_(cfg_.protocol == Protocol::Http ? request_.size() : cfg_.size),
         buf_(new unsigned char[kReadBuf]) {}
 
-  void add(Conn conn) { conns_.push_back(std::make_unique<Conn>(std::move(conn))); }
+  void add(Conn conn) {
+    if (cfg_.protocol == Protocol::Http) conn.http.emplace(pattern_.data(), cfg_.size);
+    conns_.push_back(std::make_unique<Conn>(std::move(conn)));
+  }
 
   void run() noexcept {
     try {
@@ -109,12 +153,16 @@ class Worker {
     }
   }
 
-  std::uint64_t requests = 0, bytes = 0, late = 0;
+  ThreadStats stats;
+  std::uint64_t bytes = 0, unfinished = 0;
   Histogram latency;
+  Histogram gaps;  // ns: for each completion, the time since the previous progress
 
  private:
   [[nodiscard]] bool open_loop() const { return cfg_.rate > 0; }
   [[nodiscard]] bool counted() const { return cfg_.requests > 0; }
+  [[nodiscard]] bool http() const { return cfg_.protocol == Protocol::Http; }
+  [[nodiscard]] bool in_window(std::int64_t t) const { return t >= from_ && t < to_; }
 
   [[nodiscard]] std::int64_t due(const Conn& c, std::uint64_t k) const {
     return t0_ + c.phase_ns +
@@ -123,29 +171,42 @@ class Worker {
   [[nodiscard]] bool may_issue(const Conn& c) const {
     return !counted() || c.issued < cfg_.requests;
   }
+  [[nodiscard]] const unsigned char* unit_data(std::uint64_t k) const {
+    return http() ? reinterpret_cast<const unsigned char*>(request_.data())
+                  : pattern_.data() + (k % kShifts);
+  }
 
   void loop() {
     ep_.reset(::epoll_create1(EPOLL_CLOEXEC));
     if (!ep_.valid()) throw_sys("epoll_create1");
+    stats.connections = static_cast<int>(conns_.size());
+    std::int64_t now = now_ns();
+    begin_window(now);
     for (auto& c : conns_) {
-      set_nonblocking(c->fd.get());
       epoll_event ev{};
       ev.events = EPOLLIN;
       ev.data.ptr = c.get();
       if (::epoll_ctl(ep_.get(), EPOLL_CTL_ADD, c->fd.get(), &ev) < 0) throw_sys("epoll_ctl");
       if (!open_loop()) {
         c->stamps.assign(static_cast<std::size_t>(cfg_.depth), 0);
-        const std::int64_t now = now_ns();
-        for (int i = 0; i < cfg_.depth && may_issue(*c); ++i) issue_closed(*c, now);
+        for (int i = 0; i < cfg_.depth && may_issue(*c); ++i) issue(*c, now);
         flush(*c);
       }
     }
-    std::array<epoll_event, 256> events{};
+    // One wake-up serves every ready socket (up to 1024 of them).
+    std::vector<epoll_event> events(std::clamp<std::size_t>(conns_.size(), 16, 1024));
+    std::int64_t next_check = now + check_every_ns_;
     for (;;) {
-      const std::int64_t now = now_ns();
+      now = now_ns();
       if (errors_.failed()) return;
+      begin_window(now);
       if (counted() ? all_done() : now >= to_) break;
-      std::int64_t wake = counted() ? now + 100'000'000 : to_;
+      if (now >= next_check) {
+        check_stalls(now);
+        next_check = now + check_every_ns_;
+      }
+      std::int64_t wake = counted() ? next_check : std::min(next_check, to_);
+      if (!window_begun_) wake = std::min(wake, from_);
       if (open_loop()) wake = std::min(wake, issue_due(now));
       const std::int64_t wait = std::max<std::int64_t>(0, wake - now);
       timespec ts{wait / 1'000'000'000, wait % 1'000'000'000};
@@ -162,14 +223,70 @@ class Worker {
         if (ev & EPOLLOUT) flush(c);
       }
     }
-    if (open_loop()) {
-      for (auto& c : conns_) late += c->issued - c->completed;
+    end_window(counted() ? now : to_);
+  }
+
+  // Samples this thread's clocks once, as it crosses the start of the measured window.
+  void begin_window(std::int64_t now) {
+    if (window_begun_ || now < from_) return;
+    window_begun_ = true;
+    clock0_ = ThreadClock::take();
+  }
+
+  void end_window(std::int64_t end) {
+    const ThreadClock clock1 = ThreadClock::take();
+    stats.cpu_s = clock1.cpu_s - clock0_.cpu_s;
+    if (clock0_.runq_s >= 0 && clock1.runq_s >= 0) {
+      stats.runqueue_wait_s = clock1.runq_s - clock0_.runq_s;
     }
+    if (outstanding_ > 0) record_gap(end);  // the trailing gap is a gap too
+    if (open_loop() && !counted()) {
+      // Every request due before the window closed and not answered: a timeout, entered
+      // at its age.
+      for (auto& c : conns_) {
+        for (std::uint64_t k = c->completed; due(*c, k) < end; ++k) {
+          latency.record(end - due(*c, k));
+          ++unfinished;
+        }
+      }
+    }
+  }
+
+  void record_gap(std::int64_t now) {
+    const std::int64_t gap = now - std::max(progress_ns_, from_);
+    gaps.record(gap);
+    stats.max_gap_ns = std::max(stats.max_gap_ns, gap);
+    progress_ns_ = now;
   }
 
   [[nodiscard]] bool all_done() const {
     return std::all_of(conns_.begin(), conns_.end(),
                        [&](const auto& c) { return c->completed >= cfg_.requests; });
+  }
+
+  // A connection with requests outstanding and nothing completed for stall_timeout fails the
+  // run, naming it (and how many more are stuck).
+  void check_stalls(std::int64_t now) {
+    std::vector<const Conn*> stuck;
+    for (const auto& c : conns_) {
+      if (c->issued > c->completed && now - c->busy_since > stall_ns_) stuck.push_back(c.get());
+    }
+    if (stuck.empty()) return;
+    const Conn& c = *stuck.front();
+    std::ostringstream msg;
+    msg.precision(3);
+    msg << "no progress for " << cfg_.stall_timeout_s << " s (--stall-timeout) on connection"
+        << (stuck.size() > 1 ? "s " : " ");
+    for (std::size_t i = 0; i < stuck.size() && i < 8; ++i) msg << (i ? ", " : "") << stuck[i]->id;
+    if (stuck.size() > 8) msg << " and " << stuck.size() - 8 << " more";
+    msg << ": connection " << c.id << " has " << c.issued - c.completed
+        << " request(s) outstanding after " << c.completed << " completed, " << c.received
+        << " bytes received ("
+        << (c.completed == 0 ? "never answered: not accepted yet (listen backlog full?), or "
+                               "the server does not reply"
+                             : "is the server stopped or stuck?")
+        << ")";
+    throw LoadError(LoadError::Kind::Stall, msg.str());
   }
 
   // Open loop: issue every request whose time has come; returns the next due time.
@@ -178,7 +295,7 @@ class Worker {
     for (auto& c : conns_) {
       bool any = false;
       while (may_issue(*c) && due(*c, c->issued) <= now) {
-        ++c->issued;
+        issue(*c, now);
         any = true;
       }
       if (any) flush(*c);
@@ -187,22 +304,23 @@ class Worker {
     return next;
   }
 
-  void issue_closed(Conn& c, std::int64_t now) {
-    c.stamps[c.issued % c.stamps.size()] = now;
+  void issue(Conn& c, std::int64_t now) {
+    if (c.issued == c.completed) c.busy_since = now;
+    if (outstanding_++ == 0) progress_ns_ = now;
+    if (!open_loop()) c.stamps[c.issued % c.stamps.size()] = now;
     ++c.issued;
   }
 
   // Writes as much of the issued-but-unsent stream as the socket takes.
   void flush(Conn& c) {
-    const std::uint64_t size = cfg_.size;
-    while (c.sent < c.issued * size) {
+    while (c.sent < c.issued * unit_) {
       std::array<iovec, 16> iov{};
       std::size_t n_iov = 0;
       std::uint64_t pos = c.sent;
-      while (n_iov < iov.size() && pos < c.issued * size) {
-        const std::uint64_t k = pos / size, off = pos % size;
-        const std::size_t len = static_cast<std::size_t>(size - off);
-        iov[n_iov].iov_base = const_cast<unsigned char*>(pattern_.data() + (k % kShifts) + off);
+      while (n_iov < iov.size() && pos < c.issued * unit_) {
+        const std::uint64_t k = pos / unit_, off = pos % unit_;
+        const auto len = static_cast<std::size_t>(unit_ - off);
+        iov[n_iov].iov_base = const_cast<unsigned char*>(unit_data(k) + off);
         iov[n_iov].iov_len = len;
         ++n_iov;
         pos += len;
@@ -215,7 +333,7 @@ class Worker {
       }
       c.sent += static_cast<std::uint64_t>(w);
     }
-    const bool want = c.sent < c.issued * size;
+    const bool want = c.sent < c.issued * unit_;
     if (want != c.want_out) {
       epoll_event ev{};
       ev.events = EPOLLIN | (want ? EPOLLOUT : 0u);
@@ -226,7 +344,6 @@ class Worker {
   }
 
   void on_readable(Conn& c) {
-    const std::uint64_t size = cfg_.size;
     for (;;) {
       const ssize_t r = ::read(c.fd.get(), buf_.get(), kReadBuf);
       if (r < 0) {
@@ -236,50 +353,82 @@ class Worker {
       }
       if (r == 0) {
         throw LoadError(LoadError::Kind::Closed,
-                        "the server closed connection " + std::to_string(c.id) + " after echoing " +
-                            std::to_string(c.received) + " of " + std::to_string(c.sent) +
-                            " bytes sent (did the server die?)");
+                        "the server closed connection " + std::to_string(c.id) + " after " +
+                            std::to_string(c.completed) + " of " + std::to_string(c.issued) +
+                            " responses, " + std::to_string(c.received) + " of " +
+                            std::to_string(c.sent) + " bytes (did the server die?)");
       }
-      const auto got = static_cast<std::uint64_t>(r);
-      if (c.received + got > c.sent) {
-        throw LoadError(LoadError::Kind::Mismatch,
-                        "connection " + std::to_string(c.id) + ": the server sent " +
-                            std::to_string(c.received + got) + " bytes but was only sent " +
-                            std::to_string(c.sent) + " (not an echo server?)");
-      }
+      const auto got = static_cast<std::size_t>(r);
       const std::int64_t now = now_ns();
-      std::uint64_t done = 0;
-      bool issued = false;
-      while (done < got) {
-        const std::uint64_t k = c.received / size, off = c.received % size;
-        const std::uint64_t len = std::min(size - off, got - done);
-        const unsigned char* want = pattern_.data() + (k % kShifts) + off;
-        if (std::memcmp(buf_.get() + done, want, static_cast<std::size_t>(len)) != 0) {
-          mismatch(c, k, off, buf_.get() + done, want, len);
-        }
-        c.received += len;
-        done += len;
-        if (off + len == size) {
-          complete(c, k, now);
-          if (!open_loop() && may_issue(c)) {
-            issue_closed(c, now);
-            issued = true;
-          }
-        }
-      }
+      const bool issued = http() ? consume_http(c, got, now) : consume_echo(c, got, now);
       if (issued) flush(c);
-      if (static_cast<std::size_t>(r) < kReadBuf) return;
+      if (got < kReadBuf) return;
     }
   }
 
-  void complete(Conn& c, std::uint64_t k, std::int64_t now) {
+  // Verifies echoed bytes; returns whether a new request was issued (closed loop).
+  bool consume_echo(Conn& c, std::size_t got, std::int64_t now) {
+    const std::uint64_t size = cfg_.size;
+    if (c.received + got > c.sent) {
+      throw LoadError(LoadError::Kind::Mismatch,
+                      "connection " + std::to_string(c.id) + ": the server sent " +
+                          std::to_string(c.received + got) + " bytes but was only sent " +
+                          std::to_string(c.sent) + " (not an echo server?)");
+    }
+    std::uint64_t done = 0;
+    bool issued = false;
+    while (done < got) {
+      const std::uint64_t k = c.received / size, off = c.received % size;
+      const std::uint64_t len = std::min<std::uint64_t>(size - off, got - done);
+      const unsigned char* want = pattern_.data() + (k % kShifts) + off;
+      if (std::memcmp(buf_.get() + done, want, static_cast<std::size_t>(len)) != 0) {
+        mismatch(c, k, off, buf_.get() + done, want, len);
+      }
+      c.received += len;
+      done += len;
+      if (off + len == size) issued |= complete(c, k, now);
+    }
+    return issued;
+  }
+
+  bool consume_http(Conn& c, std::size_t got, std::int64_t now) {
+    std::uint64_t n = 0;
+    try {
+      n = c.http->feed(buf_.get(), got);
+    } catch (const http::Error& e) {
+      throw LoadError(e.wrong_body() ? LoadError::Kind::Mismatch : LoadError::Kind::Protocol,
+                      "connection " + std::to_string(c.id) + ", response " +
+                          std::to_string(c.completed) + ": " + e.what());
+    }
+    c.received += got;
+    if (c.completed + n > c.issued || (c.completed + n == c.issued && !c.http->idle())) {
+      throw LoadError(LoadError::Kind::Protocol,
+                      "connection " + std::to_string(c.id) + ": the server sent more responses (" +
+                          std::to_string(c.completed + n) + "+) than requests (" +
+                          std::to_string(c.issued) + ")");
+    }
+    bool issued = false;
+    for (std::uint64_t i = 0; i < n; ++i) issued |= complete(c, c.completed, now);
+    return issued;
+  }
+
+  // Request k of c is answered; returns whether a new one was issued (closed loop).
+  bool complete(Conn& c, std::uint64_t k, std::int64_t now) {
     ++c.completed;
+    --outstanding_;
+    c.busy_since = now;
     const std::int64_t start = open_loop() ? due(c, k) : c.stamps[k % c.stamps.size()];
-    if (counted() || (now >= from_ && now < to_)) {
-      ++requests;
+    if (counted() || in_window(now)) {
+      ++stats.requests;
       bytes += cfg_.size;
       latency.record(now - start);
+      record_gap(now);
+    } else {
+      progress_ns_ = now;
     }
+    if (open_loop() || !may_issue(c)) return false;
+    issue(c, now);
+    return true;
   }
 
   [[noreturn]] static void mismatch(const Conn& c, std::uint64_t k, std::uint64_t off,
@@ -299,7 +448,7 @@ class Worker {
       throw LoadError(LoadError::Kind::Reset,
                       sys_error(where + ": " + op +
                                     " failed, the server reset the connection "
-                                    "after echoing " +
+                                    "after " +
                                     std::to_string(c.received) + " bytes",
                                 err));
     }
@@ -308,12 +457,19 @@ class Worker {
 
   const LoadConfig& cfg_;
   const std::vector<unsigned char>& pattern_;
+  const std::string& request_;
   ErrorSlot& errors_;
   std::int64_t t0_, from_, to_;
   double interval_ns_;
+  std::int64_t stall_ns_, check_every_ns_;
+  std::uint64_t unit_;  // bytes per request on the wire
   std::unique_ptr<unsigned char[]> buf_;
   std::vector<std::unique_ptr<Conn>> conns_;
   Fd ep_;
+  std::uint64_t outstanding_ = 0;  // requests issued and not completed, all connections
+  std::int64_t progress_ns_ = 0;   // last completion, or when work arrived on an idle thread
+  bool window_begun_ = false;
+  ThreadClock clock0_;
 };
 
 void sleep_until(std::int64_t t, const ErrorSlot& errors) {
@@ -326,10 +482,34 @@ void sleep_until(std::int64_t t, const ErrorSlot& errors) {
   }
 }
 
+// Raises the soft open-file limit as far as `needed` asks and the hard limit allows; throws
+// when even the hard limit is too low.
+void ensure_fd_limit(int connections) {
+  rlimit lim{};
+  if (::getrlimit(RLIMIT_NOFILE, &lim) < 0) return;
+  const rlim_t needed = static_cast<rlim_t>(connections) + 64;
+  if (lim.rlim_cur != RLIM_INFINITY && lim.rlim_cur < needed) {
+    const rlim_t hard = lim.rlim_max;
+    lim.rlim_cur = hard == RLIM_INFINITY ? needed : std::min(needed, hard);
+    ::setrlimit(RLIMIT_NOFILE, &lim);
+    if (lim.rlim_cur < needed) {
+      throw LoadError(LoadError::Kind::Connect,
+                      std::to_string(connections) + " connections need " + std::to_string(needed) +
+                          " file descriptors; the limit is " + std::to_string(hard) +
+                          " (raise it with ulimit -n)");
+    }
+  }
+}
+
 }  // namespace
+
+std::int64_t stall_threshold_ns(std::int64_t median_ns) noexcept {
+  return std::max<std::int64_t>(100 * median_ns, 10'000'000);
+}
 
 std::string validate(const LoadConfig& cfg) {
   if (cfg.port == 0) return "--port is required (the echo server's TCP port, 1-65535)";
+  if (cfg.host.empty()) return "--host must not be empty";
   if (cfg.connections < 1 || cfg.connections > 100000) return "--connections must be 1..100000";
   if (cfg.threads < 1 || cfg.threads > cfg.connections) {
     return "--threads must be between 1 and the number of connections";
@@ -341,26 +521,62 @@ std::string validate(const LoadConfig& cfg) {
     return "--duration must be > 0 and at most 86400 seconds";
   }
   if (!(cfg.rate >= 0) || cfg.rate > 1e8) return "--rate must be 0 (closed loop) .. 1e8 req/s";
+  if (!(cfg.connect_timeout_s >= 0.001) || cfg.connect_timeout_s > 3600) {
+    return "--connect-timeout must be 0.001..3600 seconds";
+  }
+  if (!(cfg.stall_timeout_s >= 0.001) || cfg.stall_timeout_s > 86400) {
+    return "--stall-timeout must be 0.001..86400 seconds";
+  }
   return "";
 }
 
-LoadResult run_load(const LoadConfig& cfg) {
+namespace {
+
+// "host:port" for the Host header; an IPv6 literal goes in brackets.
+std::string host_port(const LoadConfig& cfg) {
+  const bool v6 = cfg.host.find(':') != std::string::npos;
+  return (v6 ? "[" + cfg.host + "]" : cfg.host) + ":" + std::to_string(cfg.port);
+}
+
+std::string json_escaped(std::string_view s) {
+  std::string out;
+  for (const char ch : s) {
+    if (ch == '"' || ch == '\\') {
+      out += '\\';
+      out += ch;
+    } else if (static_cast<unsigned char>(ch) < 0x20) {
+      char esc[8];
+      std::snprintf(esc, sizeof esc, "\\u%04x", ch);
+      out += esc;
+    } else {
+      out += ch;
+    }
+  }
+  return out;
+}
+
+std::vector<unsigned char> make_http_body(std::size_t size) {
+  std::vector<unsigned char> body(size);
+  for (std::size_t i = 0; i < size; ++i) body[i] = http::body_byte(i);
+  return body;
+}
+
+}  // namespace
+
+LoadResult run_load(const LoadConfig& cfg, std::ostream* progress) {
   if (const std::string bad = validate(cfg); !bad.empty()) throw std::invalid_argument(bad);
-  const auto pattern = make_pattern(cfg.size);
+  const bool is_http = cfg.protocol == Protocol::Http;
+  const auto pattern = is_http ? make_http_body(cfg.size) : make_pattern(cfg.size);
+  const std::string request = is_http ? http::request(cfg.size, host_port(cfg)) : std::string();
   ErrorSlot errors;
 
-  std::vector<Conn> conns;
-  conns.reserve(static_cast<std::size_t>(cfg.connections));
-  for (int i = 0; i < cfg.connections; ++i) {
-    Conn c;
-    c.id = i;
-    try {
-      c.fd = connect_tcp(cfg.host, cfg.port);
-    } catch (const std::exception& e) {
-      throw LoadError(LoadError::Kind::Connect,
-                      "connection " + std::to_string(i) + ": " + e.what());
-    }
-    conns.push_back(std::move(c));
+  ensure_fd_limit(cfg.connections);
+  const std::int64_t connect_start = now_ns();
+  std::vector<Fd> fds;
+  try {
+    fds = connect_many(cfg.host, cfg.port, cfg.connections, cfg.connect_timeout_s, progress);
+  } catch (const std::exception& e) {
+    throw LoadError(LoadError::Kind::Connect, e.what());
   }
 
   const std::int64_t t0 = now_ns();
@@ -369,15 +585,17 @@ LoadResult run_load(const LoadConfig& cfg) {
   const std::int64_t from = counted ? t0 : t0 + s_to_ns(cfg.warmup_s);
   const std::int64_t to = counted ? INT64_MAX : from + s_to_ns(cfg.duration_s);
   const double interval = cfg.rate > 0 ? 1e9 * cfg.connections / cfg.rate : 0.0;
+  const Plan plan{cfg, pattern, request, t0, from, to};
 
   std::vector<std::unique_ptr<Worker>> workers;
-  for (int t = 0; t < cfg.threads; ++t) {
-    workers.push_back(std::make_unique<Worker>(cfg, pattern, errors, t0, from, to));
-  }
-  for (auto& c : conns) {
+  for (int t = 0; t < cfg.threads; ++t) workers.push_back(std::make_unique<Worker>(plan, errors));
+  for (int i = 0; i < cfg.connections; ++i) {
+    Conn c;
+    c.id = i;
+    c.fd = std::move(fds[static_cast<std::size_t>(i)]);
     // Spread the connections' schedules evenly over one interval.
-    c.phase_ns = static_cast<std::int64_t>(interval * c.id / cfg.connections);
-    workers[static_cast<std::size_t>(c.id % cfg.threads)]->add(std::move(c));
+    c.phase_ns = static_cast<std::int64_t>(interval * i / cfg.connections);
+    workers[static_cast<std::size_t>(i % cfg.threads)]->add(std::move(c));
   }
 
   CpuSample cpu0 = CpuSample::take();
@@ -394,15 +612,32 @@ LoadResult run_load(const LoadConfig& cfg) {
   errors.rethrow();
 
   LoadResult r;
+  Histogram gaps;
   for (const auto& w : workers) {
-    r.requests += w->requests;
+    r.requests += w->stats.requests;
     r.bytes += w->bytes;
-    r.issued_late += w->late;
+    r.unfinished += w->unfinished;
     r.latency.merge(w->latency);
+    gaps.merge(w->gaps);
+    r.max_gap_ns = std::max(r.max_gap_ns, w->stats.max_gap_ns);
+    r.threads.push_back(w->stats);
   }
+  r.connect_s = static_cast<double>(t0 - connect_start) / 1e9;
   r.seconds = static_cast<double>(end - from) / 1e9;  // counted: from == t0
   r.cpu_user_s = cpu1.user - cpu0.user;
   r.cpu_sys_s = cpu1.sys - cpu0.sys;
+  if (r.requests == 0) {
+    std::ostringstream msg;
+    msg.precision(3);
+    msg << "no request completed in the measured window (" << r.seconds << " s, " << cfg.connections
+        << " connection(s)";
+    if (r.unfinished) msg << ", " << r.unfinished << " request(s) unanswered";
+    msg << "): the server accepts connections but does not reply";
+    throw LoadError(LoadError::Kind::Stall, msg.str());
+  }
+  // Stalls: completion gaps far above the typical latency (percentile of completed ones).
+  r.stall_threshold_ns = stall_threshold_ns(r.latency.quantile(0.5));
+  r.stalls = gaps.count_above(r.stall_threshold_ns);
   return r;
 }
 
@@ -410,14 +645,43 @@ std::string to_json(const LoadConfig& cfg, const LoadResult& r) {
   const auto us = [](std::int64_t ns) { return static_cast<double>(ns) / 1e3; };
   std::ostringstream o;
   o.precision(10);
-  o << "{\"host\":\"" << cfg.host << "\",\"port\":" << cfg.port
-    << ",\"connections\":" << cfg.connections << ",\"threads\":" << cfg.threads
+  double cpu_total = 0, runq_total = 0;
+  bool runq_known = true;
+  o << "{\"host\":\"" << json_escaped(cfg.host) << "\",\"port\":" << cfg.port
+    << ",\"connections\":" << cfg.connections << ",\"threads\":[";
+  for (std::size_t i = 0; i < r.threads.size(); ++i) {
+    const ThreadStats& t = r.threads[i];
+    o << (i ? "," : "") << "{\"connections\":" << t.connections << ",\"requests\":" << t.requests
+      << ",\"cpu_s\":" << t.cpu_s << ",\"runqueue_wait_s\":";
+    if (t.runqueue_wait_s >= 0) {
+      o << t.runqueue_wait_s;
+    } else {
+      o << "null";
+    }
+    o << ",\"max_gap_us\":" << us(t.max_gap_ns) << "}";
+    cpu_total += t.cpu_s;
+    runq_total += t.runqueue_wait_s;
+    runq_known = runq_known && t.runqueue_wait_s >= 0;
+  }
+  o << "],\"threads_total\":{\"count\":" << r.threads.size() << ",\"cpu_s\":" << cpu_total
+    << ",\"runqueue_wait_s\":";
+  if (runq_known) {
+    o << runq_total;
+  } else {
+    o << "null";
+  }
+  o << ",\"requests\":" << r.requests << "}"
+    << ",\"protocol\":\"" << (cfg.protocol == Protocol::Http ? "http" : "echo") << "\""
     << ",\"size\":" << cfg.size << ",\"depth\":" << cfg.depth << ",\"mode\":\""
     << (cfg.rate > 0 ? "open" : "closed") << "\",\"target_rate\":" << cfg.rate
     << ",\"warmup_s\":" << (cfg.requests ? 0.0 : cfg.warmup_s) << ",\"seconds\":" << r.seconds
-    << ",\"requests\":" << r.requests << ",\"bytes\":" << r.bytes
-    << ",\"req_per_s\":" << r.req_per_s() << ",\"mb_per_s\":" << r.mb_per_s()
-    << ",\"queued_at_end\":" << r.issued_late << ",\"verified\":true"
+    << ",\"connect_s\":" << r.connect_s << ",\"connect_timeout_s\":" << cfg.connect_timeout_s
+    << ",\"stall_timeout_s\":" << cfg.stall_timeout_s << ",\"requests\":" << r.requests
+    << ",\"bytes\":" << r.bytes << ",\"req_per_s\":" << r.req_per_s()
+    << ",\"mb_per_s\":" << r.mb_per_s() << ",\"unfinished_at_end\":" << r.unfinished
+    << ",\"queued_at_end\":" << r.unfinished << ",\"verified\":true"
+    << ",\"max_gap_us\":" << us(r.max_gap_ns)
+    << ",\"stall_threshold_us\":" << us(r.stall_threshold_ns) << ",\"stalls\":" << r.stalls
     << ",\"cpu\":{\"user_s\":" << r.cpu_user_s << ",\"sys_s\":" << r.cpu_sys_s
     << ",\"cores\":" << r.cpu_cores() << "}"
     << ",\"latency_us\":{\"count\":" << r.latency.count() << ",\"min\":" << us(r.latency.min())

@@ -9,20 +9,32 @@
 // open loop (rate > 0): request k of a connection is due at t0 + phase + k/r;
 //   it is issued when due whatever the server's state, and its latency is
 //   measured from that intended time, so a stalled server shows up as latency
-//   (no coordinated omission).
+//   (no coordinated omission). Requests still unanswered when the window closes
+//   are counted (unfinished) and entered in the histogram at their age then.
+// http mode: the same loops over HTTP/1.1 keep-alive GETs (see http.hpp).
+//
+// Nothing wrong looks like success: connects have a timeout, a connection with a
+// request outstanding and no completion for stall_timeout_s fails the run naming
+// it, and a run that completes no request in its window fails. Shorter stalls are
+// reported: the longest time a thread had requests outstanding and none
+// completed (max gap), and how many such gaps exceeded max(100 x p50, 10 ms).
 #pragma once
 
 #include <cstddef>
 #include <cstdint>
+#include <iosfwd>
 #include <stdexcept>
 #include <string>
+#include <vector>
 
 #include "histogram.hpp"
 
 namespace echo {
 
+enum class Protocol { Echo, Http };
+
 struct LoadConfig {
-  std::string host = "127.0.0.1";
+  std::string host = "127.0.0.1";  // a name or an IPv4/IPv6 literal (getaddrinfo)
   std::uint16_t port = 0;
   int connections = 1;
   int threads = 1;
@@ -33,10 +45,26 @@ struct LoadConfig {
   double rate = 0.0;           // total requests/s over all connections; 0 = closed loop
   std::uint64_t requests = 0;  // >0: each connection completes exactly this many, then stops
                                // (no warm-up; the whole run is measured)
+  Protocol protocol = Protocol::Echo;
+  double connect_timeout_s = 5.0;  // all connections established within this, or fail
+  double stall_timeout_s = 3.0;    // a connection with work outstanding and no completion
+                                   // for this long fails the run
 };
+
+// A completion gap above this is flagged as a stall: max(100 x median latency, 10 ms).
+[[nodiscard]] std::int64_t stall_threshold_ns(std::int64_t median_ns) noexcept;
 
 // Checks ranges and consistency; returns "" or a message naming the bad option.
 [[nodiscard]] std::string validate(const LoadConfig& cfg);
+
+// One worker thread over the measured window.
+struct ThreadStats {
+  int connections = 0;
+  std::uint64_t requests = 0;   // completed in the window
+  double cpu_s = 0;             // CLOCK_THREAD_CPUTIME_ID
+  double runqueue_wait_s = -1;  // /proc/self/task/<tid>/schedstat field 2; -1: unavailable
+  std::int64_t max_gap_ns = 0;  // longest time with requests outstanding and none completed
+};
 
 struct LoadResult {
   std::uint64_t requests = 0;  // completed inside the measured window
@@ -44,8 +72,14 @@ struct LoadResult {
   double seconds = 0;          // length of the measured window
   double cpu_user_s = 0;       // echoload's own CPU time during the window
   double cpu_sys_s = 0;
-  std::uint64_t issued_late = 0;  // open loop: requests still queued when the window closed
-  Histogram latency;              // ns, one entry per completed request in the window
+  std::uint64_t unfinished = 0;  // open loop: requests due but unanswered when the window closed
+  Histogram latency;     // ns, one entry per completed request in the window (+ each unfinished
+                         // one at its age when the window closed)
+  double connect_s = 0;  // time to establish all connections
+  std::int64_t max_gap_ns = 0;  // the longest gap over all threads (see ThreadStats)
+  std::int64_t stall_threshold_ns = 0;
+  std::uint64_t stalls = 0;  // gaps longer than stall_threshold_ns
+  std::vector<ThreadStats> threads;
 
   [[nodiscard]] double req_per_s() const {
     return seconds > 0 ? static_cast<double>(requests) / seconds : 0;
@@ -62,7 +96,9 @@ struct LoadResult {
 // What went wrong, for the message and the exit status.
 class LoadError : public std::runtime_error {
  public:
-  enum class Kind { Connect, Reset, Closed, Mismatch, Io };
+  // Stall: no progress for stall_timeout_s, or no request completed at all.
+  // Protocol: a malformed HTTP response.
+  enum class Kind { Connect, Reset, Closed, Mismatch, Io, Stall, Protocol };
   LoadError(Kind kind, const std::string& what) : std::runtime_error(what), kind_(kind) {}
   [[nodiscard]] Kind kind() const noexcept { return kind_; }
 
@@ -70,8 +106,9 @@ class LoadError : public std::runtime_error {
   Kind kind_;
 };
 
-// Runs the load; throws LoadError (or std::invalid_argument for a bad config).
-LoadResult run_load(const LoadConfig& cfg);
+// Runs the load; throws LoadError (or std::invalid_argument for a bad config). Connection
+// progress goes to `progress` when connecting takes more than a second.
+LoadResult run_load(const LoadConfig& cfg, std::ostream* progress = nullptr);
 
 // The JSON document echoload prints with --json.
 [[nodiscard]] std::string to_json(const LoadConfig& cfg, const LoadResult& r);

@@ -65,3 +65,22 @@ TEST(EcholoadCli, BadInputNamesTheOption) {
   EXPECT_NE(error_of({"--port", "1", "--rate", "-1"}).find("--rate"), std::string::npos);
   EXPECT_EQ(error_of({}), "--port is required (the echo server's TCP port, 1-65535)");
 }
+
+TEST(EcholoadCli, ParsesTheFailureAndProtocolOptions) {
+  const auto o = parse({"--port", "1", "--host", "::1", "--mode", "http", "--connect-timeout",
+                        "0.5", "--stall-timeout", "2"});
+  EXPECT_EQ(o.load.host, "::1");
+  EXPECT_EQ(o.load.protocol, echo::Protocol::Http);
+  EXPECT_DOUBLE_EQ(o.load.connect_timeout_s, 0.5);
+  EXPECT_DOUBLE_EQ(o.load.stall_timeout_s, 2.0);
+  const auto d = parse({"--port", "1"});
+  EXPECT_EQ(d.load.protocol, echo::Protocol::Echo);
+  EXPECT_DOUBLE_EQ(d.load.connect_timeout_s, 5.0);
+  EXPECT_DOUBLE_EQ(d.load.stall_timeout_s, 3.0);
+  EXPECT_EQ(error_of({"--port", "1", "--mode", "ftp"}), "--mode must be echo or http, not 'ftp'");
+  EXPECT_EQ(error_of({"--port", "1", "--stall-timeout", "0"}),
+            "--stall-timeout must be 0.001..86400 seconds");
+  EXPECT_EQ(error_of({"--port", "1", "--connect-timeout", "nan"}),
+            "--connect-timeout must be 0.001..3600 seconds");
+  EXPECT_EQ(error_of({"--port", "1", "--host", ""}), "--host must not be empty");
+}

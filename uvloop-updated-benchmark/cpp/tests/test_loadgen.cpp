@@ -199,3 +199,58 @@ TEST(Loadgen, JsonReportsWhatWasMeasured) {
   EXPECT_GT(number("p50"), 0.0);
   EXPECT_LE(number("p50"), number("p999"));
 }
+
+TEST(Loadgen, HostMayBeANameOrAnIpv6Literal) {
+  {
+    ServerThread server(echo::make_epoll_server("127.0.0.1", 0));
+    LoadConfig cfg = counted(server.port(), 2, 100, 50);
+    cfg.host = "localhost";
+    EXPECT_EQ(run_load(cfg).requests, 100u);
+  }
+  {  // Skip only where the kernel has no IPv6 loopback (asked directly, not through net.cpp).
+    const echo::Fd probe(::socket(AF_INET6, SOCK_STREAM, 0));
+    sockaddr_in6 lo{};
+    lo.sin6_family = AF_INET6;
+    lo.sin6_addr = in6addr_loopback;
+    if (!probe.valid() || ::bind(probe.get(), reinterpret_cast<sockaddr*>(&lo), sizeof lo) != 0) {
+      GTEST_SKIP() << "no IPv6 loopback here";
+    }
+  }
+  ServerThread server(echo::make_epoll_server("::1", 0));
+  LoadConfig cfg = counted(server.port(), 2, 100, 50);
+  cfg.host = "::1";
+  EXPECT_EQ(run_load(cfg).requests, 100u);
+}
+
+TEST(Loadgen, ReportsAHostThatDoesNotResolve) {
+  LoadConfig cfg = counted(9, 1, 10, 1);
+  cfg.host = "no-such-host.invalid";
+  std::string msg;
+  EXPECT_EQ(failure_kind(cfg, &msg), LoadError::Kind::Connect);
+  EXPECT_NE(msg.find("cannot resolve host 'no-such-host.invalid'"), std::string::npos) << msg;
+}
+
+TEST(Loadgen, ThreadsSplitTheConnectionsAndReportTheirOwnClocks) {
+  ServerThread server(echo::make_epoll_server("127.0.0.1", 0));
+  LoadConfig cfg;
+  cfg.port = server.port();
+  cfg.connections = 5;
+  cfg.threads = 2;
+  cfg.warmup_s = 0.4;
+  cfg.duration_s = 0.1;
+  const auto r = run_load(cfg);
+  ASSERT_EQ(r.threads.size(), 2u);
+  EXPECT_EQ(r.threads[0].connections, 3);  // connection i goes to thread i % 2
+  EXPECT_EQ(r.threads[1].connections, 2);
+  EXPECT_EQ(r.threads[0].requests + r.threads[1].requests, r.requests);
+  for (const auto& t : r.threads) {
+    EXPECT_GT(t.requests, 0u);
+    EXPECT_GT(t.cpu_s, 0.0);
+    EXPECT_LE(t.cpu_s, 0.1 + 0.02);  // the window only, not the warm-up before it
+    EXPECT_GE(t.runqueue_wait_s, 0.0) << "/proc/self/task/<tid>/schedstat unreadable?";
+  }
+  const std::string json = echo::to_json(cfg, r);
+  EXPECT_NE(json.find("\"threads\":[{\"connections\":3,"), std::string::npos) << json;
+  EXPECT_NE(json.find("\"threads_total\":{\"count\":2,"), std::string::npos) << json;
+  EXPECT_NE(json.find("\"runqueue_wait_s\":"), std::string::npos) << json;
+}

@@ -2,9 +2,13 @@
 #pragma once
 
 #include <netinet/in.h>
+#include <poll.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <array>
+#include <atomic>
+#include <chrono>
 #include <functional>
 #include <memory>
 #include <string>
@@ -36,11 +40,16 @@ class ServerThread {
   std::thread thread_;
 };
 
-// Accepts `count` connections and runs `script` on each (blocking socket) in its own thread.
+// Accepts `count` connections and runs `script` on each (blocking socket) in its own thread;
+// an IndexedScript is also told the connection's accept order (0, 1, ...).
 class ScriptedServer {
  public:
   using Script = std::function<void(int fd)>;
-  ScriptedServer(int count, Script script) : listener_(listen_tcp("127.0.0.1", 0)) {
+  using IndexedScript = std::function<void(int fd, int index)>;
+  ScriptedServer(int count, Script script, const std::string& host = "127.0.0.1")
+      : ScriptedServer(count, IndexedScript([script](int fd, int) { script(fd); }), host) {}
+  ScriptedServer(int count, IndexedScript script, const std::string& host = "127.0.0.1")
+      : listener_(listen_tcp(host, 0)) {
     port_ = local_port(listener_.get());
     acceptor_ = std::thread([this, count, script = std::move(script)] {
       for (int i = 0; i < count; ++i) {
@@ -49,10 +58,10 @@ class ScriptedServer {
           if (errno != EAGAIN && errno != EINTR) return;
           ::usleep(1000);
         }
-        workers_.emplace_back([fd, script] {
+        workers_.emplace_back([fd, i, script] {
           Fd owned(fd);
           set_nodelay(fd);
-          script(fd);
+          script(fd, i);
         });
       }
     });
@@ -71,6 +80,81 @@ class ScriptedServer {
   std::thread acceptor_;
   std::vector<std::thread> workers_;
 };
+
+// A server with a listen backlog of `backlog` that accepts one connection per `pause` (never,
+// if pause is zero) and echoes on the accepted ones, all from one thread (poll).
+class SlowAcceptServer {
+ public:
+  SlowAcceptServer(int backlog, std::chrono::milliseconds pause)
+      : listener_(listen_tcp("127.0.0.1", 0, backlog)), pause_(pause) {
+    port_ = local_port(listener_.get());
+    thread_ = std::thread([this] { run(); });
+  }
+  ~SlowAcceptServer() {
+    stop_ = true;
+    thread_.join();
+  }
+  SlowAcceptServer(const SlowAcceptServer&) = delete;
+  SlowAcceptServer& operator=(const SlowAcceptServer&) = delete;
+  [[nodiscard]] std::uint16_t port() const { return port_; }
+
+ private:
+  void run() {
+    std::vector<Fd> conns;
+    std::vector<pollfd> fds;
+    auto next_accept = std::chrono::steady_clock::now() + pause_;
+    std::array<char, 4096> buf{};
+    while (!stop_) {
+      if (pause_.count() > 0 && std::chrono::steady_clock::now() >= next_accept) {
+        const int fd = ::accept4(listener_.get(), nullptr, nullptr, SOCK_CLOEXEC);
+        if (fd >= 0) conns.emplace_back(fd);
+        next_accept += pause_;
+      }
+      fds.clear();
+      for (const Fd& c : conns) fds.push_back({c.get(), POLLIN, 0});
+      if (::poll(fds.data(), fds.size(), 1) <= 0) continue;
+      for (const pollfd& p : fds) {
+        if (!(p.revents & POLLIN)) continue;
+        const ssize_t r = ::recv(p.fd, buf.data(), buf.size(), MSG_DONTWAIT);
+        if (r > 0) ::send(p.fd, buf.data(), static_cast<std::size_t>(r), MSG_NOSIGNAL);
+      }
+    }
+  }
+
+  Fd listener_;
+  std::uint16_t port_ = 0;
+  std::chrono::milliseconds pause_;
+  std::atomic<bool> stop_{false};
+  std::thread thread_;
+};
+
+// Reads and drops everything until the peer closes: a server that never answers.
+inline void swallow(int fd) {
+  std::array<char, 4096> buf{};
+  while (::read(fd, buf.data(), buf.size()) > 0) {
+  }
+}
+
+// Echoes until `until` returns true (given the bytes echoed so far), then swallows the rest.
+template <class Until>
+void echo_until(int fd, Until until) {
+  std::array<char, 4096> buf{};
+  std::uint64_t total = 0;
+  while (!until(total)) {
+    const ssize_t r = ::read(fd, buf.data(), buf.size());
+    if (r <= 0) return;
+    std::size_t n = static_cast<std::size_t>(r);
+    total += n;
+    const char* p = buf.data();
+    while (n > 0) {
+      const ssize_t w = ::send(fd, p, n, MSG_NOSIGNAL);
+      if (w <= 0) return;
+      p += w;
+      n -= static_cast<std::size_t>(w);
+    }
+  }
+  swallow(fd);
+}
 
 // Reads exactly n bytes (blocking); false on EOF or error.
 inline bool read_exact(int fd, char* p, std::size_t n) {
