@@ -181,7 +181,7 @@ def run(ctx: Any) -> dict[str, Any]:
     main = [p for p in ok if p["main"]]
     load_start = os.getloadavg()
     calibration = _calibrate(ctx, bench, mode, main[-1])
-    groups = plan.groups(mode, ok, calibration["connections"], http=tools.http)
+    groups = plan.groups(mode, ok, calibration["connections"])
     windows = sum(len(g.servers) for g in groups) * mode.reps
     ctx.progress.set_total(windows + 1)
     cells: dict[str, list[dict[str, Any]]] = {}

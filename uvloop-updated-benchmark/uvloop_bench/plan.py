@@ -101,8 +101,6 @@ def groups(
     mode: Mode,
     pythons: list[dict[str, Any]],
     connections: dict[int, int],
-    *,
-    http: bool,
 ) -> list[Group]:
     """Every group of a run, in the order they are measured.
 
@@ -132,13 +130,12 @@ def groups(
                 )
             key = {"api": api, "size": size, "connections": PINGPONG_CONNECTIONS}
             out.append(Group("pingpong", key, servers, Load(PINGPONG_CONNECTIONS, size, **load)))
-    if http:
-        size = 1000
-        servers = {}
-        for api in HTTP_APIS:
-            servers |= {f"{n} {api}": s for n, s in _python_contenders(main, api).items()}
-        servers["C++ epoll http"] = Server(engine="epoll-http")
-        conns = connections[size]
-        key = {"api": "http", "size": size, "connections": conns}
-        out.append(Group("http", key, servers, Load(conns, size, mode="http", **load)))
+    size = 1000
+    servers = {}
+    for api in HTTP_APIS:
+        servers |= {f"{n} {api}": s for n, s in _python_contenders(main, api).items()}
+    servers["C++ epoll http"] = Server(engine="epoll-http")
+    conns = connections[size]
+    key = {"api": "http", "size": size, "connections": conns}
+    out.append(Group("http", key, servers, Load(conns, size, mode="http", **load)))
     return out

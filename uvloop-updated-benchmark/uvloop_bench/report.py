@@ -250,7 +250,7 @@ def _pingpong(results: dict[str, Any]) -> str:
 
 def _http(results: dict[str, Any]) -> str:
     if not results["http"]:
-        return "(not measured: this echoload has no HTTP mode)"
+        return "(not measured)"
     rows = []
     for c in results["http"]:
         rows.append(

@@ -41,16 +41,6 @@ class Tools:
     echoload: Path
     echoserver: Path
 
-    @property
-    def http(self) -> bool:
-        """Whether this echoload has the HTTP/1.1 mode (``--mode http``)."""
-        try:
-            out = subprocess.run([str(self.echoload), "--help"], capture_output=True, text=True,
-                                 timeout=10)  # fmt: skip
-        except (OSError, subprocess.SubprocessError):
-            return False
-        return "--mode" in out.stdout + out.stderr
-
     @classmethod
     def find(cls, build_dir: Path | None = None) -> Tools:
         """The C++ binaries of the release build (``lab.paths.built``; ``LAB_BUILD_DIR``
@@ -111,7 +101,7 @@ class Load:
     threads: int = 1
     mode: str = "echo"  # echo | http
 
-    def argv(self, tools: Tools, port: int) -> list[str]:
+    def argv(self, tools: Tools, port: int, server_pid: int | None = None) -> list[str]:
         return [
             str(tools.echoload),
             "--port", str(port),
@@ -123,6 +113,7 @@ class Load:
             "--warmup", repr(float(self.warmup)),
             "--duration", repr(float(self.duration)),
             *(["--mode", self.mode] if self.mode != "echo" else []),
+            *(["--server-pid", str(server_pid)] if server_pid else []),
             "--json",
         ]  # fmt: skip
 
@@ -240,10 +231,13 @@ class Bench:
         connections split between them); adds the server's CPU use in the window."""
         running.check_alive()
         n = len(clients)
+        server_pid = running.proc.pid  # taskset execs the server: the same pid
         shares = [load.connections // n + (i < load.connections % n) for i in range(n)]
         procs = [
             self.procs.popen(
-                self._pinned(cpu, replace(load, connections=c).argv(self.tools, running.port)),
+                self._pinned(
+                    cpu, replace(load, connections=c).argv(self.tools, running.port, server_pid)
+                ),
                 stdin=subprocess.DEVNULL,
                 stdout=subprocess.PIPE,
                 stderr=subprocess.PIPE,
