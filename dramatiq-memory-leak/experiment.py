@@ -49,36 +49,7 @@ def run(ctx: Context) -> dict[str, Any]:
 
 def errors(results: dict[str, Any]) -> list[str]:
     """Harness errors of the run (findings such as 2.2.0's growth or a capped cell are not)."""
-    out: list[str] = []
-    cells = results.get("cells") or []
-    if not cells:
-        out.append("no cell was run")
-    for c in cells:
-        where = f"{c.get('scenario')} / {c.get('variant')}" + (
-            f" / {c['python_tag']}" if c.get("python_tag") else ""
-        )
-        if "error" in c:
-            out.append(f"{where}: failed: {c['error']}")
-            continue
-        if c.get("crashed"):
-            out.append(f"{where}: worker crashed (exit {c['crashed'].get('returncode')})")
-        acc = c.get("accounting")
-        if not acc:
-            out.append(f"{where}: no message accounting")
-        elif not acc.get("ok", acc.get("lost") == 0 and acc.get("unexpected") == 0):
-            out.append(
-                f"{where}: messages lost {acc.get('lost')}, unexpected {acc.get('unexpected')}"
-            )
-        if c.get("peak_mb") is None:
-            out.append(f"{where}: no RSS measured")
-    check = results.get("alloc_check") or {}
-    if not check or check.get("written_rss_growth_mb", 0) < 0.5 * check.get("mb", 0):
-        out.append(f"RSS probe does not see written memory: {check}")
-    proof = results.get("proof") or {}
-    for variant in ("2.2.0", "2.2.1", "2.2.0+fix"):
-        if variant not in proof:
-            out.append(f"proof for {variant} missing")
-    return out
+    return benchmark.run_errors(results)
 
 
 def measurement_count(results: dict[str, Any]) -> int:

@@ -127,10 +127,10 @@ MUTANTS = [
     ),
     Mutant(
         "fix-ignores-cause-and-context",
-        "dramatiq-memory-leak/dramatiq_leak/fix.py",
+        "dramatiq-memory-leak/fix/src/dramatiq_async_exc_fix/__init__.py",
         "        stack.append(exc.__cause__)\n        stack.append(exc.__context__)\n",
         "",
-        ("pytest", "dramatiq-memory-leak/tests/test_dramatiq_leak_fix.py"),
+        ("pytest", "dramatiq-memory-leak/fix/tests/test_in_envs.py", "-k", "suite_in_env"),
     ),
     Mutant(
         "abi3-minimum-3.8",

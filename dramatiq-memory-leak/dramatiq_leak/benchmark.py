@@ -279,7 +279,7 @@ def _run_all(
                     f"{step_note}: stopped at the memory cap ({summary['capped']['rss_mb']:.0f} MB)"
                 )
             if summary["crashed"]:
-                log(f"{step_note}: worker crashed (exit {summary['crashed']['returncode']})")
+                log(f"{step_note}: worker crashed: {harness.describe_crash(summary['crashed'])}")
             step(step_note)
 
     mine = f"Python {envs.python_tag()}"
@@ -299,6 +299,42 @@ def _run_all(
     summary_csv = write_summary_csv(summaries, out / "summary.csv")
     register(summary_csv)
     return results
+
+
+def run_errors(results: dict[str, Any]) -> list[str]:
+    """What went wrong in a run (a failed or crashed cell, a lost message, a missing proof); the
+    lab plug-in's ``errors`` and ``dramatiq-leak run``'s exit status both come from here. A
+    2.2.0 cell that grows to the memory cap is the finding, not an error."""
+    out: list[str] = []
+    cells = results.get("cells") or []
+    if not cells:
+        out.append("no cell was run")
+    for c in cells:
+        where = f"{c.get('scenario')} / {c.get('variant')}" + (
+            f" / {c['python_tag']}" if c.get("python_tag") else ""
+        )
+        if "error" in c:
+            out.append(f"{where}: failed: {c['error']}")
+            continue
+        if c.get("crashed"):
+            out.append(f"{where}: worker crashed: {harness.describe_crash(c['crashed'])}")
+        acc = c.get("accounting")
+        if not acc:
+            out.append(f"{where}: no message accounting")
+        elif not acc.get("ok", acc.get("lost") == 0 and acc.get("unexpected") == 0):
+            out.append(
+                f"{where}: messages lost {acc.get('lost')}, unexpected {acc.get('unexpected')}"
+            )
+        if c.get("peak_mb") is None:
+            out.append(f"{where}: no RSS measured")
+    check = results.get("alloc_check") or {}
+    if not check or check.get("written_rss_growth_mb", 0) < 0.5 * check.get("mb", 0):
+        out.append(f"RSS probe does not see written memory: {check}")
+    proof = results.get("proof") or {}
+    for variant in ("2.2.0", "2.2.1", "2.2.0+fix"):
+        if variant not in proof:
+            out.append(f"proof for {variant} missing")
+    return out
 
 
 def total_accounting(rows: list[dict[str, Any]]) -> dict[str, Any]:

@@ -72,9 +72,12 @@ def _parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
+    from dramatiq_leak.redis_server import RedisError, redis_binary
     from lab.procs import ProcessGroup
 
     try:
+        if args.cmd in ("run", "proof"):
+            redis_binary()  # before building anything: a missing redis-server is one line
         if args.cmd == "envs":
             for version in sorted({v.dramatiq for v in envs.VARIANTS}):
                 print(envs.ensure_env(version))
@@ -105,10 +108,16 @@ def main(argv: list[str] | None = None) -> int:
             )
         (args.out / "results.json").write_text(json.dumps(res, indent=2, default=str) + "\n")
         print(f"wrote {args.out}/results.json, summary.csv, csv/, rss_*.png")
-        return 0 if res["accounting_total"]["all_accounted_for"] else 1
+        problems = benchmark.run_errors(res)
+        for problem in problems:
+            print(f"dramatiq-leak: error: {problem}", file=sys.stderr)
+        return 1 if problems else 0
     except ValueError as exc:
         print(f"dramatiq-leak: {exc}", file=sys.stderr)
         return 2
+    except RedisError as exc:
+        print(f"dramatiq-leak: {exc}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("dramatiq-leak: interrupted", file=sys.stderr)
         return 130

@@ -24,12 +24,31 @@ def enqueue(actor: str, args: list[Any], count: int, options: dict[str, Any], fl
     if actor not in app.ACTORS:
         raise SystemExit(f"unknown actor {actor!r}; known: {', '.join(sorted(app.ACTORS))}")
     if flush:
+        _check_own_server(app.broker.client)
         app.broker.client.flushdb()
     ids = [
         app.ACTORS[actor].send_with_options(args=tuple(args), **options).message_id
         for _ in range(count)
     ]
     return {"ids": ids}
+
+
+def _check_own_server(client: Any) -> None:
+    """Refuse to empty a database unless the server is the harness's own (same pid)."""
+    import os
+
+    expected = os.environ.get("DLEAK_REDIS_PID")
+    if not expected:
+        raise SystemExit(
+            "refusing to flush: DLEAK_REDIS_PID is not set (only a redis-server started and "
+            "proven by the harness may be emptied)"
+        )
+    actual = client.info("server").get("process_id")
+    if str(actual) != expected:
+        raise SystemExit(
+            f"refusing to flush: the server at DLEAK_REDIS_URL is pid {actual}, "
+            f"not the harness's redis-server (pid {expected})"
+        )
 
 
 def account() -> dict:

@@ -1,8 +1,9 @@
 """Per-variant Python environments, built by ``lab.venvs``.
 
 Each dramatiq version gets its own virtual environment with exact pins (proven by importing
-it); the harness's own package is put on ``PYTHONPATH`` of the processes it starts there (the
-in-worker modules import only the standard library, dramatiq and redis).
+it); the harness's own package and the fix distribution's source (``fix/src``) are put on
+``PYTHONPATH`` of the processes it starts there (the in-worker modules import only the standard
+library, dramatiq, redis and ``dramatiq_async_exc_fix``).
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ from lab.venvs import Step, ensure
 #: The redis client pinned in every variant environment (tested with it).
 REDIS_PY = "8.1.0"
 PACKAGE_PARENT = Path(__file__).resolve().parent.parent
+#: The fix distribution's import root (``dramatiq_async_exc_fix``), put on the same PYTHONPATH.
+FIX_SRC = PACKAGE_PARENT / "fix" / "src"
 
 
 @dataclass(frozen=True)
@@ -85,15 +88,26 @@ def ensure_env(version: str, python: str | None = None, log: Callable[[str], Non
 
 
 def child_env(variant_: Variant, redis_url: str, queue: str, probe: str | None) -> dict[str, str]:
-    """Environment for a worker or client process of ``variant_``."""
+    """Environment for a worker or client process of ``variant_``.
+
+    ``DLEAK_REDIS_PID`` is set when ``redis_url`` is a server this process started and proved
+    its own (:func:`dramatiq_leak.redis_server.proven_pid`); the client flushes nothing else.
+    """
+    from dramatiq_leak.redis_server import proven_pid
+
     env = {k: v for k, v in os.environ.items() if not k.startswith(("VIRTUAL_ENV", "PYTHON"))}
     env.update(
-        PYTHONPATH=str(PACKAGE_PARENT),
+        PYTHONPATH=os.pathsep.join((str(PACKAGE_PARENT), str(FIX_SRC))),
         PYTHONUNBUFFERED="1",
         DLEAK_REDIS_URL=redis_url,
         DLEAK_QUEUE=queue,
         DLEAK_EXTRA=variant_.extra,
     )
+    pid = proven_pid(redis_url)
+    if pid is not None:
+        env["DLEAK_REDIS_PID"] = str(pid)
+    else:
+        env.pop("DLEAK_REDIS_PID", None)
     if probe:
         env["DLEAK_PROBE"] = probe
     else:

@@ -219,12 +219,15 @@ def run_cell(
     )
     enqueued: list[str] = sent["ids"]
 
-    dramatiq_cli = python.parent / "dramatiq"
     worker_log = workdir / f"{cfg.name}.worker.log"
+    supervisor_log = workdir / f"{cfg.name}.supervisor.log"
+    supervisor_log.unlink(missing_ok=True)
+    env["DLEAK_SUPERVISOR_LOG"] = str(supervisor_log)
     with open(worker_log, "wb") as logf:
+        # The dramatiq command (dramatiq.cli.main), keeping its exit log: see supervise.py.
         proc = procs.popen(
             [
-                str(dramatiq_cli), "dramatiq_leak.worker_app",
+                str(python), "-m", "dramatiq_leak.supervise", "dramatiq_leak.worker_app",
                 "--processes", "1", "--threads", str(cfg.scenario.threads),
                 "--queues", cfg.queue,
             ],
@@ -288,8 +291,7 @@ def run_cell(
         crashed["log_tail"] = _tail(worker_log)
         if crashed["returncode"] is None:
             crashed["returncode"] = proc.returncode  # after our stop: how the supervisor ended
-        code = re.search(r"exited unexpectedly \(code (-?\d+)\)", crashed["log_tail"])
-        crashed["worker_exit_code"] = int(code.group(1)) if code else None
+        crashed["worker_exit_code"] = worker_exit_code(supervisor_log, worker_log)
 
     states = client(procs, python, env, "account")["states"]
     succeeded = {e["id"] for e in reader.events if e["ev"] == "msg" and e["ok"]}
@@ -307,6 +309,39 @@ def run_cell(
         "accounting": accounting,
         "boot": boot,
     }
+
+
+EXIT_LINE = re.compile(r"exited unexpectedly \(code (-?\d+)\)")
+
+
+def worker_exit_code(*logs: Path) -> int | None:
+    """The worker process's own exit status as dramatiq's supervisor logged it (negative: the
+    signal that killed it), from the first log that has it; None if none does."""
+    for path in logs:
+        try:
+            text = path.read_text(encoding="utf-8", errors="replace")
+        except OSError:
+            continue
+        if found := EXIT_LINE.findall(text):
+            return int(found[-1])
+    return None
+
+
+def describe_crash(crashed: dict[str, Any]) -> str:
+    """``worker process killed by signal 9 (SIGKILL)``, or what is known of the exit."""
+    code = crashed.get("worker_exit_code")
+    if code is None:
+        return (
+            "worker process exit status unknown (the dramatiq supervisor exited with "
+            f"{crashed.get('returncode')})"
+        )
+    if code < 0:
+        try:
+            name = signal.Signals(-code).name
+        except ValueError:
+            name = "unknown signal"
+        return f"worker process killed by signal {-code} ({name})"
+    return f"worker process exited with code {code}"
 
 
 def _stop_worker(procs: ProcessGroup, proc: subprocess.Popen, grace: float = 20.0) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from dramatiq_leak import harness
 from lab.plotting import HIGHLIGHT, MUTED, plt, save
 
 VARIANT_COLOURS = {
@@ -54,7 +55,7 @@ def rss_figure(
         if summary.get("capped"):
             text += f"  STOPPED AT MEMORY CAP ({summary['capped']['rss_mb']:.0f} MB)"
         if summary.get("crashed"):
-            text += f"  WORKER CRASHED (exit {summary['crashed']['returncode']})"
+            text += f"  WORKER CRASHED ({harness.describe_crash(summary['crashed'])})"
         ax.set_title(f"{label}: {text}", fontsize=9, loc="left")
         ax.set_ylabel("RSS (MB)")
         if cap_mb is not None and ymax > 0.5 * cap_mb:

@@ -85,6 +85,28 @@ def find_cycle(target: object, max_depth: int = 16, max_nodes: int = 50_000) -> 
     return []
 
 
+def referrer_types(objects: list[object]) -> list[str]:
+    """What refers to ``objects`` (type names with counts), this search's own bookkeeping and
+    the frames of the running stack excluded: said when no cycle is found from them."""
+    ignore = _frames_of_this_stack() | {id(objects)}
+    counts: dict[str, int] = {}
+    for obj in objects:
+        refs = gc.get_referrers(obj)
+        ignore.add(id(refs))
+        for r in refs:
+            if id(r) in ignore:
+                continue
+            ignore.add(id(r))  # each referrer once, however many of them it holds
+            name = (
+                describe(r)
+                if isinstance(r, types.FrameType)
+                else (f"{type(r).__module__}.{type(r).__qualname__}")
+            )
+            counts[name] = counts.get(name, 0) + 1
+        del refs
+    return [f"{name} (x{n})" if n > 1 else name for name, n in sorted(counts.items())]
+
+
 def describe(obj: object) -> str:
     if isinstance(obj, BaseException):
         payload = getattr(obj, "payload", None)
@@ -180,6 +202,10 @@ def run(failures: int, mb: int) -> dict[str, Any]:
         ] + ([{"object": describe(chain[-1]), "refers_to_next_by": None}] if chain else [])
         result["cycle_closes_on_itself"] = bool(chain) and chain[0] is chain[-1]
         del chain, exc
+        if not result["cycle"]:
+            alive = probe_mod.live_objects()
+            result["referrers"] = referrer_types(alive)
+            del alive
     else:
         del alive
     result["collected_by_gc_collect"] = gc.collect()
@@ -199,7 +225,12 @@ def render(result: dict[str, Any]) -> str:
         if step["refers_to_next_by"]:
             lines.append(f"      --({step['refers_to_next_by']})-->")
     if not result["cycle"]:
-        lines.append("  (no exception alive: nothing keeps it, reference counting freed it)")
+        n = result["live_after_processing"]
+        if n == 0:
+            lines.append("  (no exception alive: nothing keeps it, reference counting freed it)")
+        else:
+            refs = ", ".join(result.get("referrers") or []) or "nothing the collector can see"
+            lines.append(f"  {n} alive, no cycle found from them; they are referenced by {refs}")
     lines.append(f"  after gc.collect(): {result['live_after_gc_collect']} alive")
     return "\n".join(lines)
 

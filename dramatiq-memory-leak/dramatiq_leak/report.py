@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from dramatiq_leak import harness
 from dramatiq_leak.scenarios import SCENARIOS
 from lab.tables import markdown
 from lab.verdicts import Verdict, find, verdict
@@ -112,7 +113,7 @@ def summary_table(results: dict[str, Any]) -> str:
         if c.get("capped"):
             note = " (stopped at memory cap)"
         elif c.get("crashed"):
-            note = f" (worker exit {c['crashed']['returncode']})"
+            note = f" ({harness.describe_crash(c['crashed'])})"
         if c.get("python_tag"):
             note = f" on {c['python_tag']}" + note
         rows.append(

@@ -2,14 +2,15 @@
 
 Configured by environment variables (set by the harness):
 
-``DLEAK_REDIS_URL``  redis://127.0.0.1:PORT/0 (required)
+``DLEAK_REDIS_URL``  unix:///PATH/redis.sock?db=0 or redis://127.0.0.1:PORT/0 (required)
+``DLEAK_REDIS_PID``  pid of the harness's own redis-server (``client.py --flush`` checks it)
 ``DLEAK_QUEUE``      queue name (default ``leak``)
-``DLEAK_EXTRA``      ``none`` | ``fix`` (:class:`~dramatiq_leak.fix.BreakAsyncioCycle`) |
+``DLEAK_EXTRA``      ``none`` | ``fix`` (:class:`~dramatiq_async_exc_fix.BreakAsyncioCycle`) |
                      ``gc`` (:class:`ForceCollectAfterFailure`, the original study's remedy)
 ``DLEAK_PROBE``      path of the probe's JSON-lines file (optional)
 
-Imports only the standard library, dramatiq and redis, so it runs in each
-variant's own environment.
+Imports only the standard library, dramatiq, redis and the fix distribution
+(``dramatiq-memory-leak/fix``, on ``PYTHONPATH``), so it runs in each variant's own environment.
 """
 
 from __future__ import annotations
@@ -23,9 +24,9 @@ from typing import Any
 import dramatiq
 from dramatiq.brokers.redis import RedisBroker
 from dramatiq.middleware import AsyncIO, Middleware
+from dramatiq_async_exc_fix import BreakAsyncioCycle
 
 from dramatiq_leak import probe as _probe
-from dramatiq_leak.fix import BreakAsyncioCycle
 
 MB = 1 << 20
 PAGE = 4096
@@ -70,7 +71,7 @@ class OuterError(BigError):
 class ForceCollectAfterFailure(Middleware):
     """The original study's remedy: a full ``gc.collect()`` after every failed message.
 
-    Measured here for its cost; :class:`~dramatiq_leak.fix.BreakAsyncioCycle` is the fix.
+    Measured here for its cost; :class:`~dramatiq_async_exc_fix.BreakAsyncioCycle` is the fix.
     It runs while the current exception is still referenced by the worker, so it frees
     the previous failure's memory, not the current one's.
     """

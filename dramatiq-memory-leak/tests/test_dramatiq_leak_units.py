@@ -3,13 +3,23 @@
 from __future__ import annotations
 
 import socket
+import stat
 import subprocess
+import time
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
-from dramatiq_leak import analysis, benchmark, cli, envs, harness
-from dramatiq_leak.redis_server import RedisNotFound, RedisServer, redis_binary
+from dramatiq_leak import analysis, benchmark, cli, envs, harness, redis_server
+from dramatiq_leak.redis_server import (
+    RedisError,
+    RedisNotFound,
+    RedisServer,
+    redis_binary,
+    server_pid,
+)
 
-from lab.procs import ProcessGroup
+from lab.procs import ProcessGroup, free_port
 
 
 def test_dleak_bulk_drops_finds_each_sawtooth_fall_once() -> None:
@@ -65,28 +75,119 @@ def test_dleak_quick_plan_and_selection() -> None:
 
 def test_dleak_missing_redis_server_names_the_fix(monkeypatch) -> None:
     monkeypatch.setenv("PATH", "/nonexistent")
-    with pytest.raises(RedisNotFound, match="make setup"):
+    with pytest.raises(RedisNotFound, match="apt install redis-server"):
         redis_binary()
+
+
+def _config_get(sock: socket.socket) -> bytes:
+    sock.sendall(b"CONFIG GET save\r\nCONFIG GET appendonly\r\nCONFIG GET port\r\n")
+    reply = b""
+    while reply.count(b"\r\n") < 15:
+        reply += sock.recv(4096)
+    return reply
 
 
 def test_dleak_redis_server_is_private_and_gone_after_exit() -> None:
     with ProcessGroup() as procs:
         with RedisServer(procs) as redis:
-            port = redis.port
             proc = redis._proc
-            assert proc is not None
-            tmp = redis._tmp.name
-            with socket.create_connection(("127.0.0.1", port), timeout=2) as s:
-                s.sendall(b"CONFIG GET save\r\nCONFIG GET appendonly\r\n")
-                reply = b""
-                while reply.count(b"\r\n") < 10:
-                    reply += s.recv(4096)
+            assert proc is not None and redis.pid == proc.pid
+            path = redis.socket_path
+            assert path is not None and redis.url == f"unix://{path}?db=0"
+            assert stat.S_IMODE(path.stat().st_mode) == 0o700
+            assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+            assert server_pid(str(path)) == proc.pid
+            with socket.socket(socket.AF_UNIX) as s:
+                s.connect(str(path))
+                reply = _config_get(s)
             assert b"appendonly\r\n$2\r\nno" in reply
             assert b"save\r\n$0\r\n" in reply
+            assert b"port\r\n$1\r\n0" in reply  # no TCP listener at all
+            tmp = path.parent
         assert proc.poll() is not None
-        with pytest.raises(OSError):
-            socket.create_connection(("127.0.0.1", port), timeout=0.5)
-        assert not __import__("os").path.exists(tmp)
+        assert not tmp.exists()
+        with pytest.raises(RedisError, match="no URL"):
+            _ = redis.url
+
+
+@pytest.fixture
+def foreign_redis(tmp_path: Path) -> Iterator[tuple[int, int]]:
+    """Someone else's redis-server on a loopback port, holding a key: (port, pid)."""
+    port = free_port()
+    proc = subprocess.Popen(
+        [redis_binary(), "--port", str(port), "--bind", "127.0.0.1", "--save", "",
+         "--appendonly", "no", "--dir", str(tmp_path)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                assert server_pid(("127.0.0.1", port)) == proc.pid
+                break
+            except OSError:
+                assert proc.poll() is None and time.monotonic() < deadline
+                time.sleep(0.02)
+        _resp(port, b"SET precious keep-me\r\n")
+        yield port, proc.pid
+        assert _resp(port, b"GET precious\r\n") == b"$7\r\nkeep-me\r\n", "foreign key touched"
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def _resp(port: int, command: bytes) -> bytes:
+    with socket.create_connection(("127.0.0.1", port), timeout=2) as s:
+        s.sendall(command)
+        return s.recv(4096)
+
+
+def test_dleak_redis_never_uses_a_foreign_server_on_its_port(
+    foreign_redis: tuple[int, int], monkeypatch
+) -> None:
+    port, _ = foreign_redis
+    monkeypatch.setattr(redis_server, "free_port", lambda host="127.0.0.1": port)
+    with ProcessGroup() as procs:
+        # Default mode: its own unix socket; the foreign port is never contacted.
+        with RedisServer(procs) as redis:
+            assert redis.url.startswith("unix://") and str(port) not in redis.url
+        # TCP mode on the taken port: whether the foreign server answers before our child
+        # fails to bind (refused by pid) or after (the child's exit), a clear error, no URL.
+        server = RedisServer(procs, transport="tcp")
+        pattern = r"another redis-server \(pid \d+\)|exited with code \d+ before serving"
+        with pytest.raises(RedisError, match=pattern):
+            server.start()
+        assert server.pid is None
+
+
+def test_dleak_redis_refuses_a_port_answered_by_another_pid(
+    foreign_redis: tuple[int, int], tmp_path: Path
+) -> None:
+    """Our child is alive but not listening; the foreign server answers: refused by pid."""
+    port, foreign_pid = foreign_redis
+    fake = tmp_path / "redis-server"
+    fake.write_text("#!/bin/sh\nexec sleep 30\n")
+    fake.chmod(0o755)
+    with ProcessGroup() as procs:
+        server = RedisServer(procs, str(fake), transport="tcp", port=port)
+        with pytest.raises(RedisError, match=f"another redis-server \\(pid {foreign_pid}\\)"):
+            server.start()
+        assert server.pid is None and server._proc is None
+
+
+def test_dleak_client_flushes_only_the_proven_server(foreign_redis: tuple[int, int]) -> None:
+    port, foreign_pid = foreign_redis
+    py = envs.ensure_env("2.2.1")
+    url = f"redis://127.0.0.1:{port}/0"
+    env = envs.child_env(envs.variant("2.2.1"), url, "q", None)
+    assert "DLEAK_REDIS_PID" not in env  # never proven here
+    args = [str(py), "-m", "dramatiq_leak.client", "enqueue", "sleep_async", "--args", "[1, 1]",
+            "--flush"]  # fmt: skip
+    res = subprocess.run(args, env=env, capture_output=True, text=True)
+    assert res.returncode != 0 and "refusing to flush: DLEAK_REDIS_PID is not set" in res.stderr
+    env["DLEAK_REDIS_PID"] = str(foreign_pid + 1)
+    res = subprocess.run(args, env=env, capture_output=True, text=True)
+    assert res.returncode != 0 and f"pid {foreign_pid}, not the harness's" in res.stderr
 
 
 def test_dleak_worker_app_refuses_bad_configuration(tmp_path) -> None:
@@ -122,3 +223,27 @@ def test_dleak_unwritten_bytes_do_not_show_in_rss_but_written_buffers_do() -> No
     got = __import__("json").loads(res.stdout)
     assert got["bytes_n_rss_growth_mb"] < 8
     assert got["written_rss_growth_mb"] > 60
+
+
+def test_dleak_proof_names_what_holds_exceptions_outside_a_cycle() -> None:
+    from dramatiq_leak import proof
+
+    holder = [ValueError("kept"), KeyError("kept")]
+    refs = proof.referrer_types(list(holder))
+    assert refs == ["builtins.list"]  # the holder, not the search's own list
+    text = proof.render(
+        {
+            "dramatiq": "2.2.0", "extra_middleware": "none", "failures": 2,
+            "live_after_processing": 2, "cycle": [], "referrers": refs,
+            "live_after_gc_collect": 2,
+        }
+    )  # fmt: skip
+    assert "2 alive, no cycle found from them; they are referenced by builtins.list" in text
+    assert "no exception alive" not in text
+    freed = proof.render(
+        {
+            "dramatiq": "2.2.1", "extra_middleware": "none", "failures": 1,
+            "live_after_processing": 0, "cycle": [], "live_after_gc_collect": 0,
+        }
+    )  # fmt: skip
+    assert "(no exception alive: nothing keeps it" in freed
