@@ -89,12 +89,20 @@ def _prepare_pythons(ctx: Any) -> list[dict[str, Any]]:
                 "build": _build(exe),
             }
         )
+    seen: set[tuple[str, str]] = set()
+    for p in out:  # one interpreter per version and build (a cached build can appear twice)
+        if p["ok"]:
+            key = (p["version"], p["build"])
+            if key in seen:
+                p.update(ok=False, error="duplicate", duplicate=True)
+            seen.add(key)
+    out = [p for p in out if not p.get("duplicate")]
     ok = [p for p in out if p["ok"]]
+    fast = {p["version"][:4] for p in ok if p["build"] in ("pgo", "debian")}
     for p in ok:
-        p["main"] = p["build"] in ("pgo", "debian")
-    if ok and not any(p["main"] for p in ok):  # quick runs on whatever lab was given
-        for p in ok:
-            p["main"] = True
+        # Everywhere: the distribution-style builds, and a version that has no such build here;
+        # beside them (the PGO comparison): a build without PGO of a version that has one.
+        p["main"] = p["build"] in ("pgo", "debian") or p["version"][:4] not in fast
     return out
 
 
