@@ -444,6 +444,7 @@ class Group:
     key: dict[str, Any]
     servers: dict[str, Server]  # contender label -> server
     load: Load
+    loads: dict[str, Load] = field(default_factory=dict)  # a contender's own load, if any
 
     @property
     def label(self) -> str:
@@ -485,7 +486,7 @@ def measure_group(
                 if on_window is not None:
                     on_window(f"{group.label} {n} round {rep + 1}/{reps}")
                 try:
-                    run = bench.load(running[n], group.load)
+                    run = bench.load(running[n], group.loads.get(n, group.load))
                 except (CellError, OSError, ValueError) as exc:
                     cells[n].ok, cells[n].error = False, str(exc)
                     continue
