@@ -1,0 +1,161 @@
+"""What a run measures: the interpreters, the contenders and the groups, per mode.
+
+Every comparison is made inside a :class:`~uvloop_bench.runner.Group`: all its servers run for
+the whole group and each repetition gives one window to each contender, in rotating order, so
+the ratios between loops (and between interpreters) are paired by repetition.
+
+Sections:
+
+saturation  the primary result. Enough connections (calibrated: the smallest of 16, 64, 256
+            that keeps the fastest Python server >= 95 % busy) that the server's core is
+            saturated; server CPU µs per request over the measured window and requests/s. The
+            C++ epoll and io_uring servers run in the protocol groups as the floor.
+pingpong    the original study's question: 3 connections, one request in flight each. Bound
+            by round-trip latency (cross-core wake-ups), not by the loop's CPU; p50/p99.
+http        HTTP/1.1 keep-alive (uvloop's own headline workload): httptools on a Protocol and
+            asyncio streams per loop, and the C++ epoll HTTP server, saturated.
+
+Full mode (~45 min here): 10 repetitions of 2 s windows (0.2 s warm-up) everywhere; saturation
+on all four APIs x 1,000/100,000 B on the distribution-style interpreters (PGO+LTO: Debian's
+python3.11, `lab pythons`' 3.13), plus the builds without PGO (the lab's pyenv 3.11,
+`lab pythons --plain` 3.13) at 1,000 B; ping-pong on all four APIs at 1,000 B with uvloop
+0.21.0, the original's, beside; HTTP at 1,000 B bodies. Cut to fit a session: 10,000 B
+(saturation and ping-pong) and 100,000 B ping-pong.
+Quick mode (~3 min): 3 repetitions of 0.3 s, 1,000 B, the interpreters `lab` was given.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from uvloop_bench.runner import Group, Load, Server
+
+LOOPS = ("asyncio", "uvloop", "rloop")
+APIS = ("sockets", "streams", "protocol", "buffered")
+HTTP_APIS = ("http-httptools", "http-streams")
+ORIGINAL_APIS = ("sockets", "streams", "protocol")
+SIZES = (1000, 10000, 100000)
+CONNECTIONS = (16, 64, 256)
+#: The C++ servers are driven at a fixed rate (open loop) that one echoload thread sustains with
+#: headroom, not to saturation: a closed loop against them would saturate the client (an invalid
+#: window). Their CPU per request at part load includes more wake-ups than at saturation, so a
+#: C++ figure below a saturated Python server's is conservative.
+FLOOR_RATE = {1000: 40000.0, 10000: 20000.0, 100000: 5000.0}
+PINGPONG_CONNECTIONS = 3
+
+
+@dataclass(frozen=True)
+class Mode:
+    name: str
+    reps: int
+    warmup: float
+    duration: float
+    sizes: tuple[int, ...]
+    pingpong_sizes: tuple[int, ...]
+    plain_sizes: tuple[int, ...]  # where the builds without PGO run beside
+
+
+QUICK = Mode(
+    "quick",
+    reps=3,
+    warmup=0.1,
+    duration=0.3,
+    sizes=(1000,),
+    pingpong_sizes=(1000,),
+    plain_sizes=(1000,),
+)
+FULL = Mode(
+    "full",
+    reps=10,
+    warmup=0.2,
+    duration=2.0,
+    sizes=SIZES,
+    pingpong_sizes=(1000,),
+    plain_sizes=(1000,),
+)
+
+
+def contender(p: dict[str, Any], loop: str) -> str:
+    """``"3.13.5 pgo uvloop"``: interpreter version, build, loop."""
+    return f"{p['version']} {p['build']} {loop}"
+
+
+def _server(p: dict[str, Any], loop: str, api: str, python: str | None = None) -> Server:
+    return Server(
+        python=python or p["venv_python"],
+        python_version=p["version"],
+        loop=loop,
+        api=api,
+        build=p["build"],
+    )
+
+
+def _python_contenders(
+    pythons: list[dict[str, Any]], api: str, loops: tuple[str, ...] = LOOPS
+) -> dict[str, Server]:
+    return {
+        contender(p, loop): _server(p, loop, api)
+        for p in pythons
+        for loop in loops
+        if loop in p["loops"]
+    }
+
+
+def groups(
+    mode: Mode,
+    pythons: list[dict[str, Any]],
+    connections: dict[int, int],
+) -> list[Group]:
+    """Every group of a run, in the order they are measured.
+
+    ``pythons``: the prepared interpreters (``main`` True for the distribution-style builds
+    measured everywhere; False for the builds compared with them at ``mode.plain_sizes``).
+    ``connections``: saturation connections per size (from calibration).
+    """
+    main = [p for p in pythons if p["main"]]
+    plain = [p for p in pythons if not p["main"]]
+    load = {"warmup": mode.warmup, "duration": mode.duration}
+    out: list[Group] = []
+    for size in mode.sizes:
+        for api in APIS:
+            servers = _python_contenders(main + (plain if size in mode.plain_sizes else []), api)
+            floor = {}
+            if api == "protocol":  # the C++ floor, beside the Python loops
+                floor = {f"C++ {e}": Server(engine=e) for e in ("epoll", "io_uring")}
+            conns = connections[size]
+            key = {"api": api, "size": size, "connections": conns}
+            rated = Load(conns, size, rate=FLOOR_RATE[size], **load)
+            out.append(
+                Group(
+                    "saturation",
+                    key,
+                    servers | floor,
+                    Load(conns, size, **load),
+                    {n: rated for n in floor},
+                )
+            )
+    newest = main[-1] if main else None
+    for size in mode.pingpong_sizes:
+        for api in APIS:
+            servers = _python_contenders(main, api)
+            if newest and api in ORIGINAL_APIS and newest.get("original_uvloop_python"):
+                servers[f"{newest['version']} {newest['build']} uvloop 0.21.0"] = _server(
+                    newest, "uvloop", api, newest["original_uvloop_python"]
+                )
+            key = {"api": api, "size": size, "connections": PINGPONG_CONNECTIONS}
+            out.append(Group("pingpong", key, servers, Load(PINGPONG_CONNECTIONS, size, **load)))
+    size = 1000
+    servers = {}
+    for api in HTTP_APIS:
+        servers |= {f"{n} {api}": s for n, s in _python_contenders(main, api).items()}
+    servers["C++ epoll http"] = Server(engine="epoll-http")
+    conns = connections[size]
+    key = {"api": "http", "size": size, "connections": conns}
+    rated = Load(conns, size, rate=FLOOR_RATE[size] * 0.75, mode="http", **load)
+    out.append(
+        Group(
+            "http", key, servers, Load(conns, size, mode="http", **load), {"C++ epoll http": rated}
+        )
+    )
+    return out
