@@ -25,16 +25,19 @@ def test_failed_contender_is_an_error(stored: dict[str, Any]) -> None:
     )
 
 
-def test_saturated_or_starved_client_is_an_error(stored: dict[str, Any]) -> None:
+def test_starved_client_or_server_is_an_error(stored: dict[str, Any]) -> None:
     cell = _python_cell(stored, "pingpong")
-    cell["extra"]["invalid"] = ["client thread 0 saturated (0.97 cores)"]
-    assert any("client thread 0 saturated" in e for e in exp.errors(stored))
+    cell["extra"]["invalid"] = ["client thread 0 starved (12% of the window waiting)"]
+    assert any("client thread 0 starved" in e for e in exp.errors(stored))
+    cell["extra"]["invalid"] = ["server starved (30% of the window waiting for its CPU)"]
+    assert any("server starved" in e for e in exp.errors(stored))
 
 
-def test_python_server_not_saturated_is_an_error(stored: dict[str, Any]) -> None:
+def test_client_bound_cell_is_shown_invalid_not_measured(stored: dict[str, Any]) -> None:
     cell = _python_cell(stored)
-    cell["extra"]["server_saturated"] = False
-    assert any("server not saturated" in e for e in exp.errors(stored))
+    cell["extra"]["invalid"] = ["client thread 0 saturated (0.97 cores)"]
+    assert exp.errors(stored) == []  # this machine's limit, shown in the tables
+    assert "invalid: client-bound" in exp.readme_sections(stored)["saturation"]
 
 
 def test_interpreter_that_cannot_run_is_an_error(stored: dict[str, Any]) -> None:

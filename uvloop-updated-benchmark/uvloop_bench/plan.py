@@ -41,7 +41,7 @@ CONNECTIONS = (16, 64, 256)
 #: headroom, not to saturation: a closed loop against them would saturate the client (an invalid
 #: window). Their CPU per request at part load includes more wake-ups than at saturation, so a
 #: C++ figure below a saturated Python server's is conservative.
-FLOOR_RATE = {1000: 40000.0, 10000: 20000.0, 100000: 5000.0}
+FLOOR_RATE = {1000: 25000.0, 10000: 12000.0, 100000: 4000.0}
 PINGPONG_CONNECTIONS = 3
 
 

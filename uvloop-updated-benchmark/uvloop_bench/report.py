@@ -146,6 +146,15 @@ def _two(results: dict[str, Any]) -> str:
     )
 
 
+def _why_invalid(c: dict[str, Any]) -> str:
+    problems = (c.get("extra") or {}).get("invalid") or []
+    if any("client" in p and "saturated" in p for p in problems):
+        return "invalid: client-bound"
+    if any("starved" in p for p in problems):
+        return "invalid: starved"
+    return "invalid: server not saturated"
+
+
 def _section_table(results: dict[str, Any], section: str, p: dict[str, Any]) -> str:
     """Per API and size: req/s and CPU µs/request per loop, and loop/asyncio with intervals."""
     rows = []
@@ -164,7 +173,7 @@ def _section_table(results: dict[str, Any], section: str, p: dict[str, Any]) -> 
                 if c is None:
                     row.append("–")
                 elif not an.usable(c, section):
-                    row.append("invalid" if c.get("ok") else "failed")
+                    row.append(_why_invalid(c) if c.get("ok") else "failed")
                 else:
                     row.append(
                         f"{_num(_median(c, 'req_per_s'))} / "
