@@ -3,7 +3,8 @@
 Every per-interpreter or per-version environment (uvloop's loop venvs, the HTML benchmark's
 engine venvs, one venv per dramatiq version) is built by :func:`ensure` the same way:
 
-- with the lab's pinned uv (``lab.paths.uv``), into ``<cache>/venvs/<name>-py<X.Y.Z>-<key>/``,
+- with the lab's pinned uv (``lab.paths.uv``), into ``<cache>/venvs/<name>-py<X.Y.Z>-<who>-<key>/``
+  (``<who>`` a hash of the interpreter's path: two builds of one version each keep theirs),
   where the key hashes the interpreter's real path and version, every install step and the
   caller's ``fingerprint`` (e.g. a source tree's stamp): a change makes a new environment;
 - under an exclusive file lock, so concurrent runs and tests build it once;
@@ -119,7 +120,10 @@ def ensure(
     material = [info["exe"], info["version"], *(json.dumps(s.args) for s in steps)]
     key = hashlib.sha256("\n".join([*material, "--", *fingerprint, "--", check or ""]).encode())
     base = root if root is not None else venvs_dir()
-    path = base / f"{name}-py{info['version']}-{key.hexdigest()[:10]}"
+    # The interpreter's own tag keeps two builds of one version (PGO and plain) apart: a newer
+    # environment replaces only older ones of the same interpreter.
+    who = hashlib.sha256(info["exe"].encode()).hexdigest()[:6]
+    path = base / f"{name}-py{info['version']}-{who}-{key.hexdigest()[:10]}"
     exe = path / "bin" / "python"
     manifest_file = path / MANIFEST
     base.mkdir(parents=True, exist_ok=True)
@@ -127,7 +131,7 @@ def ensure(
         fcntl.flock(lock, fcntl.LOCK_EX)
         if exe.is_file() and manifest_file.is_file():
             return Venv(exe, path, json.loads(manifest_file.read_text()))
-        for stale in base.glob(f"{name}-py{info['version']}-*"):  # older pins or sources
+        for stale in base.glob(f"{name}-py{info['version']}-{who}-*"):  # older pins, sources
             if stale != path and stale.is_dir():
                 shutil.rmtree(stale, ignore_errors=True)
         shutil.rmtree(path, ignore_errors=True)

@@ -78,3 +78,18 @@ def test_concurrent_callers_build_one_environment(tmp_path: Path) -> None:
     for t in threads:
         t.join()
     assert len({r.path for r in results}) == 1 and len(logs) == 1
+
+
+def test_two_interpreters_of_one_version_keep_their_own_environments(tmp_path: Path) -> None:
+    """A PGO and a plain build of the same version: building one must not delete the other's."""
+    real = Path(sys.executable).resolve()
+    copy = tmp_path / "copy" / real.name
+    copy.parent.mkdir()
+    import shutil
+
+    shutil.copy2(real, copy)  # a second interpreter binary of the same version
+    root = tmp_path / "venvs"
+    first = ensure("loops", sys.executable, [], root=root)
+    second = ensure("loops", str(copy), [], root=root)
+    assert first.path != second.path
+    assert first.python.is_file() and second.python.is_file()
