@@ -12,6 +12,7 @@
 using echo::LoadConfig;
 using echo::LoadError;
 using echo::run_load;
+using echo::testing::counted;
 using echo::testing::echo_until;
 using echo::testing::ScriptedServer;
 using echo::testing::SlowAcceptServer;
@@ -19,15 +20,6 @@ using echo::testing::swallow;
 using namespace std::chrono_literals;
 
 namespace {
-
-LoadConfig counted(std::uint16_t port, int conns, std::size_t size, std::uint64_t requests) {
-  LoadConfig cfg;
-  cfg.port = port;
-  cfg.connections = conns;
-  cfg.size = size;
-  cfg.requests = requests;
-  return cfg;
-}
 
 LoadConfig timed(std::uint16_t port, int conns, double duration_s) {
   LoadConfig cfg;

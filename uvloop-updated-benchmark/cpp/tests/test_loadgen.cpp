@@ -8,19 +8,11 @@
 using echo::LoadConfig;
 using echo::LoadError;
 using echo::run_load;
+using echo::testing::counted;
 using echo::testing::ScriptedServer;
 using echo::testing::ServerThread;
 
 namespace {
-
-LoadConfig counted(std::uint16_t port, int conns, std::size_t size, std::uint64_t requests) {
-  LoadConfig cfg;
-  cfg.port = port;
-  cfg.connections = conns;
-  cfg.size = size;
-  cfg.requests = requests;
-  return cfg;
-}
 
 LoadError::Kind failure_kind(const LoadConfig& cfg, std::string* message = nullptr) {
   try {

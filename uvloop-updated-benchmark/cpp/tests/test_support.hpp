@@ -17,9 +17,20 @@
 #include <vector>
 
 #include "echo_server.hpp"
+#include "loadgen.hpp"
 #include "net.hpp"
 
 namespace echo::testing {
+
+// A load of exactly `requests` per connection, all measured (no warm-up, no window).
+inline LoadConfig counted(std::uint16_t port, int conns, std::size_t size, std::uint64_t requests) {
+  LoadConfig cfg;
+  cfg.port = port;
+  cfg.connections = conns;
+  cfg.size = size;
+  cfg.requests = requests;
+  return cfg;
+}
 
 // Runs an EchoServer's loop on a thread; stops and joins on destruction.
 class ServerThread {
