@@ -1,110 +1,117 @@
-"""Ratios and verdicts computed from results (pure functions)."""
+"""Ratios, intervals and verdicts computed from results (pure functions, synthetic cells)."""
 
 from __future__ import annotations
 
-import math
+import random
+from typing import Any
 
+import pytest
 from uvloop_bench import analysis as an
+from uvloop_bench.plan import APIS, SIZES
+from uvloop_bench.runner import run_problems
 
-from lab.stats import geometric_mean
+from lab.verdicts import find, problems
 
-
-def test_uvloop_original_overall_is_a_ratio_of_means() -> None:
-    pairs = list(an.ORIGINAL.values())
-    assert round(an.ratio_of_means(pairs), 2) == an.ORIGINAL_OVERALL
-    assert round(geometric_mean(u / a for a, u in pairs), 2) == 1.51
-
-
-def test_uvloop_overall_without_cells_is_none_not_nan() -> None:
-    o = an.overall({"grid": []}, "3.11.7")
-    assert o["cells"] == 0 and o["geomean"] is None
+PY = {"ok": True, "version": "3.13.5", "build": "pgo", "main": True, "exe": "/p",
+      "loops": {"asyncio": "3.13.5", "uvloop": "0.23.0"}}  # fmt: skip
+OLD = {"ok": True, "version": "3.11.2", "build": "debian", "main": True, "exe": "/d",
+       "loops": {"asyncio": "3.11.2", "uvloop": "0.23.0"}}  # fmt: skip
 
 
-def _cell(py: str, loop: str, api: str, size: int, med: float, lo: float, hi: float) -> dict:
-    return {
-        "key": {"python": py, "loop": loop, "api": api, "size": size},
-        "ok": True,
-        "error": None,
-        "stats": {"req_per_s": {"median": med, "min": lo, "max": hi}},
-    }
+def _run(rps: float, rnd: int, *, client_cores: float = 0.5, server_cores: float = 0.99) -> dict:
+    seconds = 2.0
+    return {"req_per_s": rps, "requests": int(rps * seconds), "seconds": seconds, "round": rnd,
+            "latency_us": {"p50": 1e6 / rps, "p99": 2e6 / rps},
+            "server_cpu_us_per_req": 1e6 * server_cores / rps, "server_cpu_cores": server_cores,
+            "threads": [{"cpu_s": client_cores * seconds, "runqueue_wait_s": 0.0}]}  # fmt: skip
 
 
-def _results(asyncio_sockets: float, uv_sockets: float, overlap: bool = False) -> dict:
-    grid = []
-    for size in an.SIZES:
-        spread = 0.3 if overlap else 0.01
-        grid.append(
-            _cell("3.13", "asyncio", "sockets", size, asyncio_sockets,
-                  asyncio_sockets * (1 - spread), asyncio_sockets * (1 + spread))
-        )  # fmt: skip
-        grid.append(
-            _cell("3.13", "uvloop", "sockets", size, uv_sockets,
-                  uv_sockets * (1 - spread), uv_sockets * (1 + spread))
-        )  # fmt: skip
-        for api in ("streams", "protocol"):
-            grid.append(_cell("3.13", "asyncio", api, size, 100, 99, 101))
-            grid.append(_cell("3.13", "uvloop", api, size, 200, 199, 201))
-    return {"grid": grid, "pythons": [{"ok": True, "version": "3.13"}]}
+def _cell(p: dict, loop: str, api: str, size: int, rates: list[float], **kw: Any) -> dict:
+    runs = [_run(r, i, **kw) for i, r in enumerate(rates)]
+    invalid = sorted({x for r in runs for x in run_problems(r)})
+    saturated = all(r["server_cpu_cores"] >= 0.95 for r in runs)
+    return {"key": {"contender": f"{p['version']} {p['build']} {loop}", "python": p["version"],
+                    "build": p["build"], "loop": loop, "api": api, "size": size},
+            "ok": True, "error": None, "runs": runs, "stats": {},
+            "extra": {"invalid": invalid, "server_saturated": saturated}}  # fmt: skip
 
 
-def test_uvloop_sockets_verdict_yes_no_and_overlap() -> None:
-    assert an.sockets_verdict(_results(100, 70), "3.13")["answer"] == "yes, at every size"
-    assert an.sockets_verdict(_results(100, 130), "3.13")["answer"].startswith("no: uvloop")
-    tie = an.sockets_verdict(_results(100, 95, overlap=True), "3.13")
-    assert tie["answer"] == "no"
-    assert {p["winner"] for p in tie["per_size"]} == {"tie"}
-    assert an.sockets_verdict({"grid": []}, "3.13")["answer"] == "not measured"
+def _results(uvloop_factor: float, noise: float = 0.02, seed: int = 1, **kw: Any) -> dict:
+    rng = random.Random(seed)
+    cells = []
+    for p, base in ((OLD, 40000.0), (PY, 44000.0)):
+        for api in APIS:
+            for size in SIZES:
+                drift = [base * rng.uniform(0.9, 1.1) for _ in range(10)]  # shared by the round
+                a = [d * rng.uniform(1 - noise, 1 + noise) for d in drift]
+                u = [d * uvloop_factor * rng.uniform(1 - noise, 1 + noise) for d in drift]
+                cells.append(_cell(p, "asyncio", api, size, a, **kw))
+                cells.append(_cell(p, "uvloop", api, size, u, **kw))
+    results: dict[str, Any] = {"pythons": [OLD, PY], "saturation": cells, "pingpong": [],
+                               "http": [], "crosscheck": []}  # fmt: skip
+    results["analysis"] = an.analyze(results)
+    results["verdicts"] = an.decide(results)
+    return results
 
 
-def test_uvloop_overall_and_verdict_text() -> None:
-    res = _results(100, 50)
-    o = an.overall(res, "3.13")
-    assert o["cells"] == 9
-    assert math.isclose(o["geomean"], (0.5**3 * 2**6) ** (1 / 9))
-    assert math.isclose(o["ratio_of_means"], (50 * 3 + 200 * 6) / (100 * 9))
-    text = "\n".join(an.verdicts(res))
-    assert "Does asyncio beat uvloop at sockets on Python 3.13? Yes, at every size." in text
-    assert f"{o['geomean']:.2f}x" in text
+def test_a_clear_effect_is_named_with_its_interval() -> None:
+    r = _results(1.5)
+    g = r["analysis"]["saturation"]["3.13.5 pgo uvloop"]["geomean"]
+    assert 1.45 < g["low"] < g["value"] < g["high"] < 1.55
+    assert problems(r["verdicts"]) == []
+    v = find(r["verdicts"], "Is uvloop faster than asyncio at saturation on Python 3.13.5 pgo?")
+    assert v is not None and v["answer"] == "uvloop faster"
+    s = find(r["verdicts"], "Does asyncio beat uvloop with the sockets API on Python 3.13.5 pgo?")
+    assert s is not None and s["answer"] == "no: uvloop is faster at every size"
+    newer = find(r["verdicts"], "Is asyncio faster on Python 3.13.5 pgo than on 3.11.2 debian?")
+    assert newer is not None and newer["answer"] == "faster on the newer Python"
 
 
-def test_uvloop_failed_cells_are_left_out_and_shown() -> None:
-    res = _results(100, 50)
-    res["grid"][0]["ok"] = False
-    res["grid"][0]["error"] = "server died"
-    assert an.overall(res, "3.13")["cells"] == 8
-    assert "failed" in an.grid_table(res, "3.13")
+def test_noise_without_an_effect_names_no_winner() -> None:
+    r = _results(1.0, noise=0.15, seed=3)
+    v = find(r["verdicts"], "Is uvloop faster than asyncio at saturation on Python 3.13.5 pgo?")
+    assert v is not None and v["answer"] == "no difference shown"
 
 
-def test_uvloop_sock_recv_findings_read_counters() -> None:
-    res = _results(100, 50)
-    res["grid"][0]["stats"]["server_cpu_us_per_req"] = {"median": 30.0, "min": 29, "max": 31}
-    res["grid"][1]["stats"]["server_cpu_us_per_req"] = {"median": 20.0, "min": 19, "max": 21}
-    res["sock_recv"] = []
-    for loop, api, cpu, counters in (
-        ("asyncio", "sockets-eager", 31.0, {"immediate": 1, "waited": 99}),
-        ("asyncio", "sockets-wait", 25.0, None),
-        ("uvloop", "sockets-eager", 21.0, {"immediate": 0, "waited": 100}),
-        ("uvloop", "sockets-wait", 20.0, None),
-    ):
-        cell = _cell("3.13", loop, api, 1000, 100, 99, 101)
-        cell["key"]["depth"] = 1
-        cell["stats"]["server_cpu_us_per_req"] = {"median": cpu, "min": cpu, "max": cpu}
-        cell["extra"] = {"recv_counters": counters} if counters else {}
-        res["sock_recv"].append(cell)
-    (f,) = an.sock_recv_findings(res)
-    assert (f["python"], f["size"], f["depth"]) == ("3.13", 1000, 1)
-    assert f["asyncio sockets-eager"]["hit_rate"] == 0.01
-    assert f["asyncio sockets"]["cpu_us"] == 30.0
-    (text,) = an.sock_recv_text([f])
-    assert "found data 1 % of the time" in text and "cannot make asyncio faster" in text
+def test_asyncio_winning_is_reported_as_such() -> None:
+    r = _results(0.8)
+    s = find(
+        r["verdicts"], "Does asyncio beat uvloop with the sockets API on Python 3.11.2 debian?"
+    )
+    assert s is not None and s["answer"] == "yes, at every size"
 
 
-def test_uvloop_original_uvloop_rows_compare_within_one_python() -> None:
-    res = _results(100, 150)
-    old = _cell("3.13", "uvloop", "sockets", 1000, 60, 59, 61)
-    old["key"]["uvloop"] = "0.21.0"
-    res["uvloop021"] = [old]
-    (row,) = an.original_uvloop(res)
-    assert row["ratio_021"] == 0.6 and row["ratio_new"] == 1.5
-    assert row["original_ratio"] == an.original_ratios()[("sockets", 1000)]
-    assert any("uvloop 0.21.0" in line and "0.60x" in line for line in an.verdicts(res))
+@pytest.mark.parametrize(
+    ("kw", "reason"),
+    [
+        ({"client_cores": 0.9}, "client thread 0 saturated"),
+        ({"server_cores": 0.8}, None),  # not saturated: left out, no client problem
+    ],
+)
+def test_invalid_cells_leave_every_ratio(kw: dict[str, float], reason: str | None) -> None:
+    r = _results(1.5, **kw)
+    assert r["analysis"]["saturation"]["3.13.5 pgo uvloop"]["cells"] == {}
+    assert r["analysis"]["invalid_cells"] == 2 * 2 * len(APIS) * len(SIZES)
+    assert (
+        find(r["verdicts"], "Is uvloop faster than asyncio at saturation on Python 3.13.5 pgo?")
+        is None
+    )
+    if reason:
+        assert any(reason in x for x in r["saturation"][0]["extra"]["invalid"])
+
+
+def test_run_problems_flags_starved_clients_and_empty_windows() -> None:
+    run = _run(1000.0, 0)
+    assert run_problems(run) == []
+    run["threads"][0]["runqueue_wait_s"] = 0.3  # 15 % of a 2 s window
+    assert run_problems(run) == ["client thread 0 starved (15% of the window waiting)"]
+    assert "no request completed" in run_problems({**_run(1000.0, 0), "requests": 0})
+    busy = {**_run(1000.0, 0), "server_runqueue_share": 0.4}
+    assert run_problems(busy) == ["server starved (40% of the window waiting for its CPU)"]
+
+
+def test_pairing_uses_only_rounds_both_measured() -> None:
+    a = _cell(PY, "asyncio", "protocol", 1000, [100, 100, 100])
+    b = _cell(PY, "uvloop", "protocol", 1000, [200, 300])
+    xa, xb = an.paired(b, a, "req_per_s")
+    assert xa == [200, 300] and xb == [100, 100]

@@ -15,11 +15,13 @@ from uvloop_bench.runner import (
     Bench,
     Cell,
     CellError,
+    Group,
     Load,
     Server,
     Tools,
-    cpu_seconds,
     measure_cell,
+    measure_group,
+    schedstat,
     spread,
 )
 
@@ -153,5 +155,37 @@ def test_uvloop_no_survivors_after_ctrl_c_of_lab(uvloop_tools: Tools, tmp_path) 
 
 
 def test_uvloop_cpu_seconds_and_spread() -> None:
-    assert cpu_seconds(os.getpid()) > 0
+    on_cpu, waiting = schedstat(os.getpid())
+    assert on_cpu > 0 and waiting >= 0
     assert spread([3.0, 1.0, 2.0]) == {"median": 2.0, "min": 1.0, "max": 3.0}
+
+
+def test_uvloop_group_interleaves_contenders_and_pairs_rounds(uvloop_tools: Tools) -> None:
+    servers = {"a": Server(engine="epoll"), "b": Server(engine="io_uring"),
+               "broken": Server(python=sys.executable, python_version="x", loop="asyncio",
+                                api="protocol-that-does-not-exist")}  # fmt: skip
+    order: list[str] = []
+    with ProcessGroup() as procs:
+        bench = Bench(procs, uvloop_tools)
+        cells = measure_group(bench, Group("saturation", {"size": 1000}, servers, TINY), 3,
+                              on_window=order.append)  # fmt: skip
+    by = {c.key["contender"]: c for c in cells}
+    assert not by["broken"].ok and "did not start" in (by["broken"].error or "")
+    for name in ("a", "b"):
+        assert by[name].ok, by[name].error
+        assert [r["round"] for r in by[name].runs] == [0, 1, 2]
+        assert by[name].key["engine"] in ("epoll", "io_uring") and by[name].key["size"] == 1000
+    # one window each per round, the order rotating: a b, b a, a b
+    assert [o.split()[-3] for o in order] == ["a", "b", "b", "a", "a", "b"]
+    assert _descendants() == []
+
+
+def test_uvloop_two_clients_split_connections_and_add_up(uvloop_tools: Tools) -> None:
+    with ProcessGroup() as procs:
+        bench = Bench(procs, uvloop_tools)
+        with bench.serve(Server(engine="epoll")) as running:
+            r = bench.load(running, Load(connections=5, size=1000, warmup=0.05, duration=0.2),
+                           clients=(1, 1))  # fmt: skip
+    assert r["clients"] == 2 and len(r["threads"]) == 2
+    assert r["requests"] > 0 and r["server_cpu_us_per_req"] > 0
+    assert _descendants() == []

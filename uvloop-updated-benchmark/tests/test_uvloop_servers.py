@@ -53,7 +53,42 @@ def _exchange(port: int, sizes: list[int]) -> None:
             assert bytes(got) == msg
 
 
-@pytest.mark.parametrize("api", APIS)
+ECHO_APIS = [a for a in APIS if not a.startswith("http")]
+HTTP_APIS = [a for a in APIS if a.startswith("http")]
+
+
+@pytest.mark.parametrize("api", HTTP_APIS)
+@pytest.mark.parametrize("loop", LOOPS)
+def test_uvloop_http_server_answers_pipelined_requests(
+    loop_envs: list[Venv], loop: str, api: str
+) -> None:
+    body = (b"abcdefghijklmnopqrstuvwxyz" * 200)[:5000]
+    ran = 0
+    for env in loop_envs:
+        if not _installed(env, loop):
+            continue
+        port = free_port()
+        with ProcessGroup() as procs:
+            proc = procs.popen(
+                [str(env.python), str(SERVERS_PY), "--loop", loop, "--api", api, "--port",
+                 str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+            )  # fmt: skip
+            wait_for_port(port, proc=proc, timeout=30)
+            with socket.create_connection(("127.0.0.1", port), timeout=10) as s:
+                s.sendall(b"GET /5000 HTTP/1.1\r\nHost: x\r\n\r\n" * 2 + b"GET /0 HTTP/1.1\r\n\r\n")
+                want = (b"HTTP/1.1 200 OK\r\nContent-Length: 5000\r\n\r\n" + body) * 2
+                want += b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"
+                got = b""
+                while len(got) < len(want):
+                    chunk = s.recv(65536)
+                    assert chunk, f"server closed after {len(got)} of {len(want)} bytes"
+                    got += chunk
+                assert got == want
+        ran += 1
+    assert ran > 0, f"{loop} is not installed for any interpreter"
+
+
+@pytest.mark.parametrize("api", ECHO_APIS)
 @pytest.mark.parametrize("loop", LOOPS)
 def test_uvloop_server_echoes(loop_envs: list[Venv], loop: str, api: str) -> None:
     ran = 0

@@ -11,14 +11,33 @@ from lab.experiment import Experiment
 exp = Experiment(Path(__file__).resolve().parents[1].name).load()
 
 
-def test_failed_cell_is_an_error(stored: dict[str, Any]) -> None:
-    cell = stored["grid"][0]
+def _python_cell(stored: dict[str, Any], section: str = "saturation") -> dict[str, Any]:
+    return next(c for c in stored[section] if "engine" not in c["key"])
+
+
+def test_failed_contender_is_an_error(stored: dict[str, Any]) -> None:
+    cell = _python_cell(stored)
     cell.update(ok=False, error="uvloop sockets did not start: ImportError")
     errs = exp.errors(stored)
-    assert any(e.startswith("grid ") and "did not start" in e for e in errs)
-    assert exp.measurement_count(stored) == len(
-        [c for s in exp.SECTIONS for c in stored[s] if c["ok"]]
+    assert any(e.startswith("saturation ") and "did not start" in e for e in errs)
+    assert exp.measurement_count(stored) == sum(
+        len(c["runs"]) for s in exp.SECTIONS for c in stored[s] if c["ok"]
     )
+
+
+def test_starved_client_or_server_is_an_error(stored: dict[str, Any]) -> None:
+    cell = _python_cell(stored, "pingpong")
+    cell["extra"]["invalid"] = ["client thread 0 starved (12% of the window waiting)"]
+    assert any("client thread 0 starved" in e for e in exp.errors(stored))
+    cell["extra"]["invalid"] = ["server starved (30% of the window waiting for its CPU)"]
+    assert any("server starved" in e for e in exp.errors(stored))
+
+
+def test_client_bound_cell_is_shown_invalid_not_measured(stored: dict[str, Any]) -> None:
+    cell = _python_cell(stored)
+    cell["extra"]["invalid"] = ["client thread 0 saturated (0.97 cores)"]
+    assert exp.errors(stored) == []  # this machine's limit, shown in the tables
+    assert "invalid: client-bound" in exp.readme_sections(stored)["saturation"]
 
 
 def test_interpreter_that_cannot_run_is_an_error(stored: dict[str, Any]) -> None:
@@ -32,8 +51,8 @@ def test_loop_not_installed_is_an_error(stored: dict[str, Any]) -> None:
 
 
 def test_empty_section_is_an_error(stored: dict[str, Any]) -> None:
-    stored["ceiling"] = []
-    assert exp.errors(stored) == ["ceiling: no cell measured"]
+    stored["pingpong"] = []
+    assert exp.errors(stored) == ["pingpong: no cell measured"]
 
 
 def test_failed_crosscheck_is_an_error(stored: dict[str, Any]) -> None:
@@ -47,3 +66,11 @@ def test_empty_run(stored: dict[str, Any]) -> None:
             cell["ok"] = False
     assert exp.errors(stored)
     assert exp.measurement_count(stored) == 0
+
+
+def test_published_verdicts_are_the_stored_ones(stored: dict[str, Any]) -> None:
+    from lab.verdicts import problems
+
+    assert problems(stored["verdicts"]) == []
+    stored["verdicts"] = [{**stored["verdicts"][0], "answer": "as the run decided"}]
+    assert "as the run decided" in exp.readme_sections(stored)["answers"]

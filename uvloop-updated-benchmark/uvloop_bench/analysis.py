@@ -1,7 +1,11 @@
-"""Tables, ratios and plain-language verdicts computed from a run's results.
+"""Ratios with bootstrap intervals, tables and verdicts computed from a run's cells.
 
-Everything here is a pure function of the results dictionary that
-``experiment.run`` returns, so README text stays true to the numbers.
+Everything here is a pure function of the results dictionary ``experiment.run`` returns. Every
+ratio is paired by repetition (contenders of a group take turns within each round), so its
+interval reflects the noise that remains after the machine's drift between rounds cancels; a
+verdict names a winner only when its interval excludes 1 (``lab.stats.direction``). Cells whose
+client was saturated or starved, or (saturation, HTTP) whose Python server was not saturated, are
+left out of every ratio and verdict.
 """
 
 from __future__ import annotations
@@ -9,16 +13,11 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from lab.stats import geometric_mean
-from lab.tables import markdown
+from lab.stats import Interval, direction, geometric_mean_interval, ratio_interval
 from lab.verdicts import Verdict, verdict
+from uvloop_bench.plan import APIS, LOOPS, SIZES
 
-LOOPS = ("asyncio", "uvloop", "rloop")
-APIS = ("sockets", "streams", "protocol", "buffered")
-ORIGINAL_APIS = ("sockets", "streams", "protocol")
-SIZES = (1000, 10000, 100000)
-
-#: The original study's figures (Python 3.13.7, uvloop 0.21.0; req/s): see seed-facts.
+#: The original study's figures (Python 3.13.7, uvloop 0.21.0, 3 connections; req/s).
 ORIGINAL: dict[tuple[str, int], tuple[float, float]] = {
     ("sockets", 1000): (21041, 13854),
     ("sockets", 10000): (17564, 13009),
@@ -31,299 +30,219 @@ ORIGINAL: dict[tuple[str, int], tuple[float, float]] = {
     ("protocol", 100000): (8681, 19886),
 }
 ORIGINAL_OVERALL = 1.68  # their "overall": ratio of arithmetic means
+CROSSCHECK_AGREEMENT = 0.10  # echoload and the original's client agree within this share
+TWO_CLIENT_EQUAL = (0.95, 1.05)  # two clients "give the same rate" inside this interval
+
+Cell = dict[str, Any]
 
 
-def ratio_of_means(pairs: Iterable[tuple[float, float]]) -> float:
-    """mean(b) / mean(a) over (a, b) pairs: the original's "overall" figure."""
-    pairs = list(pairs)
-    if not pairs:
-        return float("nan")
-    return sum(b for _, b in pairs) / sum(a for a, _ in pairs)
+def usable(cell: Cell | None, section: str) -> bool:
+    """Whether a cell's figures measure its server (see the module docstring)."""
+    if not cell or not cell.get("ok") or not cell.get("runs"):
+        return False
+    extra = cell.get("extra") or {}
+    if extra.get("invalid"):
+        return False
+    if section in ("saturation", "http") and "engine" not in cell["key"]:
+        return bool(extra.get("server_saturated"))
+    return True
 
 
-def original_ratios() -> dict[tuple[str, int], float]:
-    return {k: u / a for k, (a, u) in ORIGINAL.items()}
-
-
-def find(cells: list[dict[str, Any]], **key: Any) -> dict[str, Any] | None:
+def find(cells: Iterable[Cell], **key: Any) -> Cell | None:
     for c in cells:
         if all(c["key"].get(k) == v for k, v in key.items()):
             return c
     return None
 
 
-def median(cell: dict[str, Any] | None, stat: str = "req_per_s") -> float | None:
-    if not cell or not cell.get("ok") or stat not in cell.get("stats", {}):
-        return None
-    return cell["stats"][stat]["median"]
-
-
-def fmt_spread(cell: dict[str, Any] | None, stat: str = "req_per_s", digits: int = 0) -> str:
-    if cell is None:
-        return "–"
-    if not cell.get("ok"):
-        return "failed"
-    s = cell["stats"].get(stat)
-    if not s:
-        return "–"
-    f = f"{{:,.{digits}f}}"
-    return f"{f.format(s['median'])} ({f.format(s['min'])}–{f.format(s['max'])})"
-
-
-def pyversions(results: dict[str, Any]) -> list[str]:
-    return [p["version"] for p in results.get("pythons", []) if p.get("ok")]
-
-
-def loop_ratios(
-    results: dict[str, Any], py: str, apis: Iterable[str] = ORIGINAL_APIS, num: str = "uvloop"
-) -> dict[tuple[str, int], tuple[float, float]]:
-    """(asyncio, <num>) medians per (api, size) where both cells succeeded."""
+def per_round(cell: Cell, stat: str) -> dict[int, float]:
     out = {}
-    for api in apis:
-        for size in SIZES:
-            a = median(find(results["grid"], python=py, loop="asyncio", api=api, size=size))
-            b = median(find(results["grid"], python=py, loop=num, api=api, size=size))
-            if a and b:
-                out[(api, size)] = (a, b)
+    for i, r in enumerate(cell["runs"]):
+        value = r.get("latency_us", {}).get(stat[:-3]) if stat.endswith("_us") else r.get(stat)
+        if value:
+            out[r.get("round", i)] = float(value)
     return out
 
 
-def overall(results: dict[str, Any], py: str, num: str = "uvloop") -> dict[str, Any]:
-    pairs = loop_ratios(results, py, num=num)
-    return {
-        "cells": len(pairs),
-        "geomean": geometric_mean(b / a for a, b in pairs.values()) if pairs else None,
-        "ratio_of_means": ratio_of_means(pairs.values()),
-    }
+def paired(a: Cell, b: Cell, stat: str) -> tuple[list[float], list[float]]:
+    """Values of ``stat`` in the rounds both cells measured, in round order."""
+    ra, rb = per_round(a, stat), per_round(b, stat)
+    common = sorted(set(ra) & set(rb))
+    return [ra[k] for k in common], [rb[k] for k in common]
 
 
-def sockets_verdict(results: dict[str, Any], py: str) -> dict[str, Any]:
-    """Does asyncio beat uvloop with the sockets API on ``py``? Per size and overall.
-
-    A size counts for a loop only when every one of its repetitions beat every
-    repetition of the other (non-overlapping min-max); otherwise it is a tie.
-    """
-    per_size = []
-    for size in SIZES:
-        a = find(results["grid"], python=py, loop="asyncio", api="sockets", size=size)
-        u = find(results["grid"], python=py, loop="uvloop", api="sockets", size=size)
-        if not (median(a) and median(u)):
-            continue
-        assert a is not None and u is not None
-        ra, ru = a["stats"]["req_per_s"], u["stats"]["req_per_s"]
-        winner = (
-            "asyncio" if ra["min"] > ru["max"] else "uvloop" if ru["min"] > ra["max"] else "tie"
-        )
-        per_size.append({"size": size, "ratio": ru["median"] / ra["median"], "winner": winner})
-    won = [p["size"] for p in per_size if p["winner"] == "asyncio"]
-    if not per_size:
-        answer = "not measured"
-    elif len(won) == len(per_size):
-        answer = "yes, at every size"
-    elif not won:
-        lost = all(p["winner"] == "uvloop" for p in per_size)
-        answer = "no: uvloop is faster at every size" if lost else "no"
-    else:
-        answer = "only at " + ", ".join(f"{s:,} B" for s in won)
-    return {"python": py, "answer": answer, "per_size": per_size}
+def ratio(a: Cell, b: Cell, stat: str = "req_per_s") -> Interval | None:
+    """a / b of ``stat``, paired by round (None when fewer than 2 rounds pair up)."""
+    xa, xb = paired(a, b, stat)
+    return ratio_interval(xa, xb) if len(xa) >= 2 else None
 
 
-def sock_recv_findings(results: dict[str, Any]) -> list[dict[str, Any]]:
-    """Per Python, size and depth: req/s and server µs/request of plain, eager, waiting recv."""
-    cells = results.get("sock_recv", [])
-    conditions = sorted({(c["key"]["size"], c["key"].get("depth", 1)) for c in cells})
+def round_ratios(a: Cell, b: Cell, stat: str = "req_per_s") -> list[float]:
+    xa, xb = paired(a, b, stat)
+    return [x / y for x, y in zip(xa, xb, strict=True)]
+
+
+def interpreters(results: dict[str, Any], main: bool | None = None) -> list[dict[str, Any]]:
+    return [
+        p
+        for p in results.get("pythons", [])
+        if p.get("ok") and (main is None or p.get("main") == main)
+    ]
+
+
+def label(p: dict[str, Any]) -> str:
+    return f"{p['version']} {p['build']}"
+
+
+def loop_cell(
+    results: dict[str, Any], section: str, p: dict[str, Any], loop: str, **key: Any
+) -> Cell | None:
+    c = find(results[section], contender=f"{label(p)} {loop}", **key)
+    return c if usable(c, section) else None
+
+
+def loop_vs_asyncio(
+    results: dict[str, Any], section: str, p: dict[str, Any], loop: str, stat: str = "req_per_s"
+) -> dict[str, Any]:
+    """``loop``/asyncio on interpreter ``p``: per (api, size) intervals and their geomean."""
+    per: dict[str, Any] = {}
+    samples = []
+    for api in APIS:
+        for size in SIZES:
+            a = loop_cell(results, section, p, "asyncio", api=api, size=size)
+            b = loop_cell(results, section, p, loop, api=api, size=size)
+            if a and b and (iv := ratio(b, a, stat)):
+                per[f"{api} {size}"] = iv.as_dict()
+                samples.append(round_ratios(b, a, stat))
+    out: dict[str, Any] = {"cells": per}
+    if samples:
+        out["geomean"] = geometric_mean_interval(samples).as_dict()
+    return out
+
+
+def _iv(d: dict[str, float]) -> Interval:
+    return Interval(**d)
+
+
+def fmt(d: dict[str, float] | None, unit: str = "x") -> str:
+    if not d:
+        return "–"
+    return f"{d['value']:.2f}{unit} [{d['low']:.2f}, {d['high']:.2f}]"
+
+
+def pgo_effect(results: dict[str, Any]) -> list[dict[str, Any]]:
+    """For each version with a PGO and a plain build: how PGO changes uvloop/asyncio, per API
+    at the sizes both ran (ratio of the two ratios, paired by round), and asyncio's own gain."""
     out = []
-    for py in pyversions(results):
-        for size, depth in conditions:
-            row: dict[str, Any] = {"python": py, "size": size, "depth": depth}
-            for loop in ("asyncio", "uvloop"):
-                for api in ("sockets", "sockets-eager", "sockets-wait"):
-                    if api == "sockets" and depth == 1:
-                        c = find(results["grid"], python=py, loop=loop, api=api, size=size)
-                    else:
-                        c = find(cells, python=py, loop=loop, api=api, size=size, depth=depth)
-                    entry = {
-                        "req_per_s": median(c),
-                        "cpu_us": median(c, "server_cpu_us_per_req"),
-                    }
-                    rc = (c or {}).get("extra", {}).get("recv_counters")
-                    if api == "sockets-eager" and rc and rc["immediate"] + rc["waited"]:
-                        entry["hit_rate"] = rc["immediate"] / (rc["immediate"] + rc["waited"])
-                    row[f"{loop} {api}"] = entry
-            out.append(row)
+    byver: dict[str, dict[str, dict[str, Any]]] = {}
+    for p in interpreters(results):
+        byver.setdefault(p["version"][:4], {})[p["build"]] = p
+    for ver, builds in sorted(byver.items()):
+        fast = builds.get("pgo") or builds.get("debian")
+        slow = builds.get("plain") or builds.get("pyenv")
+        if not (fast and slow):
+            continue
+        gap, gain = [], []
+        for api in APIS:
+            for size in SIZES:
+                cells = {
+                    (b, lp): loop_cell(results, "saturation", p, lp, api=api, size=size)
+                    for b, p in (("fast", fast), ("slow", slow))
+                    for lp in ("asyncio", "uvloop")
+                }
+                if not all(cells.values()):
+                    continue
+                fa, fu = cells[("fast", "asyncio")], cells[("fast", "uvloop")]
+                sa, su = cells[("slow", "asyncio")], cells[("slow", "uvloop")]
+                assert fa and fu and sa and su
+                r_fast = dict(zip(*map(list, _rounds(fu, fa)), strict=True))
+                r_slow = dict(zip(*map(list, _rounds(su, sa)), strict=True))
+                common = sorted(set(r_fast) & set(r_slow))
+                if len(common) >= 2:
+                    gap.append([r_fast[k] / r_slow[k] for k in common])
+                gain.append(round_ratios(fa, sa))
+        if gap:
+            out.append(
+                {
+                    "version": ver,
+                    "with_pgo": label(fast),
+                    "without": label(slow),
+                    "ratio_change": geometric_mean_interval(gap).as_dict(),
+                    "asyncio_gain": geometric_mean_interval(
+                        [g for g in gain if len(g) >= 2]
+                    ).as_dict(),
+                }
+            )
     return out
 
 
-def sock_recv_text(findings: list[dict[str, Any]]) -> list[str]:
-    """What the eager/wait variants show, in words computed from the numbers."""
-    lines = []
-    for row in findings:
-        hit = row.get("asyncio sockets-eager", {}).get("hit_rate")
-        plain_a = row.get("asyncio sockets", {}).get("cpu_us")
-        plain_u = row.get("uvloop sockets", {}).get("cpu_us")
-        eager_u = row.get("uvloop sockets-eager", {}).get("cpu_us")
-        wait_a = row.get("asyncio sockets-wait", {}).get("cpu_us")
-        if hit is None or not all((plain_a, plain_u, eager_u, wait_a)):
-            continue
-        text = (
-            f"Python {row['python']}, {row['size']:,} B, {row['depth']} in flight per "
-            f"connection: an eager `recv()` found data {hit * 100:.0f} % of the time. Server "
-            f"CPU per request: asyncio {plain_a:.1f} µs plain, {wait_a:.1f} µs when it always "
-            f"waits; uvloop {plain_u:.1f} µs plain, {eager_u:.1f} µs when it tries `recv()` "
-            "first."
-        )
-        if hit < 0.2:
-            text += (
-                " Almost every eager attempt fails, so the try-first path costs a failed "
-                "system call and then waits like uvloop does: it cannot make asyncio faster here."
-            )
-        elif eager_u < plain_u:
-            text += (
-                f" Trying `recv()` first saves uvloop {(1 - eager_u / plain_u) * 100:.0f} % "
-                "of its CPU per request: the code path matters when data is already waiting."
-            )
-        else:
-            text += " Even with data waiting, trying first does not make uvloop cheaper."
-        lines.append(text)
-    return lines
+def _rounds(a: Cell, b: Cell) -> tuple[list[int], list[float]]:
+    ra, rb = per_round(a, "req_per_s"), per_round(b, "req_per_s")
+    common = sorted(set(ra) & set(rb))
+    return common, [ra[k] / rb[k] for k in common]
 
 
-def _ratios_text(per_size: list[dict[str, Any]]) -> str:
-    return ", ".join(f"{p['ratio']:.2f}x at {p['size']:,} B ({p['winner']})" for p in per_size)
-
-
-def verdicts(results: dict[str, Any]) -> list[str]:
-    """Plain answers to the issue's three questions, computed from the numbers."""
-    lines = []
-    for py in pyversions(results):
-        v = sockets_verdict(results, py)
-        lines.append(
-            f"**Does asyncio beat uvloop at sockets on Python {py}? {v['answer'].capitalize()}.** "
-            f"uvloop/asyncio req/s with `sock_recv`/`sock_sendall`: {_ratios_text(v['per_size'])}"
-            " (below 1: asyncio faster; a size is won only when every repetition of one loop "
-            "beat every repetition of the other, otherwise it is a tie)."
-        )
-    old = [r for r in original_uvloop(results) if r["api"] == "sockets" and r["ratio_021"]]
-    if old:
-        lines.append(
-            f"With the original's uvloop 0.21.0 on Python {old[0]['python']}, uvloop/asyncio at "
-            "sockets is "
-            + ", ".join(f"{r['ratio_021']:.2f}x at {r['size']:,} B" for r in old)
-            + " (uvloop 0.23.0: "
-            + ", ".join(f"{r['ratio_new']:.2f}x" for r in old if r["ratio_new"])
-            + "; the original: "
-            + ", ".join(f"{r['original_ratio']:.2f}x" for r in old)
-            + ")."
-        )
-    for py in pyversions(results):
-        o = overall(results, py)
-        if not o["cells"]:
-            continue
-        holds = abs(o["geomean"] - ORIGINAL_OVERALL) / ORIGINAL_OVERALL <= 0.10
-        theirs_geo = geometric_mean(original_ratios().values())
-        lines.append(
-            f"**Is uvloop {ORIGINAL_OVERALL}x faster overall on Python {py}? "
-            f"{'Roughly' if holds else 'No'}: {o['geomean']:.2f}x** as the geometric mean of the "
-            f"{o['cells']} uvloop/asyncio ratios of the original's grid "
-            f"(their way, a ratio of arithmetic means: {o['ratio_of_means']:.2f}x; the original "
-            f"reported {ORIGINAL_OVERALL}x that way, {theirs_geo:.2f}x "
-            "as a geometric mean)."
-        )
-    return lines
-
-
-def grid_table(results: dict[str, Any], py: str) -> str:
-    """req/s per API x size for every loop on ``py``, with the original's figures beside."""
-    loops = [lp for lp in LOOPS if any(c["key"].get("loop") == lp for c in results["grid"])]
-    head = ["API", "size"] + [f"{lp} req/s" for lp in loops] + ["uvloop/asyncio"]
-    head += ["original asyncio", "original uvloop", "original ratio"]
-    rows = []
-    orig = original_ratios()
-    for api in APIS:
-        for size in SIZES:
-            cells = [find(results["grid"], python=py, loop=lp, api=api, size=size) for lp in loops]
-            a = median(cells[loops.index("asyncio")]) if "asyncio" in loops else None
-            u = median(cells[loops.index("uvloop")]) if "uvloop" in loops else None
-            ratio = f"{u / a:.2f}x" if a and u else "–"
-            o = ORIGINAL.get((api, size))
-            ocols = [f"{o[0]:,}", f"{o[1]:,}", f"{orig[(api, size)]:.2f}x"] if o else ["–"] * 3
-            rows.append([api, f"{size:,}", *(fmt_spread(c) for c in cells), ratio, *ocols])
-    return markdown(head, rows)
-
-
-def metric_table(results: dict[str, Any], py: str, stat: str, digits: int = 1) -> str:
-    loops = [lp for lp in LOOPS if any(c["key"].get("loop") == lp for c in results["grid"])]
-    rows = []
-    for api in APIS:
-        for size in SIZES:
-            cells = [find(results["grid"], python=py, loop=lp, api=api, size=size) for lp in loops]
-            rows.append([api, f"{size:,}", *(fmt_spread(c, stat, digits) for c in cells)])
-    return markdown(["API", "size", *loops], rows)
-
-
-def ceiling_summary(results: dict[str, Any]) -> dict[str, Any]:
-    """echoload against C++ epoll vs the fastest Python server at 1000 B (same connections)."""
-    py_cells = [c for c in results["grid"] if c["key"]["size"] == 1000 and median(c)]
-    if not py_cells:
-        return {}
-    fastest = max(py_cells, key=lambda c: median(c) or 0)
-    out: dict[str, Any] = {"fastest_python": fastest["key"], "fastest_req_per_s": median(fastest)}
-    for c in results.get("ceiling", []):
-        k = c["key"]
-        m = median(c)
-        if m:
-            name = f"{k['engine']}_depth{k['depth']}"
-            out[name] = {
-                "depth": k["depth"],
-                "req_per_s": m,
-                "server_cores": c["stats"]["server_cores"]["median"],
-                "ratio": m / (median(fastest) or 1),
-                "echoload_cores": c["stats"]["echoload_cores"]["max"],
-            }
-    # echoload runs one thread on one core; the requirement is 3x the fastest Python server
-    # with the same 3 connections. Ping-pong (depth 1) is bound by round-trip latency, not by
-    # anyone's CPU, so the capacity shown is the best depth at those 3 connections.
-    best = max(
-        (v for k, v in out.items() if k.startswith("epoll_depth")),
-        key=lambda v: v["ratio"],
-        default=None,
-    )
-    out["best_epoll"] = best
-    out["passes"] = bool(best and best["ratio"] >= 3 and best["echoload_cores"] <= 1.05)
-    grid_cores = [c["stats"]["echoload_cores"]["max"] for c in results["grid"] if median(c)]
-    out["echoload_max_cores_in_grid"] = max(grid_cores) if grid_cores else None
+def newer_python(results: dict[str, Any]) -> dict[str, Any] | None:
+    """asyncio and uvloop on the newest main interpreter vs the oldest (paired, saturation)."""
+    main = interpreters(results, main=True)
+    if len(main) < 2:
+        return None
+    old, new = main[0], main[-1]
+    out: dict[str, Any] = {"old": label(old), "new": label(new)}
+    for loop in ("asyncio", "uvloop"):
+        samples = []
+        for api in APIS:
+            for size in SIZES:
+                a = loop_cell(results, "saturation", old, loop, api=api, size=size)
+                b = loop_cell(results, "saturation", new, loop, api=api, size=size)
+                if a and b and len(r := round_ratios(b, a)) >= 2:
+                    samples.append(r)
+        if samples:
+            out[loop] = geometric_mean_interval(samples).as_dict()
     return out
 
 
-def original_uvloop(results: dict[str, Any]) -> list[dict[str, Any]]:
-    """uvloop 0.21.0 (the original's) vs asyncio and uvloop 0.23 on the same Python."""
-    rows = []
-    for c in results.get("uvloop021", []):
-        k = c["key"]
-        same = {"python": k["python"], "api": k["api"], "size": k["size"]}
-        ca = find(results["grid"], loop="asyncio", **same)
-        cn = find(results["grid"], loop="uvloop", **same)
-        a, new, old = median(ca), median(cn), median(c)
-        cpu = "server_cpu_us_per_req"
-        rows.append(
-            {
-                **same,
-                "asyncio": a,
-                "uvloop_new": new,
-                "uvloop_021": old,
-                "ratio_021": old / a if old and a else None,
-                "ratio_new": new / a if new and a else None,
-                "original_ratio": original_ratios().get((k["api"], k["size"])),
-                "cpu_us": [median(ca, cpu), median(cn, cpu), median(c, cpu)],
+def floor(results: dict[str, Any]) -> list[dict[str, Any]]:
+    """Per protocol saturation group: CPU µs per request of the C++ servers and of the
+    cheapest Python contender, and whether each C++ server is below every Python one."""
+    out = []
+    for size in SIZES:
+        group = [
+            c
+            for c in results["saturation"]
+            if c["key"].get("api") == "protocol"
+            and c["key"].get("size") == size
+            and c.get("ok")
+            and c.get("runs")
+        ]
+        cpp = [c for c in group if "engine" in c["key"]]
+        # Every Python server measured in the group, client-bound ones included: their CPU per
+        # request is a real measurement (at a load the client could not raise), and leaving the
+        # fastest loops out would flatter the C++ servers.
+        py = [
+            c
+            for c in group
+            if "engine" not in c["key"] and "server_cpu_us_per_req" in c.get("stats", {})
+        ]
+        if not cpp or not py:
+            continue
+        cheapest = min(py, key=lambda c: c["stats"]["server_cpu_us_per_req"]["median"])
+        row: dict[str, Any] = {
+            "size": size,
+            "python": cheapest["key"]["contender"],
+            "python_us": cheapest["stats"]["server_cpu_us_per_req"]["median"],
+        }
+        for c in cpp:
+            us = c["stats"].get("server_cpu_us_per_req", {}).get("median")
+            iv = ratio(cheapest, c, "server_cpu_us_per_req")
+            row[c["key"]["engine"]] = {
+                "us": us,
+                "valid": not (c.get("extra") or {}).get("invalid"),
+                "python_over_cpp": iv.as_dict() if iv else None,
+                "lowest": bool(iv and iv.low > 1),
             }
-        )
-    return rows
-
-
-#: Thresholds of the verdicts (stored with each verdict).
-CEILING_FACTOR = 3.0  # echoload must drive the C++ server at this multiple of the best Python
-CEILING_CLIENT_CORES = 1.05  # ... while staying on one core
-CROSSCHECK_AGREEMENT = 0.10  # echoload and the original's client agree within this share
+        out.append(row)
+    return out
 
 
 def crosscheck_question(c: dict[str, Any]) -> str:
@@ -334,32 +253,173 @@ def crosscheck_question(c: dict[str, Any]) -> str:
     )
 
 
+def analyze(results: dict[str, Any]) -> dict[str, Any]:
+    """Everything the report and the verdicts read, computed once when the run ends."""
+    out: dict[str, Any] = {"saturation": {}, "saturation_cpu": {}, "pingpong": {}, "http": {}}
+    for p in interpreters(results):
+        for loop in LOOPS[1:]:
+            name = f"{label(p)} {loop}"
+            out["saturation"][name] = loop_vs_asyncio(results, "saturation", p, loop)
+            out["saturation_cpu"][name] = loop_vs_asyncio(
+                results, "saturation", p, loop, "server_cpu_us_per_req"
+            )
+            if results["pingpong"]:
+                out["pingpong"][name] = loop_vs_asyncio(results, "pingpong", p, loop)
+    for p in interpreters(results, main=True):
+        for loop in LOOPS[1:]:
+            for api in ("http-httptools", "http-streams"):
+                a = loop_cell(results, "http", p, f"asyncio {api}", api=api)
+                b = loop_cell(results, "http", p, f"{loop} {api}", api=api)
+                if a and b and (iv := ratio(b, a)):
+                    out["http"][f"{label(p)} {loop} {api}"] = iv.as_dict()
+    out["pgo"] = pgo_effect(results)
+    out["newer_python"] = newer_python(results)
+    out["floor"] = floor(results)
+    out["invalid_cells"] = sum(
+        1
+        for s in ("saturation", "pingpong", "http")
+        for c in results.get(s, [])
+        if not usable(c, s) and "engine" not in c["key"]
+    )
+    return out
+
+
+def _sockets_answer(results: dict[str, Any], p: dict[str, Any]) -> tuple[str, str]:
+    per = []
+    for size in SIZES:
+        a = loop_cell(results, "saturation", p, "asyncio", api="sockets", size=size)
+        u = loop_cell(results, "saturation", p, "uvloop", api="sockets", size=size)
+        if a and u and (iv := ratio(a, u)):
+            per.append((size, iv))
+    if not per:
+        return "not measured", "–"
+    won = [s for s, iv in per if iv.low > 1]
+    lost = [s for s, iv in per if iv.high < 1]
+    measured = ", ".join(f"{s:,} B {iv}" for s, iv in per)
+    if len(won) == len(per):
+        return "yes, at every size", measured
+    if won:
+        return "only at " + ", ".join(f"{s:,} B" for s in won), measured
+    if len(lost) == len(per):
+        return "no: uvloop is faster at every size", measured
+    return ("no" if lost else "no difference shown"), measured
+
+
 def decide(results: dict[str, Any]) -> list[Verdict]:
     """The run's verdicts, decided from ``results["analysis"]`` when the run ends."""
     a = results["analysis"]
+    rule = "a winner only when the 95 % bootstrap interval of the paired ratio excludes 1"
     out: list[Verdict] = []
-    for py, v in a["sockets"].items():
+    for p in interpreters(results):
+        g = a["saturation"].get(f"{label(p)} uvloop", {}).get("geomean")
+        if g:
+            out.append(
+                verdict(
+                    f"Is uvloop faster than asyncio at saturation on Python {label(p)}?",
+                    direction(_iv(g), above="uvloop faster", below="asyncio faster"),
+                    f"uvloop/asyncio req/s, geometric mean over APIs and sizes: {fmt(g)}",
+                    rule,
+                    confidence=0.95,
+                )
+            )
+    for p in interpreters(results, main=True):
+        answer, measured = _sockets_answer(results, p)
         out.append(
             verdict(
-                f"Does asyncio beat uvloop at sockets on Python {py}?",
-                v["answer"],
-                "uvloop/asyncio req/s: " + (_ratios_text(v["per_size"]) or "not measured"),
-                "a size is won only when every repetition of one loop beat every repetition "
-                "of the other (min-max ranges do not overlap); otherwise it is a tie",
+                f"Does asyncio beat uvloop with the sockets API on Python {label(p)}?",
+                answer,
+                f"asyncio/uvloop req/s at saturation: {measured}",
+                rule + ", per size",
+                confidence=0.95,
             )
         )
-    ce = a["ceiling"]
-    best = ce.get("best_epoll") if ce else None
-    if best:
+    newer = a.get("newer_python")
+    if newer and newer.get("asyncio"):
         out.append(
             verdict(
-                "echoload drives the C++ epoll server at 3x the fastest Python server",
-                "holds" if ce["passes"] else "below 3x on this run",
-                f"{best['ratio']:.1f}x at depth {best['depth']}, echoload at "
-                f"{best['echoload_cores']:.2f} cores",
-                f"holds at >= {CEILING_FACTOR:g}x with echoload on <= {CEILING_CLIENT_CORES} core",
-                factor=CEILING_FACTOR,
-                client_cores=CEILING_CLIENT_CORES,
+                f"Is asyncio faster on Python {newer['new']} than on {newer['old']}?",
+                direction(
+                    _iv(newer["asyncio"]),
+                    above="faster on the newer Python",
+                    below="slower on the newer Python",
+                ),
+                f"req/s ratio at saturation (geometric mean): {fmt(newer['asyncio'])}; "
+                f"uvloop: {fmt(newer.get('uvloop'))}",
+                rule,
+                confidence=0.95,
+            )
+        )
+    for e in a.get("pgo", []):
+        out.append(
+            verdict(
+                f"Does PGO+LTO change uvloop's lead on Python {e['version']}?",
+                direction(
+                    _iv(e["ratio_change"]),
+                    above="PGO widens uvloop's lead",
+                    below="PGO narrows uvloop's lead",
+                ),
+                f"(uvloop/asyncio with {e['with_pgo']}) / (same without, {e['without']}): "
+                f"{fmt(e['ratio_change'])}; asyncio itself {fmt(e['asyncio_gain'])} faster",
+                rule,
+                confidence=0.95,
+            )
+        )
+    for row in a.get("floor", []):
+        for engine in ("epoll", "io_uring"):
+            d = row.get(engine)
+            if not d:
+                continue
+            out.append(
+                verdict(
+                    f"Does the C++ {engine} server use the least CPU per request "
+                    f"({row['size']:,} B)?",
+                    "yes" if d["lowest"] else "not shown",
+                    f"{d['us']:.2f} µs vs {row['python_us']:.2f} µs for the cheapest Python "
+                    f"server ({row['python']}); Python/C++ {fmt(d['python_over_cpp'])}",
+                    "yes when the interval of the cheapest Python server's CPU per request (of "
+                    "all measured in the group, client-bound ones included) over the C++ "
+                    "server's lies above 1",
+                    confidence=0.95,
+                )
+            )
+    for p in interpreters(results, main=True):
+        g = a["pingpong"].get(f"{label(p)} uvloop", {}).get("geomean")
+        if g:
+            out.append(
+                verdict(
+                    f"Original question, 3-connection ping-pong: is uvloop faster on Python "
+                    f"{label(p)}?",
+                    direction(_iv(g), above="uvloop faster", below="asyncio faster"),
+                    f"uvloop/asyncio req/s (geometric mean): {fmt(g)}; the original: "
+                    f"{ORIGINAL_OVERALL}x",
+                    rule + "; latency-bound, not the loops' CPU",
+                    confidence=0.95,
+                )
+            )
+    for name, d in a.get("http", {}).items():
+        out.append(
+            verdict(
+                f"HTTP/1.1 keep-alive: {name} vs asyncio",
+                direction(_iv(d), above="faster than asyncio", below="slower than asyncio"),
+                f"req/s ratio {fmt(d)}",
+                rule,
+                confidence=0.95,
+            )
+        )
+    two = results.get("two_clients") or {}
+    if two.get("ran"):
+        iv = two["two_over_one"]
+        low, high = TWO_CLIENT_EQUAL
+        out.append(
+            verdict(
+                "Does a second echoload process on its own core leave the server rate unchanged?",
+                "yes: one client has headroom"
+                if low <= iv["low"] and iv["high"] <= high
+                else "no: one client was not enough",
+                f"server rate with two clients / one: {fmt(iv)}",
+                f"yes when the interval lies within [{low}, {high}]",
+                low=low,
+                high=high,
             )
         )
     for c in results.get("crosscheck", []):
@@ -382,21 +442,18 @@ def decide(results: dict[str, Any]) -> list[Verdict]:
     return out
 
 
-def analyze(results: dict[str, Any]) -> dict[str, Any]:
-    """Everything derived from the cells: overall ratios, verdicts, the ceiling check."""
-    pys = pyversions(results)
-    return {
-        "overall": {py: overall(results, py) for py in pys},
-        "overall_rloop": {py: overall(results, py, num="rloop") for py in pys},
-        "sockets": {py: sockets_verdict(results, py) for py in pys},
-        "sock_recv": sock_recv_findings(results),
-        "ceiling": ceiling_summary(results),
-        "original_uvloop": original_uvloop(results),
-        "verdicts": verdicts(results),
-        "failed_cells": sum(
-            1
-            for s in ("grid", "sweep", "latency", "ceiling", "sock_recv", "crosscheck", "uvloop021")
-            for c in results.get(s, [])
-            if not c.get("ok", True)
-        ),
-    }
+def summary_rows(results: dict[str, Any]) -> list[tuple[str, str]]:
+    a = results["analysis"]
+    rows = []
+    for p in interpreters(results, main=True):
+        g = a["saturation"].get(f"{label(p)} uvloop", {}).get("geomean")
+        if g:
+            rows.append((f"uvloop/asyncio at saturation, Python {label(p)}", fmt(g)))
+        g = a["saturation_cpu"].get(f"{label(p)} uvloop", {}).get("geomean")
+        if g:
+            rows.append((f"uvloop/asyncio CPU per request, Python {label(p)}", fmt(g)))
+    for p in interpreters(results, main=True)[-1:]:
+        g = a["pingpong"].get(f"{label(p)} uvloop", {}).get("geomean")
+        if g:
+            rows.append((f"ping-pong (original question), Python {label(p)}", fmt(g)))
+    return rows

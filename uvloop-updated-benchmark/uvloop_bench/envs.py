@@ -11,7 +11,8 @@ from collections.abc import Callable, Sequence
 
 from lab.venvs import Step, Venv, ensure
 
-LOOP_PACKAGES: tuple[str, ...] = ("uvloop==0.23.0",)
+#: httptools is the HTTP parser uvloop's own HTTP benchmark uses (the http-httptools server).
+LOOP_PACKAGES: tuple[str, ...] = ("uvloop==0.23.0", "httptools==0.9.0")
 OPTIONAL_LOOP_PACKAGES: tuple[str, ...] = ("rloop==0.5.0",)
 #: The uvloop the original study used, measured beside the current one on the newest Python.
 ORIGINAL_UVLOOP = "uvloop==0.21.0"
@@ -37,6 +38,6 @@ def loops(venv: Venv) -> dict[str, str]:
     for spec in venv.installed:
         for req in spec.split():
             name, sep, version = req.partition("==")
-            if sep:
+            if sep and name != "httptools":
                 found[name] = version
     return found

@@ -15,12 +15,12 @@ pingpong    the original study's question: 3 connections, one request in flight 
 http        HTTP/1.1 keep-alive (uvloop's own headline workload): httptools on a Protocol and
             asyncio streams per loop, and the C++ epoll HTTP server, saturated.
 
-Full mode (~45 min here): 10 repetitions of 2 s windows (0.2 s warm-up) everywhere; saturation
-on all four APIs x 1,000/100,000 B on the distribution-style interpreters (PGO+LTO: Debian's
-python3.11, `lab pythons`' 3.13), plus the builds without PGO (the lab's pyenv 3.11,
+Full mode (~55 min here): 10 repetitions of 2 s windows (0.2 s warm-up) everywhere; saturation
+on all four APIs x 1,000/10,000/100,000 B on the distribution-style interpreters (PGO+LTO:
+Debian's python3.11, `lab pythons`' 3.13), plus the builds without PGO (the lab's pyenv 3.11,
 `lab pythons --plain` 3.13) at 1,000 B; ping-pong on all four APIs at 1,000 B with uvloop
-0.21.0, the original's, beside; HTTP at 1,000 B bodies. Cut to fit a session: 10,000 B
-(saturation and ping-pong) and 100,000 B ping-pong.
+0.21.0, the original's, beside; HTTP at 1,000 B bodies. Cut to fit a session: the builds
+without PGO at 10,000/100,000 B, and ping-pong at 10,000/100,000 B.
 Quick mode (~3 min): 3 repetitions of 0.3 s, 1,000 B, the interpreters `lab` was given.
 """
 

@@ -19,8 +19,8 @@ import statistics
 import subprocess
 import tempfile
 import time
-from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -69,6 +69,7 @@ class Server:
     loop: str | None = None
     api: str | None = None
     engine: str | None = None  # epoll | io_uring
+    build: str | None = None  # how the interpreter was built: pgo, plain, debian, ...
 
     @property
     def label(self) -> str:
@@ -78,7 +79,9 @@ class Server:
 
     def argv(self, port: int, tools: Tools, stats: Path | None = None) -> list[str]:
         if self.engine:
-            return [str(tools.echoserver), "--engine", self.engine, "--port", str(port)]
+            engine, _, protocol = self.engine.partition("-")  # "epoll-http": epoll, HTTP/1.1
+            argv = [str(tools.echoserver), "--engine", engine, "--port", str(port)]
+            return argv + (["--protocol", protocol] if protocol else [])
         assert self.python and self.loop and self.api
         cmd = [self.python, str(SERVERS_PY), "--loop", self.loop, "--api", self.api]
         cmd += ["--port", str(port)]
@@ -96,8 +99,9 @@ class Load:
     warmup: float = 1.0
     duration: float = 5.0
     threads: int = 1
+    mode: str = "echo"  # echo | http
 
-    def argv(self, tools: Tools, port: int) -> list[str]:
+    def argv(self, tools: Tools, port: int, server_pid: int | None = None) -> list[str]:
         return [
             str(tools.echoload),
             "--port", str(port),
@@ -108,6 +112,8 @@ class Load:
             "--rate", repr(float(self.rate)),
             "--warmup", repr(float(self.warmup)),
             "--duration", repr(float(self.duration)),
+            *(["--mode", self.mode] if self.mode != "echo" else []),
+            *(["--server-pid", str(server_pid)] if server_pid else []),
             "--json",
         ]  # fmt: skip
 
@@ -120,38 +126,26 @@ def pinning_available() -> bool:
         return False
 
 
-def cpu_seconds(pid: int) -> float:
-    """CPU time of a process, all its threads, in seconds.
-
-    Summed from /proc/<pid>/task/*/schedstat (nanoseconds on CPU), which resolves the
-    short windows of quick mode; /proc/<pid>/stat (clock ticks, 10 ms) is the fallback.
-    """
-    total_ns = 0
-    try:
-        for task in os.scandir(f"/proc/{pid}/task"):
-            with (
-                contextlib.suppress(FileNotFoundError, ProcessLookupError),
-                open(f"{task.path}/schedstat") as fh,
-            ):
-                total_ns += int(fh.read().split()[0])
-        if total_ns:
-            return total_ns / 1e9
-    except FileNotFoundError:
-        raise
-    except OSError:
-        pass
-    with open(f"/proc/{pid}/stat") as fh:
-        stat = fh.read()
-    fields = stat[stat.rindex(")") + 2 :].split()
-    ticks = os.sysconf("SC_CLK_TCK")
-    return (int(fields[11]) + int(fields[12])) / ticks  # fields 14 and 15 of proc(5)
+def schedstat(pid: int) -> tuple[float, float]:
+    """(seconds on CPU, seconds waiting in the run queue) of a process, all its threads, from
+    /proc/<pid>/task/*/schedstat (nanosecond resolution)."""
+    on_cpu = waiting = 0
+    for task in os.scandir(f"/proc/{pid}/task"):
+        with (
+            contextlib.suppress(FileNotFoundError, ProcessLookupError),
+            open(f"{task.path}/schedstat") as fh,
+        ):
+            fields = fh.read().split()
+            on_cpu += int(fields[0])
+            waiting += int(fields[1])
+    return on_cpu / 1e9, waiting / 1e9
 
 
-def _cpu_or_none(proc: subprocess.Popen) -> float | None:
+def _sched_or_none(proc: subprocess.Popen[Any]) -> tuple[float, float] | None:
     if proc.poll() is not None:
         return None
     try:
-        return cpu_seconds(proc.pid)
+        return schedstat(proc.pid)
     except OSError:
         return None
 
@@ -230,37 +224,62 @@ class Bench:
         assert last is not None
         raise last
 
-    def load(self, running: RunningServer, load: Load) -> dict[str, Any]:
-        """One echoload run against ``running``; adds the server's CPU use in the window."""
+    def load(
+        self, running: RunningServer, load: Load, clients: Sequence[int] = (CLIENT_CPU,)
+    ) -> dict[str, Any]:
+        """One echoload run against ``running`` (one process per CPU in ``clients``, the
+        connections split between them); adds the server's CPU use in the window."""
         running.check_alive()
-        proc = self.procs.popen(
-            self._pinned(CLIENT_CPU, load.argv(self.tools, running.port)),
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
+        n = len(clients)
+        server_pid = running.proc.pid  # taskset execs the server: the same pid
+        shares = [load.connections // n + (i < load.connections % n) for i in range(n)]
+        procs = [
+            self.procs.popen(
+                self._pinned(
+                    cpu, replace(load, connections=c).argv(self.tools, running.port, server_pid)
+                ),
+                stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            for cpu, c in zip(clients, shares, strict=True)
+        ]
+        outputs: list[tuple[str, str]] = []
         try:
             time.sleep(load.warmup)
-            cpu0 = _cpu_or_none(running.proc)
-            try:
-                out, err = proc.communicate(timeout=load.warmup + load.duration + 60)
-            except subprocess.TimeoutExpired as exc:
-                raise CellError(f"echoload did not finish against {running.server.label}") from exc
-            cpu1 = _cpu_or_none(running.proc)
+            before = _sched_or_none(running.proc)
+            for proc in procs:
+                try:
+                    outputs.append(proc.communicate(timeout=load.warmup + load.duration + 60))
+                except subprocess.TimeoutExpired as exc:
+                    raise CellError(
+                        f"echoload did not finish against {running.server.label}"
+                    ) from exc
+            after = _sched_or_none(running.proc)
         finally:
-            self.procs.stop(proc)
-        if proc.returncode != 0:
-            running.check_alive()
-            raise CellError(err.strip() or f"echoload exited with status {proc.returncode}")
-        result = json.loads(out)
+            for proc in procs:
+                self.procs.stop(proc)
+        for proc, (_out, err) in zip(procs, outputs, strict=True):
+            if proc.returncode != 0:
+                running.check_alive()
+                raise CellError(err.strip() or f"echoload exited with status {proc.returncode}")
+        parts: list[dict[str, Any]] = [json.loads(out) for out, _err in outputs]
+        result = parts[0] if n == 1 else _combine(parts)
         running.check_alive()
-        if cpu0 is not None and cpu1 is not None:
-            server_cpu = cpu1 - cpu0
-            result["server_cpu_s"] = server_cpu
-            result["server_cpu_cores"] = server_cpu / result["seconds"]
-            if result["requests"]:
-                result["server_cpu_us_per_req"] = 1e6 * server_cpu / result["requests"]
+        server = result.get("server")  # echoload --server-pid: exactly its measured window
+        if server and server.get("cpu_s") is not None:
+            server_cpu, server_wait = server["cpu_s"], server.get("runqueue_wait_s")
+        elif before is not None and after is not None:  # sampled around the window
+            server_cpu, server_wait = after[0] - before[0], after[1] - before[1]
+        else:
+            return result
+        result["server_cpu_s"] = server_cpu
+        result["server_cpu_cores"] = server_cpu / result["seconds"]
+        if server_wait is not None:
+            result["server_runqueue_share"] = server_wait / result["seconds"]
+        if result["requests"]:
+            result["server_cpu_us_per_req"] = 1e6 * server_cpu / result["requests"]
         return result
 
     def pyclient(
@@ -282,6 +301,62 @@ class Bench:
         if result.returncode != 0:
             raise CellError(result.stderr.strip() or f"pyclient exited {result.returncode}")
         return json.loads(result.stdout)
+
+
+#: A client thread using this share of a core or more was the bottleneck: the run is invalid.
+CLIENT_SATURATED_CORES = 0.85
+#: A client waiting this share of the window in the run queue was starved: the run is invalid.
+CLIENT_STARVED_SHARE = 0.10
+#: A server at least this busy is saturated (its CPU per request is the loop's cost).
+SERVER_SATURATED_CORES = 0.95
+
+
+def client_threads(run: dict[str, Any]) -> list[dict[str, float | None]]:
+    """Per echoload thread: CPU seconds and run-queue wait seconds in the window (wait None
+    when this echoload does not report it)."""
+    threads = run.get("threads")
+    if isinstance(threads, list) and threads:
+        return [
+            {"cpu_s": t.get("cpu_s"), "runqueue_wait_s": t.get("runqueue_wait_s")} for t in threads
+        ]
+    cpu = run.get("cpu") or {}
+    return [{"cpu_s": cpu.get("user_s", 0) + cpu.get("sys_s", 0), "runqueue_wait_s": None}]
+
+
+def run_problems(run: dict[str, Any]) -> list[str]:
+    """Why a run's figures do not measure the server (empty: they do)."""
+    seconds = run.get("seconds") or 0
+    out = []
+    if not run.get("requests"):
+        out.append("no request completed")
+    if seconds <= 0:
+        return [*out, "no measured window"]
+    for i, t in enumerate(client_threads(run)):
+        cores = (t["cpu_s"] or 0) / seconds
+        if cores >= CLIENT_SATURATED_CORES:
+            out.append(f"client thread {i} saturated ({cores:.2f} cores)")
+        wait = t["runqueue_wait_s"]
+        if wait is not None and wait / seconds >= CLIENT_STARVED_SHARE:
+            out.append(f"client thread {i} starved ({wait / seconds:.0%} of the window waiting)")
+    server_wait = run.get("server_runqueue_share")
+    if server_wait is not None and server_wait >= CLIENT_STARVED_SHARE:
+        out.append(f"server starved ({server_wait:.0%} of the window waiting for its CPU)")
+    return out
+
+
+def _combine(parts: list[dict[str, Any]]) -> dict[str, Any]:
+    """One result from several echoload processes that ran at the same time."""
+    out = dict(parts[0])
+    out["clients"] = len(parts)
+    for k in ("requests", "bytes", "req_per_s", "mb_per_s"):
+        if all(k in p for p in parts):
+            out[k] = sum(p[k] for p in parts)
+    out["seconds"] = max(p["seconds"] for p in parts)
+    out["threads"] = [t for p in parts for t in client_threads(p)]
+    lat = [p.get("latency_us") or {} for p in parts]
+    out["latency_us"] = {q: max(x.get(q, 0) for x in lat) for q in lat[0]}  # the worst client
+    out.pop("server", None)  # each client's own window: sampled around them instead
+    return out
 
 
 @dataclass
@@ -309,20 +384,32 @@ class Cell:
             "echoload_cores": lambda r: r["cpu"]["cores"],
             "server_cores": lambda r: r.get("server_cpu_cores"),
             "server_cpu_us_per_req": lambda r: r.get("server_cpu_us_per_req"),
+            "server_runqueue_share": lambda r: r.get("server_runqueue_share"),
         }
         for name, get in pick.items():
             values = [v for v in (get(r) for r in self.runs) if v is not None]
             if values:
                 self.stats[name] = spread(values)
+        problems = sorted({p for r in self.runs for p in run_problems(r)})
+        self.extra["invalid"] = problems
+        busy = [r.get("server_cpu_cores") for r in self.runs]
+        self.extra["server_saturated"] = bool(busy) and all(
+            b is not None and b >= SERVER_SATURATED_CORES for b in busy
+        )
 
     def as_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["runs"] = [
-            {k: r[k] for k in ("req_per_s", "mb_per_s", "requests", "seconds") if k in r}
+            {k: r[k] for k in ("req_per_s", "mb_per_s", "requests", "seconds", "round") if k in r}
             # What a glance at the percentiles hides: stalls, and open-loop timeouts.
             | {k: r[k] for k in ("max_gap_us", "stalls", "unfinished_at_end") if k in r}
             | {"latency_us": r.get("latency_us"), "cpu": r.get("cpu")}
-            | {k: r[k] for k in ("server_cpu_us_per_req", "server_cpu_cores") if k in r}
+            | {
+                k: r[k]
+                for k in ("server_cpu_us_per_req", "server_cpu_cores", "server_runqueue_share")
+                if k in r
+            }
+            | {"threads": client_threads(r), "problems": run_problems(r)}
             for r in self.runs
         ]
         return d
@@ -345,3 +432,66 @@ def measure_cell(
         cell.error = str(exc)
     cell.summarize()
     return cell
+
+
+@dataclass(frozen=True)
+class Group:
+    """Contenders measured side by side: every repetition runs one window against each, in
+    an order that rotates with the repetition, all servers alive for the whole group. Runs of
+    the same repetition are paired: their ratios cancel the machine's drift between rounds."""
+
+    section: str
+    key: dict[str, Any]
+    servers: dict[str, Server]  # contender label -> server
+    load: Load
+    loads: dict[str, Load] = field(default_factory=dict)  # a contender's own load, if any
+
+    @property
+    def label(self) -> str:
+        what = " ".join(f"{k}={v}" for k, v in self.key.items())
+        return f"{self.section}: {what} c={self.load.connections}"
+
+
+def measure_group(
+    bench: Bench,
+    group: Group,
+    reps: int,
+    *,
+    on_window: Callable[[str], None] | None = None,
+) -> list[Cell]:
+    """``reps`` interleaved rounds over ``group``'s contenders; one Cell per contender.
+
+    A contender whose server fails to start or dies gets a failed cell (the others go on);
+    a failed window fails its contender's cell and the contender leaves the rotation.
+    """
+    names = list(group.servers)
+    cells = {}
+    for n in names:
+        srv = group.servers[n]
+        about = {"contender": n, "python": srv.python_version, "build": srv.build}
+        about |= {"loop": srv.loop, "api": srv.api, "engine": srv.engine}
+        cells[n] = Cell(key=group.key | {k: v for k, v in about.items() if v is not None})
+    with contextlib.ExitStack() as stack:
+        running: dict[str, RunningServer] = {}
+        for n in names:
+            try:
+                running[n] = stack.enter_context(bench.serve(group.servers[n]))
+            except (CellError, OSError) as exc:
+                cells[n].ok, cells[n].error = False, str(exc)
+        for rep in range(reps):
+            shift = rep % len(names)
+            for n in names[shift:] + names[:shift]:
+                if not cells[n].ok:
+                    continue
+                if on_window is not None:
+                    on_window(f"{group.label} {n} round {rep + 1}/{reps}")
+                try:
+                    run = bench.load(running[n], group.loads.get(n, group.load))
+                except (CellError, OSError, ValueError) as exc:
+                    cells[n].ok, cells[n].error = False, str(exc)
+                    continue
+                run["round"] = rep
+                cells[n].runs.append(run)
+    for c in cells.values():
+        c.summarize()
+    return list(cells.values())

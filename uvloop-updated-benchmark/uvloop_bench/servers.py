@@ -19,6 +19,12 @@ sockets-eager  try sock.recv() before loop.sock_recv (what the selector loop doe
                sock_recv; uvloop's sock_recv always registers a reader first)
 sockets-wait   always wait for readability before recv() (what uvloop does)
 
+HTTP/1.1 keep-alive (echoload --mode http; uvloop's own headline workload): "GET /<size>" is
+answered with status 200, Content-Length <size> and a body whose byte i is 'a' + i % 26.
+
+http-httptools asyncio.Protocol with httptools' parser (as uvloop's examples/bench/http_server.py)
+http-streams   asyncio streams: readuntil the blank line, parse the request line
+
 With --stats PATH the server writes how many receives found data immediately
 (JSON) when it is stopped.
 """
@@ -34,9 +40,21 @@ import signal
 import socket
 import sys
 
-APIS = ("sockets", "streams", "protocol", "buffered", "sockets-eager", "sockets-wait")
+APIS = (
+    "sockets",
+    "streams",
+    "protocol",
+    "buffered",
+    "sockets-eager",
+    "sockets-wait",
+    "http-httptools",
+    "http-streams",
+)
 LOOPS = ("asyncio", "uvloop", "rloop")
 READ_SIZE = 256 * 1024
+#: listen() backlog. create_server(sock=...) calls listen() again with its default of 100 (uvloop
+#: too), which 256 connections opened at once overflow: connections reset before any byte.
+BACKLOG = 1024
 
 #: Receive counters for the sockets variants: [found data at once, had to wait].
 STATS = {"immediate": 0, "waited": 0}
@@ -137,6 +155,71 @@ class EchoBufferedProtocol(asyncio.BufferedProtocol):
         self.transport = None  # type: ignore[assignment]
 
 
+_RESPONSES: dict[bytes, bytes] = {}
+_ALPHABET = b"abcdefghijklmnopqrstuvwxyz"
+
+
+def http_response(path: bytes) -> bytes:
+    """The response to ``GET <path>``: 200 with ``int(path[1:])`` body bytes (cached per path),
+    404 for anything else."""
+    resp = _RESPONSES.get(path)
+    if resp is None:
+        try:
+            size = int(path[1:])
+            if not 0 <= size <= 64 * 1024 * 1024:
+                raise ValueError(path)
+        except ValueError:
+            return b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n"
+        body = (_ALPHABET * (size // 26 + 1))[:size]
+        resp = b"HTTP/1.1 200 OK\r\nContent-Length: %d\r\n\r\n%s" % (size, body)
+        _RESPONSES[path] = resp
+    return resp
+
+
+class HttpToolsProtocol(asyncio.Protocol):
+    """One parser per connection; every complete request (pipelined or not) is answered."""
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        import httptools
+
+        _nodelay(transport.get_extra_info("socket"))
+        self.transport = transport
+        self.url = b""
+        self.parser = httptools.HttpRequestParser(self)
+
+    def on_url(self, url: bytes) -> None:
+        self.url += url
+
+    def on_message_complete(self) -> None:
+        self.transport.write(http_response(self.url))  # type: ignore[attr-defined]
+        self.url = b""
+
+    def data_received(self, data: bytes) -> None:
+        import httptools
+
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserError:
+            self.transport.close()
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.transport = None  # type: ignore[assignment]
+
+
+async def _http_stream(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    _nodelay(writer.get_extra_info("socket"))
+    try:
+        while True:
+            head = await reader.readuntil(b"\r\n\r\n")
+            method, path, _version = head.split(b"\r\n", 1)[0].split(b" ", 2)
+            writer.write(http_response(path) if method == b"GET" else http_response(b"/-"))
+            await writer.drain()
+    except (asyncio.IncompleteReadError, ConnectionError, ValueError):
+        pass
+    finally:
+        writer.close()
+
+
 def new_loop(name: str) -> asyncio.AbstractEventLoop:
     if name == "asyncio":
         return asyncio.new_event_loop()
@@ -163,7 +246,7 @@ def listening_socket(host: str, port: int) -> socket.socket:
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
     sock.bind((host, port))
-    sock.listen(1024)
+    sock.listen(BACKLOG)
     sock.setblocking(False)
     return sock
 
@@ -172,11 +255,16 @@ async def serve(loop: asyncio.AbstractEventLoop, api: str, sock: socket.socket) 
     if api.startswith("sockets"):
         await _serve_sockets(loop, sock, api)
         return
-    if api == "streams":
-        server = await asyncio.start_server(_echo_stream, sock=sock)
+    if api in ("streams", "http-streams"):
+        handler = _echo_stream if api == "streams" else _http_stream
+        server = await asyncio.start_server(handler, sock=sock, backlog=BACKLOG)
     else:
-        factory = EchoProtocol if api == "protocol" else EchoBufferedProtocol
-        server = await loop.create_server(factory, sock=sock)
+        factories: dict[str, type[asyncio.BaseProtocol]] = {
+            "protocol": EchoProtocol,
+            "buffered": EchoBufferedProtocol,
+            "http-httptools": HttpToolsProtocol,
+        }
+        server = await loop.create_server(factories[api], sock=sock, backlog=BACKLOG)
     # Not server.serve_forever(): rloop 0.5.0 stops accepting inside it (connections are
     # refused); the server is serving since create_server returned, so just stay alive.
     async with server:

@@ -31,6 +31,8 @@ and verifies every byte that comes back.
                      within this (default 5); progress on stderr after 1 s
   --stall-timeout SECONDS  a connection with a request outstanding and none completed for
                      this long fails the run, named (default 3)
+  --server-pid PID   also measure the server process's CPU time and run-queue wait over
+                     exactly the measured window (all its threads, from /proc schedstat)
   --json             print one JSON object instead of text
   -h, --help         this help
 
@@ -119,6 +121,10 @@ Options parse_args(std::span<const std::string_view> args) {
       }
     } else if (a == "--connect-timeout") {
       cfg.connect_timeout_s = parse_double(a, value());
+    } else if (a == "--server-pid") {
+      const long long pid = parse_int(a, value());
+      if (pid <= 0 || pid > 4194304) throw UsageError("--server-pid: not a process id");
+      cfg.server_pid = static_cast<int>(pid);
     } else if (a == "--stall-timeout") {
       cfg.stall_timeout_s = parse_double(a, value());
     } else if (a == "--json") {

@@ -1,5 +1,6 @@
 #include "loadgen.hpp"
 
+#include <dirent.h>
 #include <fcntl.h>
 #include <sys/epoll.h>
 #include <sys/resource.h>
@@ -563,6 +564,28 @@ std::vector<unsigned char> make_http_body(std::size_t size) {
 
 }  // namespace
 
+std::optional<ProcessClock> ProcessClock::take(int pid) {
+  const std::string dir = "/proc/" + std::to_string(pid) + "/task";
+  DIR* d = ::opendir(dir.c_str());
+  if (d == nullptr) return std::nullopt;
+  const std::unique_ptr<DIR, int (*)(DIR*)> guard(d, ::closedir);
+  ProcessClock total;
+  while (const dirent* e = ::readdir(d)) {
+    if (e->d_name[0] == '.') continue;
+    const std::string path = dir + "/" + e->d_name + "/schedstat";
+    const Fd fd(::open(path.c_str(), O_RDONLY | O_CLOEXEC));
+    if (!fd.valid()) continue;  // a thread that just ended
+    std::array<char, 128> buf{};
+    const ssize_t n = ::read(fd.get(), buf.data(), buf.size() - 1);
+    unsigned long long on_cpu = 0, waited = 0;
+    if (n > 0 && std::sscanf(buf.data(), "%llu %llu", &on_cpu, &waited) == 2) {
+      total.cpu_s += static_cast<double>(on_cpu) / 1e9;
+      total.runq_s += static_cast<double>(waited) / 1e9;
+    }
+  }
+  return total;
+}
+
 LoadResult run_load(const LoadConfig& cfg, std::ostream* progress) {
   if (const std::string bad = validate(cfg); !bad.empty()) throw std::invalid_argument(bad);
   const bool is_http = cfg.protocol == Protocol::Http;
@@ -602,9 +625,15 @@ LoadResult run_load(const LoadConfig& cfg, std::ostream* progress) {
   std::vector<std::thread> threads;
   threads.reserve(workers.size());
   for (auto& w : workers) threads.emplace_back([&w] { w->run(); });
+  std::optional<ProcessClock> server0, server1;
   if (!counted) {
     sleep_until(from, errors);
     cpu0 = CpuSample::take();  // echoload's own CPU over the measured window only
+    if (cfg.server_pid > 0) {  // the server's, over exactly the same window
+      server0 = ProcessClock::take(cfg.server_pid);
+      sleep_until(to, errors);
+      server1 = ProcessClock::take(cfg.server_pid);
+    }
   }
   for (auto& th : threads) th.join();
   const CpuSample cpu1 = CpuSample::take();
@@ -626,6 +655,9 @@ LoadResult run_load(const LoadConfig& cfg, std::ostream* progress) {
   r.seconds = static_cast<double>(end - from) / 1e9;  // counted: from == t0
   r.cpu_user_s = cpu1.user - cpu0.user;
   r.cpu_sys_s = cpu1.sys - cpu0.sys;
+  if (server0 && server1) {
+    r.server = ProcessClock{server1->cpu_s - server0->cpu_s, server1->runq_s - server0->runq_s};
+  }
   if (r.requests == 0) {
     std::ostringstream msg;
     msg.precision(3);
@@ -687,7 +719,12 @@ std::string to_json(const LoadConfig& cfg, const LoadResult& r) {
     << ",\"latency_us\":{\"count\":" << r.latency.count() << ",\"min\":" << us(r.latency.min())
     << ",\"mean\":" << r.latency.mean() / 1e3 << ",\"p50\":" << us(r.latency.quantile(0.5))
     << ",\"p90\":" << us(r.latency.quantile(0.9)) << ",\"p99\":" << us(r.latency.quantile(0.99))
-    << ",\"p999\":" << us(r.latency.quantile(0.999)) << ",\"max\":" << us(r.latency.max()) << "}}";
+    << ",\"p999\":" << us(r.latency.quantile(0.999)) << ",\"max\":" << us(r.latency.max()) << "}";
+  if (r.server) {
+    o << ",\"server\":{\"pid\":" << cfg.server_pid << ",\"cpu_s\":" << r.server->cpu_s
+      << ",\"runqueue_wait_s\":" << r.server->runq_s << "}";
+  }
+  o << "}";
   return o.str();
 }
 

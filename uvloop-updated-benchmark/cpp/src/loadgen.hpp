@@ -23,6 +23,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <iosfwd>
+#include <optional>
 #include <stdexcept>
 #include <string>
 #include <vector>
@@ -47,8 +48,9 @@ struct LoadConfig {
                                // (no warm-up; the whole run is measured)
   Protocol protocol = Protocol::Echo;
   double connect_timeout_s = 5.0;  // all connections established within this, or fail
-  double stall_timeout_s = 3.0;    // a connection with work outstanding and no completion
-                                   // for this long fails the run
+  int server_pid = 0;  // >0: also measure this process's CPU and run-queue wait in the window
+  double stall_timeout_s = 3.0;  // a connection with work outstanding and no completion
+                                 // for this long fails the run
 };
 
 // A completion gap above this is flagged as a stall: max(100 x median latency, 10 ms).
@@ -66,6 +68,14 @@ struct ThreadStats {
   std::int64_t max_gap_ns = 0;  // longest time with requests outstanding and none completed
 };
 
+// CPU time and run-queue wait of a whole process (every thread), from /proc/<pid>/task/*/schedstat.
+struct ProcessClock {
+  double cpu_s = 0;
+  double runq_s = 0;
+  // Nullopt when the process (or its /proc entry) is gone.
+  [[nodiscard]] static std::optional<ProcessClock> take(int pid);
+};
+
 struct LoadResult {
   std::uint64_t requests = 0;  // completed inside the measured window
   std::uint64_t bytes = 0;     // echoed payload bytes inside the window (one direction)
@@ -76,7 +86,8 @@ struct LoadResult {
   Histogram latency;     // ns, one entry per completed request in the window (+ each unfinished
                          // one at its age when the window closed)
   double connect_s = 0;  // time to establish all connections
-  std::int64_t max_gap_ns = 0;  // the longest gap over all threads (see ThreadStats)
+  std::optional<ProcessClock> server;  // --server-pid: the server's clocks over the window
+  std::int64_t max_gap_ns = 0;         // the longest gap over all threads (see ThreadStats)
   std::int64_t stall_threshold_ns = 0;
   std::uint64_t stalls = 0;  // gaps longer than stall_threshold_ns
   std::vector<ThreadStats> threads;

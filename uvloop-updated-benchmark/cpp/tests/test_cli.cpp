@@ -83,4 +83,6 @@ TEST(EcholoadCli, ParsesTheFailureAndProtocolOptions) {
   EXPECT_EQ(error_of({"--port", "1", "--connect-timeout", "nan"}),
             "--connect-timeout must be 0.001..3600 seconds");
   EXPECT_EQ(error_of({"--port", "1", "--host", ""}), "--host must not be empty");
+  EXPECT_EQ(parse({"--port", "1", "--server-pid", "42"}).load.server_pid, 42);
+  EXPECT_EQ(error_of({"--port", "1", "--server-pid", "0"}), "--server-pid: not a process id");
 }

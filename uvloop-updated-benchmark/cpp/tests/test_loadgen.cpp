@@ -1,4 +1,5 @@
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <array>
 
@@ -11,6 +12,12 @@ using echo::run_load;
 using echo::testing::counted;
 using echo::testing::ScriptedServer;
 using echo::testing::ServerThread;
+
+namespace {
+bool ProcessClockOf(int pid) {
+  return echo::ProcessClock::take(pid).has_value();
+}
+}  // namespace
 
 namespace {
 
@@ -54,6 +61,24 @@ TEST(Loadgen, VerifiesThousandsOfEchoesOverThreads) {
   EXPECT_EQ(r.bytes, 6'000'000u);
   EXPECT_EQ(r.latency.count(), 6000u);
   EXPECT_GT(r.latency.min(), 0);
+}
+
+TEST(Loadgen, MeasuresTheServerProcessOverTheWindow) {
+  // The server is a thread of this process: its pid's clocks cover it (and echoload's).
+  ServerThread server(echo::make_epoll_server("127.0.0.1", 0));
+  LoadConfig cfg;
+  cfg.port = server.port();
+  cfg.warmup_s = 0.05;
+  cfg.duration_s = 0.2;
+  cfg.server_pid = static_cast<int>(::getpid());
+  const auto r = run_load(cfg);
+  ASSERT_TRUE(r.server.has_value());
+  EXPECT_GT(r.server->cpu_s, 0.0);
+  EXPECT_GE(r.server->runq_s, 0.0);
+  EXPECT_NE(echo::to_json(cfg, r).find("\"server\":{\"pid\":"), std::string::npos);
+  EXPECT_FALSE(ProcessClockOf(0));  // no such process: nothing, not zeros
+  cfg.server_pid = 0;
+  EXPECT_FALSE(run_load(cfg).server.has_value());
 }
 
 TEST(Loadgen, LargeMessagesCrossManyReads) {
