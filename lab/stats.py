@@ -85,7 +85,8 @@ def _interval(samples: tuple[list[float], ...], statistic: Any, value: float) ->
     res = _scipy_stats.bootstrap(
         tuple(np.asarray(s, dtype=float) for s in samples),
         statistic,
-        vectorized=False,
+        vectorized=True,
+        axis=-1,
         paired=False,
         n_resamples=RESAMPLES,
         confidence_level=CONFIDENCE,
@@ -114,7 +115,7 @@ def ratio_interval(
         ratios = [x / y for x, y in zip(a, b, strict=True)]
         return _interval((ratios,), _gmean, geometric_mean(ratios))
     value = statistics.median(a) / statistics.median(b)
-    return _interval((a, b), lambda x, y: float(np.median(x) / np.median(y)), value)
+    return _interval((a, b), lambda x, y, axis: np.median(x, axis=axis) / np.median(y, axis=axis), value)
 
 
 def geometric_mean_interval(cells: Sequence[Sequence[float]]) -> Interval:
@@ -130,14 +131,14 @@ def geometric_mean_interval(cells: Sequence[Sequence[float]]) -> Interval:
     samples = tuple(_positive(f"cell {i}", c) for i, c in enumerate(cells))
     value = geometric_mean(geometric_mean(c) for c in samples)
 
-    def statistic(*resampled: Any) -> float:
-        return float(np.exp(np.mean([np.mean(np.log(r)) for r in resampled])))
+    def statistic(*resampled: Any, axis: int) -> Any:  # vectorised over resamples
+        return np.exp(np.mean([np.mean(np.log(r), axis=axis) for r in resampled], axis=0))
 
     return _interval(samples, statistic, value)
 
 
-def _gmean(x: Any) -> float:
-    return float(np.exp(np.mean(np.log(x))))
+def _gmean(x: Any, axis: int = -1) -> Any:  # vectorised over resamples
+    return np.exp(np.mean(np.log(x), axis=axis))
 
 
 def direction(interval: Interval, *, above: str, below: str, at: float = 1.0) -> str:
