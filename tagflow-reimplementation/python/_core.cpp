@@ -82,7 +82,10 @@ class Enter {
       PyErr_SetString(PyExc_RuntimeError, "Document.__init__ was not called");
       return;
     }
-    if (self->owner != PyThread_get_thread_ident()) [[unlikely]] {
+    // compat documents follow tagflow: the document lives in a context variable, which
+    // asyncio.to_thread and threadpool endpoints copy into a worker thread. Such a hop is
+    // allowed whenever no call is in flight (busy below); the explicit API keeps one owner.
+    if (!self->compat && self->owner != PyThread_get_thread_ident()) [[unlikely]] {
       PyErr_Format(PyExc_RuntimeError,
                    "this Document belongs to thread %lu and cannot be used from thread %lu "
                    "(create one Document per thread)",
@@ -457,7 +460,9 @@ constexpr auto kTagFunctions = make_tag_functions(std::make_index_sequence<kTagC
 
 PyObject* guard_enter(PyObject* op, PyObject*) {
   auto* g = reinterpret_cast<GuardObject*>(op);
-  if (g->void_guard) return Py_NewRef(Py_None);
+  // `with tag.div() as el`: el is this element's handle (tagflow gives its element); compat's
+  // enter(el) accepts it while the element is the innermost open one.
+  if (g->void_guard) return Py_NewRef(op);
   DocumentObject* self = g->doc;
   if (self == nullptr || self->doc == nullptr) {
     PyErr_SetString(PyExc_RuntimeError, "the Document of this element no longer exists");
@@ -478,7 +483,7 @@ PyObject* guard_enter(PyObject* op, PyObject*) {
     return nullptr;
   }
   g->entered = true;
-  return Py_NewRef(Py_None);
+  return Py_NewRef(op);
 }
 
 PyObject* guard_exit(PyObject* op, PyObject* const*, Py_ssize_t) {
@@ -1176,6 +1181,19 @@ PyObject* tf_bind(PyObject*, PyObject* var) {
   Py_RETURN_NONE;
 }
 
+// compat: text(value) for values with __html__ (markupsafe.Markup) goes to this Python function,
+// hook(doc, value), which writes what tagflow would (tagflow escapes Markup through xml.etree).
+PyObject* g_tf_markup = nullptr;
+
+PyObject* tf_bind_markup(PyObject*, PyObject* fn) {
+  if (!PyCallable_Check(fn)) {
+    PyErr_SetString(PyExc_TypeError, "_tf_bind_markup() takes a callable");
+    return nullptr;
+  }
+  Py_XSETREF(g_tf_markup, Py_NewRef(fn));
+  Py_RETURN_NONE;
+}
+
 // tag.<name>: a callable bound to one tag name, calling straight into the engine (no Python
 // frame per element).
 struct OpenerObject {
@@ -1255,6 +1273,22 @@ PyObject* tf_text(PyObject*, PyObject* content) {
   if (doc == Py_None) {
     Py_DECREF(doc);
     return no_compat_document();
+  }
+  if (!PyUnicode_CheckExact(content) && content != Py_None && !PyLong_CheckExact(content) &&
+      !PyFloat_CheckExact(content) && g_tf_markup != nullptr) [[unlikely]] {
+    PyObject* html = nullptr;
+#if PY_VERSION_HEX >= 0x030D0000
+    const int found = PyObject_GetOptionalAttr(content, g_str_html, &html);
+#else
+    const int found = _PyObject_LookupAttr(content, g_str_html, &html);
+#endif
+    Py_XDECREF(html);
+    if (found != 0) {
+      PyObject* result =
+          found < 0 ? nullptr : PyObject_CallFunctionObjArgs(g_tf_markup, doc, content, nullptr);
+      Py_DECREF(doc);
+      return result;
+    }
   }
   PyObject* result = document_text_impl(as_doc(doc), content);
   Py_DECREF(doc);
@@ -1433,6 +1467,7 @@ PyMethodDef module_methods[] = {
     {"_tf_classes", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(tf_classes)),
      METH_FASTCALL, nullptr},
     {"_tf_bind", tf_bind, METH_O, nullptr},
+    {"_tf_bind_markup", tf_bind_markup, METH_O, nullptr},
     {"_tf_text", tf_text, METH_O, "text(content): escaped text in the current compat document."},
     {"escape_kernel", kernel_name, METH_NOARGS,
      "The SIMD kernel the escaper uses on this CPU: 'avx2', 'sse2' or 'scalar'."},
