@@ -24,6 +24,10 @@ Differences from tagflow, all on inputs tagflow renders incorrectly or silently 
   ``DocumentMiddleware`` behave as tagflow's.
 * A document may be used from another thread (``asyncio.to_thread``, threadpool endpoints)
   whenever no call into it is in flight.
+* ``text(Markup(...))`` is escaped exactly as tagflow's xml.etree escapes a Markup when the
+  Markup is alone in its text run; next to plain text containing ``& < >`` in the same run,
+  tagflow re-escapes those neighbours too and compat does not. ``Markup`` as a keyword attribute
+  value, and ``to_xml()`` of a Markup inside script/style, are escaped as plain strings.
 """
 
 from __future__ import annotations
