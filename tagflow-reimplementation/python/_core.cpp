@@ -60,6 +60,12 @@ struct DocumentObject {
   unsigned long owner;  // thread that created the document
   bool busy;            // re-entrancy guard (a __html__ calling back into the same document)
   bool compat;          // tagflow 0.12.0 semantics (tagflow_cpp.compat)
+  // compat: the text run ending at markup_end (buffer offset) inside the element markup_serial
+  // holds a Markup (tagflow's run value, markup_value): text joining it goes through the hook.
+  PyObject* markup_value;
+  std::size_t markup_start;
+  std::size_t markup_end;
+  std::uint64_t markup_serial;
   std::vector<GuardObject*>* guards;
   GuardObject* void_guard;
   PyObject* weakrefs;
@@ -595,6 +601,7 @@ int document_init(PyObject* op, PyObject* args, PyObject* kwds) {
   self->compat = compat != 0;
   self->owner = PyThread_get_thread_ident();
   self->busy = false;
+  Py_CLEAR(self->markup_value);
   return 0;
 }
 
@@ -607,12 +614,16 @@ PyObject* document_new(PyTypeObject* type, PyObject*, PyObject*) {
   self->guards = nullptr;
   self->void_guard = nullptr;
   self->weakrefs = nullptr;
+  self->markup_value = nullptr;
+  self->markup_start = self->markup_end = 0;
+  self->markup_serial = 0;
   self->owner = PyThread_get_thread_ident();
   return op;
 }
 
 int document_traverse(PyObject* op, visitproc visit, void* arg) {
   Py_VISIT(as_doc(op)->sink);
+  Py_VISIT(as_doc(op)->markup_value);
   Py_VISIT(Py_TYPE(op));
   return 0;
 }
@@ -621,6 +632,7 @@ int document_clear_refs(PyObject* op) {
   DocumentObject* self = as_doc(op);
   if (self->doc != nullptr && self->doc->streaming()) self->doc->stream_to(nullptr, 1);
   Py_CLEAR(self->sink);
+  Py_CLEAR(self->markup_value);
   return 0;
 }
 
@@ -629,6 +641,7 @@ void document_dealloc(PyObject* op) {
   PyObject_GC_UnTrack(op);
   if (self->weakrefs != nullptr) PyObject_ClearWeakRefs(op);
   Py_CLEAR(self->sink);
+  Py_CLEAR(self->markup_value);
   if (self->guards != nullptr) {
     for (GuardObject* g : *self->guards) {
       if (g != nullptr) {
@@ -876,7 +889,94 @@ PyObject* document_clear(PyObject* op, PyObject*) {
 }
 
 PyObject* document_clear_content(PyObject* op, PyObject*) {
+  Py_CLEAR(as_doc(op)->markup_value);
   return simple_call(op, [](tagflow::Document& d) { d.clear_content(); });
+}
+
+// compat Markup runs. _text_run() -> (start, text, raw, markup): the current text run of the
+// innermost element begins at buffer offset `start`; `text` is its bytes as written (escaped
+// unless `raw`); `markup` is the run's Markup value when the run is one (then `text` is "").
+bool markup_run_continues(DocumentObject* self) {
+  return self->markup_value != nullptr && self->doc->buffered().size() == self->markup_end &&
+         self->doc->top_serial() == self->markup_serial;
+}
+
+PyObject* document_text_run(PyObject* op, PyObject*) {
+  DocumentObject* self = as_doc(op);
+  Enter enter(self);
+  if (!enter) return nullptr;
+  const tagflow::Document& doc = *self->doc;
+  const std::string_view buf = doc.buffered();
+  if (markup_run_continues(self)) {
+    return Py_BuildValue("(nsOO)", static_cast<Py_ssize_t>(self->markup_start), "", Py_False,
+                         self->markup_value);
+  }
+  std::size_t start = buf.size();
+  const bool raw = doc.top_is_raw();
+  if (!doc.start_tag_pending()) {
+    if (raw) {
+      start = doc.top_content_start();
+    } else {
+      // Escaped text holds no '>': the run is what follows the last tag.
+      const std::size_t gt = buf.rfind('>');
+      start = gt == std::string_view::npos ? 0 : gt + 1;
+      if (doc.depth() > 0 && start < doc.top_content_start()) start = doc.top_content_start();
+    }
+  }
+  PyObject* text = PyUnicode_DecodeUTF8(buf.data() + start,
+                                        static_cast<Py_ssize_t>(buf.size() - start), "strict");
+  if (text == nullptr) return nullptr;
+  return Py_BuildValue("(nNOO)", static_cast<Py_ssize_t>(start), text, raw ? Py_True : Py_False,
+                       Py_None);
+}
+
+// _rewrite_run(start, html, markup): replaces the run from `start` with `html` (written as is,
+// still checked inside raw text) and records `markup` as the run's value.
+PyObject* document_rewrite_run(PyObject* op, PyObject* const* args, Py_ssize_t nargs) {
+  DocumentObject* self = as_doc(op);
+  Py_ssize_t start = 0;
+  if (nargs != 3 || !PyLong_Check(args[0]) || !PyUnicode_Check(args[1])) {
+    PyErr_SetString(PyExc_TypeError, "_rewrite_run(start: int, html: str, markup)");
+    return nullptr;
+  }
+  start = PyLong_AsSsize_t(args[0]);
+  if (start == -1 && PyErr_Occurred()) return nullptr;
+  std::string_view html;
+  if (!utf8(args[1], html)) return nullptr;
+  Enter enter(self);
+  if (!enter) return nullptr;
+  tagflow::Document& doc = *self->doc;
+  auto cp = doc.checkpoint();
+  if (start < 0 || static_cast<std::size_t>(start) > cp.size ||
+      (doc.depth() > 0 && static_cast<std::size_t>(start) < doc.top_content_start() &&
+       !doc.start_tag_pending())) {
+    PyErr_SetString(PyExc_ValueError, "_rewrite_run(): start is not in the current text run");
+    return nullptr;
+  }
+  const std::string before(doc.buffered().substr(static_cast<std::size_t>(start)));
+  cp.size = static_cast<std::size_t>(start);
+  doc.rollback(cp);
+  try {
+    doc.raw(html);
+  } catch (...) {
+    PyObject* error = set_error_from_exception();
+    // Refused (e.g. "</script" in script): put the run back as it was; it was accepted before.
+    doc.rollback(cp);
+    try {
+      doc.raw(before);
+    } catch (...) {  // cannot happen: the same bytes passed the same checks
+    }
+    return error;
+  }
+  self->markup_end = doc.buffered().size();
+  self->markup_start = self->markup_end - html.size();
+  self->markup_serial = doc.top_serial();
+  if (args[2] == Py_None) {
+    Py_CLEAR(self->markup_value);
+  } else {
+    Py_XSETREF(self->markup_value, Py_NewRef(args[2]));
+  }
+  Py_RETURN_NONE;
 }
 
 PyObject* document_stream_to(PyObject* op, PyObject* args, PyObject* kwds) {
@@ -1274,6 +1374,13 @@ PyObject* tf_text(PyObject*, PyObject* content) {
     Py_DECREF(doc);
     return no_compat_document();
   }
+  if (PyObject_TypeCheck(doc, g_document_type) && as_doc(doc)->markup_value != nullptr &&
+      as_doc(doc)->doc != nullptr && markup_run_continues(as_doc(doc))) [[unlikely]] {
+    // text joining a Markup run: tagflow's `run + content` is Markup again (see the hook)
+    PyObject* result = PyObject_CallFunctionObjArgs(g_tf_markup, doc, content, nullptr);
+    Py_DECREF(doc);
+    return result;
+  }
   if (!PyUnicode_CheckExact(content) && content != Py_None && !PyLong_CheckExact(content) &&
       !PyFloat_CheckExact(content) && g_tf_markup != nullptr) [[unlikely]] {
     PyObject* html = nullptr;
@@ -1431,6 +1538,12 @@ std::vector<PyMethodDef>* build_methods() {
                    "whenever more than threshold bytes are ready."});
   defs->push_back({"finish", document_finish, METH_NOARGS,
                    "finish(): hand the rest to the sink; ValueError naming any unclosed tags."});
+  defs->push_back({"_text_run", document_text_run, METH_NOARGS,
+                   "compat: (start, text, raw, markup) of the current text run."});
+  defs->push_back(
+      {"_rewrite_run",
+       reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(document_rewrite_run)),
+       METH_FASTCALL, "compat: replaces the current text run (Markup)."});
   defs->push_back({"clear_content", document_clear_content, METH_NOARGS,
                    "clear_content(): remove what was written inside the innermost open element."});
   for (std::size_t i = 0; i < kTagCount; ++i) {

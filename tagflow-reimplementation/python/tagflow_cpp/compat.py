@@ -24,10 +24,9 @@ Differences from tagflow, all on inputs tagflow renders incorrectly or silently 
   ``DocumentMiddleware`` behave as tagflow's.
 * A document may be used from another thread (``asyncio.to_thread``, threadpool endpoints)
   whenever no call into it is in flight.
-* ``text(Markup(...))`` is escaped exactly as tagflow's xml.etree escapes a Markup when the
-  Markup is alone in its text run; next to plain text containing ``& < >`` in the same run,
-  tagflow re-escapes those neighbours too and compat does not. ``Markup`` as a keyword attribute
-  value, and ``to_xml()`` of a Markup inside script/style, are escaped as plain strings.
+* ``text(Markup(...))`` is escaped exactly as tagflow's xml.etree escapes a Markup, plain text
+  next to it in the same run included. ``Markup`` as a keyword attribute value, and
+  ``to_xml()`` of a Markup inside script/style, are escaped as plain strings.
 """
 
 from __future__ import annotations
@@ -80,18 +79,22 @@ _tf_bind(_current)  # the engine reads the current document from this variable d
 
 
 def _markup_text(doc: Document, value: Any) -> None:
-    # text(v) where v has __html__ (markupsafe.Markup). tagflow stores `"" + v` (Markup's
-    # __radd__ keeps it Markup; anything else raises TypeError, as in tagflow) and xml.etree
-    # escapes it with str.replace, which Markup overrides to escape the replacement as well:
-    # Markup("<b>") becomes "&amp;lt;b&amp;gt;". Raw inside script/style, as etree writes them.
-    # Exact for a Markup that is its text run's only piece (mixing it with plain text in one
-    # run changes tagflow's bytes for the neighbours too; see the module doc).
-    v = "" + value
+    # text(v) where v has __html__ (markupsafe.Markup), or any text joining a run that holds one.
+    # tagflow keeps a run as `old + v`: Markup's __add__/__radd__ escape the plain side and the
+    # run stays Markup (anything else without __radd__ raises TypeError, as in tagflow); then
+    # xml.etree escapes it with str.replace, which Markup overrides to escape the replacement as
+    # well: Markup("<b>") becomes "&amp;lt;b&amp;gt;". Raw inside script/style, as etree writes
+    # them. The run's bytes are rewritten in place (the C side keeps the run's Markup value).
+    start, written, raw, run = doc._text_run()
+    if run is None:
+        run = written if raw else _html.unescape(written)
+    v = (run or "") + value  # tagflow: `current_el.text or ""`, so an empty Markup run is ""
+    keep = None if type(v) is str else v  # a plain run goes back to the engine's fast path
     tags = doc.open_tags
     if tags and tags[-1].lower() in _RAW_TEXT:
-        doc.raw(v)
+        doc._rewrite_run(start, v, keep)
     else:
-        doc.raw(ET._escape_cdata(v))  # type: ignore[attr-defined]
+        doc._rewrite_run(start, ET._escape_cdata(v), keep)  # type: ignore[attr-defined]
 
 
 _tf_bind_markup(_markup_text)
