@@ -1121,6 +1121,11 @@ struct PendingAttr {
   std::string value;
 };
 
+// compat: a keyword attribute value that is a str subclass with __html__ (Markup) is handed to
+// this hook (set by _tf_bind_markup), which returns the plain string whose escaping gives what
+// tagflow's xml.etree writes for that Markup.
+PyObject* g_tf_markup_attr = nullptr;
+
 PyObject* no_compat_document() {
   PyErr_SetString(PyExc_LookupError,
                   "tagflow_cpp.compat: no document is active (use `with document():`)");
@@ -1161,6 +1166,16 @@ PyObject* tf_open_impl(PyObject* doc_obj, PyObject* name_obj, PyObject* const* k
     std::string value;
     if (v == Py_True) {
       // tagflow: True -> empty value
+    } else if (!PyUnicode_CheckExact(v) && PyUnicode_Check(v) && g_tf_markup_attr != nullptr &&
+               !(nklasses > 0 && xml_name == "class")) {
+      PyObject* plain = PyObject_CallOneArg(g_tf_markup_attr, v);
+      if (plain == nullptr) return nullptr;
+      const bool ok = PyUnicode_Check(plain) && tagflow_strs(plain, value);
+      Py_DECREF(plain);
+      if (!ok) {
+        if (!PyErr_Occurred()) PyErr_SetString(PyExc_TypeError, "markup attribute hook: not str");
+        return nullptr;
+      }
     } else if (PyUnicode_Check(v) || PyList_Check(v)) {
       if (!tagflow_strs(v, value)) return nullptr;
     } else if (PyLong_Check(v) || PyFloat_Check(v)) {
@@ -1285,12 +1300,13 @@ PyObject* tf_bind(PyObject*, PyObject* var) {
 // hook(doc, value), which writes what tagflow would (tagflow escapes Markup through xml.etree).
 PyObject* g_tf_markup = nullptr;
 
-PyObject* tf_bind_markup(PyObject*, PyObject* fn) {
-  if (!PyCallable_Check(fn)) {
-    PyErr_SetString(PyExc_TypeError, "_tf_bind_markup() takes a callable");
+PyObject* tf_bind_markup(PyObject*, PyObject* const* args, Py_ssize_t nargs) {
+  if (nargs != 2 || !PyCallable_Check(args[0]) || !PyCallable_Check(args[1])) {
+    PyErr_SetString(PyExc_TypeError, "_tf_bind_markup(text_hook, attr_hook) takes two callables");
     return nullptr;
   }
-  Py_XSETREF(g_tf_markup, Py_NewRef(fn));
+  Py_XSETREF(g_tf_markup, Py_NewRef(args[0]));
+  Py_XSETREF(g_tf_markup_attr, Py_NewRef(args[1]));
   Py_RETURN_NONE;
 }
 
@@ -1580,7 +1596,8 @@ PyMethodDef module_methods[] = {
     {"_tf_classes", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(tf_classes)),
      METH_FASTCALL, nullptr},
     {"_tf_bind", tf_bind, METH_O, nullptr},
-    {"_tf_bind_markup", tf_bind_markup, METH_O, nullptr},
+    {"_tf_bind_markup", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(tf_bind_markup)),
+     METH_FASTCALL, nullptr},
     {"_tf_text", tf_text, METH_O, "text(content): escaped text in the current compat document."},
     {"escape_kernel", kernel_name, METH_NOARGS,
      "The SIMD kernel the escaper uses on this CPU: 'avx2', 'sse2' or 'scalar'."},

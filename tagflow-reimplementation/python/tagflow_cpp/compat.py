@@ -25,8 +25,8 @@ Differences from tagflow, all on inputs tagflow renders incorrectly or silently 
 * A document may be used from another thread (``asyncio.to_thread``, threadpool endpoints)
   whenever no call into it is in flight.
 * ``text(Markup(...))`` is escaped exactly as tagflow's xml.etree escapes a Markup, plain text
-  next to it in the same run included. ``Markup`` as a keyword attribute value, and
-  ``to_xml()`` of a Markup inside script/style, are escaped as plain strings.
+  next to it in the same run included, and so is a Markup keyword attribute value.
+  ``to_xml()`` of a Markup (text in script/style, attribute values) escapes it as a plain string.
 """
 
 from __future__ import annotations
@@ -97,7 +97,17 @@ def _markup_text(doc: Document, value: Any) -> None:
         doc._rewrite_run(start, ET._escape_cdata(v), keep)  # type: ignore[attr-defined]
 
 
-_tf_bind_markup(_markup_text)
+def _markup_attr(value: str) -> str:
+    # tag.x(name=Markup(...)): tagflow keeps the Markup and xml.etree's attribute escaping runs
+    # Markup's str.replace, whose replacement is escaped again ("&" -> "&amp;amp;"). Every "&"
+    # of that result starts "&amp;" and it holds no raw '"' or '>', so the engine's own escaping
+    # (& " >) of this string gives exactly those bytes.
+    if not hasattr(value, "__html__"):
+        return str.__str__(value)  # any other str subclass: its characters, escaped as usual
+    return str.__str__(ET._escape_attrib_html(value)).replace("&amp;", "&")  # type: ignore[attr-defined]
+
+
+_tf_bind_markup(_markup_text, _markup_attr)
 
 P = ParamSpec("P")
 R = TypeVar("R")
