@@ -361,27 +361,32 @@ def _program(rng: random.Random, markup: Callable[[str], Any]) -> list[tuple[Any
 
 def _run(m: ModuleType, ops: list[tuple[Any, ...]]) -> Any:
     with m.document() as doc:
-        stack = []
-        for op in ops:
-            kind = op[0]
-            if kind == "open":
-                cm = m.tag(op[1], *op[2], **op[3])
-                cm.__enter__()
-                stack.append(cm)
-            elif kind == "close":
-                stack.pop().__exit__(None, None, None)
-            elif kind == "void":
-                with m.tag(op[1], **op[2]):
-                    pass
-            elif kind == "text":
-                m.text(op[1])
-            elif kind == "attr":
-                m.attr(op[1], op[2])
-            elif kind == "classes":
-                m.classes(*op[1:])
-            elif kind == "dataset":
-                m.dataset(op[1])
+        _exec(m, ops)
     return doc
+
+
+def _exec(m: ModuleType, ops: list[tuple[Any, ...]]) -> None:
+    """Runs the operations in the current document."""
+    stack = []
+    for op in ops:
+        kind = op[0]
+        if kind == "open":
+            cm = m.tag(op[1], *op[2], **op[3])
+            cm.__enter__()
+            stack.append(cm)
+        elif kind == "close":
+            stack.pop().__exit__(None, None, None)
+        elif kind == "void":
+            with m.tag(op[1], **op[2]):
+                pass
+        elif kind == "text":
+            m.text(op[1])
+        elif kind == "attr":
+            m.attr(op[1], op[2])
+        elif kind == "classes":
+            m.classes(*op[1:])
+        elif kind == "dataset":
+            m.dataset(op[1])
 
 
 def test_tagflow_cpp_compat_random_programs_render_like_tagflow() -> None:
@@ -397,3 +402,34 @@ def test_tagflow_cpp_compat_random_programs_render_like_tagflow() -> None:
         )
         if not markup_attr:  # compat's to_xml escapes a Markup attribute as a plain string
             assert got.to_xml() == want.to_xml(), f"seed {seed}: XML differs"
+
+
+def test_tagflow_cpp_compat_random_programs_through_tag_and_xml_responses() -> None:
+    tagflow = _load("tagflow")
+    markup = _load("markupsafe").Markup
+    fastapi = _load("fastapi")
+
+    def app(m: ModuleType) -> Any:
+        a = fastapi.FastAPI()
+        a.add_middleware(m.DocumentMiddleware)
+
+        @a.get("/html/{seed}", response_class=m.TagResponse)
+        def html_page(seed: int) -> None:  # threadpool endpoint
+            _exec(m, _program(random.Random(seed), markup))
+
+        @a.get("/xml/{seed}", response_class=m.XMLResponse)
+        async def xml_page(seed: int) -> None:
+            _exec(m, _program(random.Random(seed), lambda s: s))  # no Markup: see to_xml
+
+        return a
+
+    want_app, got_app = app(tagflow), app(compat)
+
+    async def compare() -> None:
+        for seed in range(40):
+            for kind in ("html", "xml"):
+                want = await _asgi_get(want_app, f"/{kind}/{seed}")
+                got = await _asgi_get(got_app, f"/{kind}/{seed}")
+                assert want[0] == 200 and got == want, f"{kind} seed {seed}"
+
+    asyncio.run(compare())
