@@ -885,6 +885,7 @@ PyObject* document_str(PyObject* op) {
 }
 
 PyObject* document_clear(PyObject* op, PyObject*) {
+  Py_CLEAR(as_doc(op)->markup_value);
   return simple_call(op, [](tagflow::Document& d) { d.clear(); });
 }
 

@@ -146,6 +146,27 @@ def test_tagflow_cpp_compat_markup_is_escaped_as_tagflow_does() -> None:
             m.text(NotStr())  # tagflow: "" + value
 
 
+def test_tagflow_cpp_compat_markup_run_state_is_reset_and_checked() -> None:
+    markup = _load("markupsafe").Markup
+    with compat.document() as doc, compat.tag.div():
+        compat.text(markup("<b>"))
+        compat.clear()  # a cleared element starts a plain run again
+        compat.text("<")
+        compat.text(markup("&"))
+        with pytest.raises(ValueError, match="not in the current text run"):
+            compat._get()._rewrite_run(10**6, "x", None)
+        with pytest.raises(TypeError):
+            compat._get()._rewrite_run("0", "x", None)
+    assert doc.to_html() == "<div>&amp;amp;lt;&amp;amp;</div>"
+    tagflow = _load("tagflow")
+    with tagflow.document() as want, tagflow.tag.div():
+        tagflow.text(markup("<b>"))
+        tagflow.clear()
+        tagflow.text("<")
+        tagflow.text(markup("&"))
+    assert want.to_html() == doc.to_html()
+
+
 def test_tagflow_cpp_compat_spawn_transition_enter_live() -> None:
     tagflow = _load("tagflow")
 
