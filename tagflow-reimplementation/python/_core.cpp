@@ -60,6 +60,12 @@ struct DocumentObject {
   unsigned long owner;  // thread that created the document
   bool busy;            // re-entrancy guard (a __html__ calling back into the same document)
   bool compat;          // tagflow 0.12.0 semantics (tagflow_cpp.compat)
+  // compat: the text run ending at markup_end (buffer offset) inside the element markup_serial
+  // holds a Markup (tagflow's run value, markup_value): text joining it goes through the hook.
+  PyObject* markup_value;
+  std::size_t markup_start;
+  std::size_t markup_end;
+  std::uint64_t markup_serial;
   std::vector<GuardObject*>* guards;
   GuardObject* void_guard;
   PyObject* weakrefs;
@@ -82,7 +88,10 @@ class Enter {
       PyErr_SetString(PyExc_RuntimeError, "Document.__init__ was not called");
       return;
     }
-    if (self->owner != PyThread_get_thread_ident()) [[unlikely]] {
+    // compat documents follow tagflow: the document lives in a context variable, which
+    // asyncio.to_thread and threadpool endpoints copy into a worker thread. Such a hop is
+    // allowed whenever no call is in flight (busy below); the explicit API keeps one owner.
+    if (!self->compat && self->owner != PyThread_get_thread_ident()) [[unlikely]] {
       PyErr_Format(PyExc_RuntimeError,
                    "this Document belongs to thread %lu and cannot be used from thread %lu "
                    "(create one Document per thread)",
@@ -457,7 +466,9 @@ constexpr auto kTagFunctions = make_tag_functions(std::make_index_sequence<kTagC
 
 PyObject* guard_enter(PyObject* op, PyObject*) {
   auto* g = reinterpret_cast<GuardObject*>(op);
-  if (g->void_guard) return Py_NewRef(Py_None);
+  // `with tag.div() as el`: el is this element's handle (tagflow gives its element); compat's
+  // enter(el) accepts it while the element is the innermost open one.
+  if (g->void_guard) return Py_NewRef(op);
   DocumentObject* self = g->doc;
   if (self == nullptr || self->doc == nullptr) {
     PyErr_SetString(PyExc_RuntimeError, "the Document of this element no longer exists");
@@ -478,7 +489,7 @@ PyObject* guard_enter(PyObject* op, PyObject*) {
     return nullptr;
   }
   g->entered = true;
-  return Py_NewRef(Py_None);
+  return Py_NewRef(op);
 }
 
 PyObject* guard_exit(PyObject* op, PyObject* const*, Py_ssize_t) {
@@ -590,6 +601,7 @@ int document_init(PyObject* op, PyObject* args, PyObject* kwds) {
   self->compat = compat != 0;
   self->owner = PyThread_get_thread_ident();
   self->busy = false;
+  Py_CLEAR(self->markup_value);
   return 0;
 }
 
@@ -602,12 +614,16 @@ PyObject* document_new(PyTypeObject* type, PyObject*, PyObject*) {
   self->guards = nullptr;
   self->void_guard = nullptr;
   self->weakrefs = nullptr;
+  self->markup_value = nullptr;
+  self->markup_start = self->markup_end = 0;
+  self->markup_serial = 0;
   self->owner = PyThread_get_thread_ident();
   return op;
 }
 
 int document_traverse(PyObject* op, visitproc visit, void* arg) {
   Py_VISIT(as_doc(op)->sink);
+  Py_VISIT(as_doc(op)->markup_value);
   Py_VISIT(Py_TYPE(op));
   return 0;
 }
@@ -616,6 +632,7 @@ int document_clear_refs(PyObject* op) {
   DocumentObject* self = as_doc(op);
   if (self->doc != nullptr && self->doc->streaming()) self->doc->stream_to(nullptr, 1);
   Py_CLEAR(self->sink);
+  Py_CLEAR(self->markup_value);
   return 0;
 }
 
@@ -624,6 +641,7 @@ void document_dealloc(PyObject* op) {
   PyObject_GC_UnTrack(op);
   if (self->weakrefs != nullptr) PyObject_ClearWeakRefs(op);
   Py_CLEAR(self->sink);
+  Py_CLEAR(self->markup_value);
   if (self->guards != nullptr) {
     for (GuardObject* g : *self->guards) {
       if (g != nullptr) {
@@ -867,11 +885,99 @@ PyObject* document_str(PyObject* op) {
 }
 
 PyObject* document_clear(PyObject* op, PyObject*) {
+  Py_CLEAR(as_doc(op)->markup_value);
   return simple_call(op, [](tagflow::Document& d) { d.clear(); });
 }
 
 PyObject* document_clear_content(PyObject* op, PyObject*) {
+  Py_CLEAR(as_doc(op)->markup_value);
   return simple_call(op, [](tagflow::Document& d) { d.clear_content(); });
+}
+
+// compat Markup runs. _text_run() -> (start, text, raw, markup): the current text run of the
+// innermost element begins at buffer offset `start`; `text` is its bytes as written (escaped
+// unless `raw`); `markup` is the run's Markup value when the run is one (then `text` is "").
+bool markup_run_continues(DocumentObject* self) {
+  return self->markup_value != nullptr && self->doc->buffered().size() == self->markup_end &&
+         self->doc->top_serial() == self->markup_serial;
+}
+
+PyObject* document_text_run(PyObject* op, PyObject*) {
+  DocumentObject* self = as_doc(op);
+  Enter enter(self);
+  if (!enter) return nullptr;
+  const tagflow::Document& doc = *self->doc;
+  const std::string_view buf = doc.buffered();
+  if (markup_run_continues(self)) {
+    return Py_BuildValue("(nsOO)", static_cast<Py_ssize_t>(self->markup_start), "", Py_False,
+                         self->markup_value);
+  }
+  std::size_t start = buf.size();
+  const bool raw = doc.top_is_raw();
+  if (!doc.start_tag_pending()) {
+    if (raw) {
+      start = doc.top_content_start();
+    } else {
+      // Escaped text holds no '>': the run is what follows the last tag.
+      const std::size_t gt = buf.rfind('>');
+      start = gt == std::string_view::npos ? 0 : gt + 1;
+      if (doc.depth() > 0 && start < doc.top_content_start()) start = doc.top_content_start();
+    }
+  }
+  PyObject* text = PyUnicode_DecodeUTF8(buf.data() + start,
+                                        static_cast<Py_ssize_t>(buf.size() - start), "strict");
+  if (text == nullptr) return nullptr;
+  return Py_BuildValue("(nNOO)", static_cast<Py_ssize_t>(start), text, raw ? Py_True : Py_False,
+                       Py_None);
+}
+
+// _rewrite_run(start, html, markup): replaces the run from `start` with `html` (written as is,
+// still checked inside raw text) and records `markup` as the run's value.
+PyObject* document_rewrite_run(PyObject* op, PyObject* const* args, Py_ssize_t nargs) {
+  DocumentObject* self = as_doc(op);
+  Py_ssize_t start = 0;
+  if (nargs != 3 || !PyLong_Check(args[0]) || !PyUnicode_Check(args[1])) {
+    PyErr_SetString(PyExc_TypeError, "_rewrite_run(start: int, html: str, markup)");
+    return nullptr;
+  }
+  start = PyLong_AsSsize_t(args[0]);
+  if (start == -1 && PyErr_Occurred()) return nullptr;
+  std::string_view html;
+  if (!utf8(args[1], html)) return nullptr;
+  Enter enter(self);
+  if (!enter) return nullptr;
+  tagflow::Document& doc = *self->doc;
+  auto cp = doc.checkpoint();
+  if (start < 0 || static_cast<std::size_t>(start) > cp.size ||
+      (doc.depth() > 0 && static_cast<std::size_t>(start) < doc.top_content_start() &&
+       !doc.start_tag_pending())) {
+    PyErr_SetString(PyExc_ValueError, "_rewrite_run(): start is not in the current text run");
+    return nullptr;
+  }
+  const std::string before(doc.buffered().substr(static_cast<std::size_t>(start)));
+  cp.size = static_cast<std::size_t>(start);
+  doc.rollback(cp);
+  try {
+    doc.raw(html);
+  } catch (...) {
+    PyObject* error = set_error_from_exception();
+    // Refused (e.g. "</script" in script): put the run back as it was; it was accepted before.
+    doc.rollback(cp);
+    try {
+      doc.raw(before);
+    } catch (...) {  // cannot happen: the same bytes passed the same checks
+    }
+    return error;
+  }
+  self->markup_end = doc.buffered().size();
+  self->markup_start = self->markup_end - html.size();
+  self->markup_serial = doc.top_serial();
+  if (args[2] == Py_None) {
+    Py_CLEAR(self->markup_value);
+  } else {
+    Py_XSETREF(self->markup_value, Py_NewRef(args[2]));
+  }
+  Py_RETURN_NONE;
 }
 
 PyObject* document_stream_to(PyObject* op, PyObject* args, PyObject* kwds) {
@@ -1016,6 +1122,11 @@ struct PendingAttr {
   std::string value;
 };
 
+// compat: a keyword attribute value that is a str subclass with __html__ (Markup) is handed to
+// this hook (set by _tf_bind_markup), which returns the plain string whose escaping gives what
+// tagflow's xml.etree writes for that Markup.
+PyObject* g_tf_markup_attr = nullptr;
+
 PyObject* no_compat_document() {
   PyErr_SetString(PyExc_LookupError,
                   "tagflow_cpp.compat: no document is active (use `with document():`)");
@@ -1056,6 +1167,16 @@ PyObject* tf_open_impl(PyObject* doc_obj, PyObject* name_obj, PyObject* const* k
     std::string value;
     if (v == Py_True) {
       // tagflow: True -> empty value
+    } else if (!PyUnicode_CheckExact(v) && PyUnicode_Check(v) && g_tf_markup_attr != nullptr &&
+               !(nklasses > 0 && xml_name == "class")) {
+      PyObject* plain = PyObject_CallOneArg(g_tf_markup_attr, v);
+      if (plain == nullptr) return nullptr;
+      const bool ok = PyUnicode_Check(plain) && tagflow_strs(plain, value);
+      Py_DECREF(plain);
+      if (!ok) {
+        if (!PyErr_Occurred()) PyErr_SetString(PyExc_TypeError, "markup attribute hook: not str");
+        return nullptr;
+      }
     } else if (PyUnicode_Check(v) || PyList_Check(v)) {
       if (!tagflow_strs(v, value)) return nullptr;
     } else if (PyLong_Check(v) || PyFloat_Check(v)) {
@@ -1176,6 +1297,20 @@ PyObject* tf_bind(PyObject*, PyObject* var) {
   Py_RETURN_NONE;
 }
 
+// compat: text(value) for values with __html__ (markupsafe.Markup) goes to this Python function,
+// hook(doc, value), which writes what tagflow would (tagflow escapes Markup through xml.etree).
+PyObject* g_tf_markup = nullptr;
+
+PyObject* tf_bind_markup(PyObject*, PyObject* const* args, Py_ssize_t nargs) {
+  if (nargs != 2 || !PyCallable_Check(args[0]) || !PyCallable_Check(args[1])) {
+    PyErr_SetString(PyExc_TypeError, "_tf_bind_markup(text_hook, attr_hook) takes two callables");
+    return nullptr;
+  }
+  Py_XSETREF(g_tf_markup, Py_NewRef(args[0]));
+  Py_XSETREF(g_tf_markup_attr, Py_NewRef(args[1]));
+  Py_RETURN_NONE;
+}
+
 // tag.<name>: a callable bound to one tag name, calling straight into the engine (no Python
 // frame per element).
 struct OpenerObject {
@@ -1255,6 +1390,29 @@ PyObject* tf_text(PyObject*, PyObject* content) {
   if (doc == Py_None) {
     Py_DECREF(doc);
     return no_compat_document();
+  }
+  if (PyObject_TypeCheck(doc, g_document_type) && as_doc(doc)->markup_value != nullptr &&
+      as_doc(doc)->doc != nullptr && markup_run_continues(as_doc(doc))) [[unlikely]] {
+    // text joining a Markup run: tagflow's `run + content` is Markup again (see the hook)
+    PyObject* result = PyObject_CallFunctionObjArgs(g_tf_markup, doc, content, nullptr);
+    Py_DECREF(doc);
+    return result;
+  }
+  if (!PyUnicode_CheckExact(content) && content != Py_None && !PyLong_CheckExact(content) &&
+      !PyFloat_CheckExact(content) && g_tf_markup != nullptr) [[unlikely]] {
+    PyObject* html = nullptr;
+#if PY_VERSION_HEX >= 0x030D0000
+    const int found = PyObject_GetOptionalAttr(content, g_str_html, &html);
+#else
+    const int found = _PyObject_LookupAttr(content, g_str_html, &html);
+#endif
+    Py_XDECREF(html);
+    if (found != 0) {
+      PyObject* result =
+          found < 0 ? nullptr : PyObject_CallFunctionObjArgs(g_tf_markup, doc, content, nullptr);
+      Py_DECREF(doc);
+      return result;
+    }
   }
   PyObject* result = document_text_impl(as_doc(doc), content);
   Py_DECREF(doc);
@@ -1397,6 +1555,12 @@ std::vector<PyMethodDef>* build_methods() {
                    "whenever more than threshold bytes are ready."});
   defs->push_back({"finish", document_finish, METH_NOARGS,
                    "finish(): hand the rest to the sink; ValueError naming any unclosed tags."});
+  defs->push_back({"_text_run", document_text_run, METH_NOARGS,
+                   "compat: (start, text, raw, markup) of the current text run."});
+  defs->push_back(
+      {"_rewrite_run",
+       reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(document_rewrite_run)),
+       METH_FASTCALL, "compat: replaces the current text run (Markup)."});
   defs->push_back({"clear_content", document_clear_content, METH_NOARGS,
                    "clear_content(): remove what was written inside the innermost open element."});
   for (std::size_t i = 0; i < kTagCount; ++i) {
@@ -1433,6 +1597,8 @@ PyMethodDef module_methods[] = {
     {"_tf_classes", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(tf_classes)),
      METH_FASTCALL, nullptr},
     {"_tf_bind", tf_bind, METH_O, nullptr},
+    {"_tf_bind_markup", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(tf_bind_markup)),
+     METH_FASTCALL, nullptr},
     {"_tf_text", tf_text, METH_O, "text(content): escaped text in the current compat document."},
     {"escape_kernel", kernel_name, METH_NOARGS,
      "The SIMD kernel the escaper uses on this CPU: 'avx2', 'sse2' or 'scalar'."},

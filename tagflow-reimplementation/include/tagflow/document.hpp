@@ -232,6 +232,17 @@ class Document {
     return stack_.empty() ? 0 : stack_.back().serial;
   }
   [[nodiscard]] std::string_view open_tag(std::size_t i) const noexcept;  // 0 = outermost
+  // For the binding's compat Markup text runs (rewritten in place, see python/_core.cpp): the
+  // output not yet handed to a sink, whether a start tag still awaits its '>', whether the
+  // innermost element's content is raw text, and where that content begins in the buffer.
+  [[nodiscard]] std::string_view buffered() const noexcept { return buf_.view(); }
+  [[nodiscard]] bool start_tag_pending() const noexcept { return pending_ != Pending::kNone; }
+  [[nodiscard]] bool top_is_raw() const noexcept {
+    return !stack_.empty() && (stack_.back().flags & kRaw) != 0;
+  }
+  [[nodiscard]] std::size_t top_content_start() const noexcept {
+    return stack_.empty() ? 0 : stack_.back().content_start;
+  }
   // "<html> <body>" for messages; empty when nothing is open.
   [[nodiscard]] std::string describe_open() const;
   // The finished document; throws Error naming the open tags if any is still open.
