@@ -115,3 +115,65 @@ def test_pairing_uses_only_rounds_both_measured() -> None:
     b = _cell(PY, "uvloop", "protocol", 1000, [200, 300])
     xa, xb = an.paired(b, a, "req_per_s")
     assert xa == [200, 300] and xb == [100, 100]
+
+
+def _engine_cell(engine: str, api: str, size: int, rates: list[float], cpu_us: float) -> dict:
+    runs = [_run(r, i, server_cores=cpu_us * r / 1e6) for i, r in enumerate(rates)]
+    return {"key": {"contender": f"C++ {engine}", "engine": engine, "api": api, "size": size},
+            "ok": True, "error": None, "runs": runs, "stats": {
+                "server_cpu_us_per_req": {"median": cpu_us}, "req_per_s": {"median": rates[0]},
+                "p50_us": {"median": 1e6 / rates[0]}},
+            "extra": {"invalid": []}}  # fmt: skip
+
+
+def _with_cpu(cell: dict, us: float) -> dict:
+    cell["stats"] = {"server_cpu_us_per_req": {"median": us}, "req_per_s": {"median": 1.0}}
+    for r in cell["runs"]:
+        r["server_cpu_us_per_req"] = us * (1 + 0.01 * (r["round"] % 3))
+    return cell
+
+
+@pytest.mark.parametrize("section, api", [("saturation", "protocol"), ("pingpong", "protocol"),
+                                          ("http", "http-httptools")])  # fmt: skip
+@pytest.mark.parametrize("cpp_us, lowest", [(2.0, True), (9.0, False)])
+def test_the_cpp_floor_is_judged_in_every_mode(
+    section: str, api: str, cpp_us: float, lowest: bool
+) -> None:
+    rates = [40000.0 * (1 + 0.01 * i) for i in range(10)]
+    py = [_with_cpu(_cell(PY, loop, api, 1000, rates), us)
+          for loop, us in (("asyncio", 8.0), ("uvloop", 5.0))]  # fmt: skip
+    engine = "epoll-http" if section == "http" else "epoll"
+    group_api = "http" if section == "http" else api
+    cpp = _engine_cell(engine, group_api, 1000, rates, cpp_us)
+    for r in cpp["runs"]:
+        r["server_cpu_us_per_req"] = cpp_us * (1 + 0.01 * (r["round"] % 2))
+    results: dict[str, Any] = {"pythons": [PY], "saturation": [], "pingpong": [], "http": [],
+                               "crosscheck": []}  # fmt: skip
+    results[section] = [*py, cpp]
+    rows = an.floor(results)
+    assert [(r["mode"], r["python"]) for r in rows] == [(section, "3.13.5 pgo uvloop")]
+    assert rows[0]["engines"][engine]["lowest"] is lowest
+    results["analysis"] = an.analyze(results)
+    q = f"Does the C++ {engine} server use the least CPU per request ({section}, 1,000 B)?"
+    v = find(an.decide(results), q)
+    assert v is not None and v["answer"] == ("yes" if lowest else "not shown")
+
+
+def test_busy_polling_names_wake_ups_as_the_ping_pong_bound() -> None:
+    rates = [30000.0 * (1 + 0.02 * (i % 4)) for i in range(10)]
+    blocking = _engine_cell("epoll", "protocol", 1000, rates, 3.0)
+    busy = _engine_cell("epoll-busy", "protocol", 1000, [2.1 * r for r in rates], 9.0)
+    fast_py = _cell(PY, "uvloop", "protocol", 1000, [1.6 * r for r in rates])
+    results: dict[str, Any] = {"pythons": [PY], "saturation": [], "http": [], "crosscheck": [],
+                               "pingpong": [blocking, busy, fast_py]}  # fmt: skip
+    w = an.wakeups(results)
+    assert w is not None
+    assert 2.0 < w["busy_over_blocking"]["low"] <= w["busy_over_blocking"]["high"] < 2.2
+    assert w["python"] == "3.13.5 pgo uvloop" and w["python_over_blocking"]["low"] > 1.5
+    results["analysis"] = an.analyze(results)
+    q = "Is the C++ epoll server's 3-connection ping-pong rate bound by wake-ups?"
+    v = find(an.decide(results), q)
+    assert v is not None and v["answer"] == "yes: the same server busy polling is faster"
+    # Without the busy-polling server there is no diagnosis, not a made-up one.
+    results["pingpong"] = [blocking, fast_py]
+    assert an.wakeups(results) is None

@@ -202,46 +202,95 @@ def newer_python(results: dict[str, Any]) -> dict[str, Any] | None:
     return out
 
 
+#: Where the C++ servers run beside the Python ones: section -> the APIs of its Python cells.
+FLOOR_GROUPS = {
+    "saturation": ("protocol",),
+    "pingpong": ("protocol",),
+    "http": ("http", "http-httptools", "http-streams"),
+}
+#: The C++ servers that are floors (the busy-polling one is a diagnostic: it burns its core).
+FLOOR_ENGINES = ("epoll", "io_uring", "epoll-http")
+
+
 def floor(results: dict[str, Any]) -> list[dict[str, Any]]:
-    """Per protocol saturation group: CPU µs per request of the C++ servers and of the
-    cheapest Python contender, and whether each C++ server is below every Python one."""
+    """Per mode and size: CPU µs per request of each C++ server and of the cheapest Python
+    server beside it, and whether the C++ server is below every Python one (interval > 1)."""
     out = []
-    for size in SIZES:
-        group = [
-            c
-            for c in results["saturation"]
-            if c["key"].get("api") == "protocol"
-            and c["key"].get("size") == size
-            and c.get("ok")
-            and c.get("runs")
-        ]
-        cpp = [c for c in group if "engine" in c["key"]]
-        # Every Python server measured in the group, client-bound ones included: their CPU per
-        # request is a real measurement (at a load the client could not raise), and leaving the
-        # fastest loops out would flatter the C++ servers.
-        py = [
-            c
-            for c in group
-            if "engine" not in c["key"] and "server_cpu_us_per_req" in c.get("stats", {})
-        ]
-        if not cpp or not py:
-            continue
-        cheapest = min(py, key=lambda c: c["stats"]["server_cpu_us_per_req"]["median"])
-        row: dict[str, Any] = {
-            "size": size,
-            "python": cheapest["key"]["contender"],
-            "python_us": cheapest["stats"]["server_cpu_us_per_req"]["median"],
+    for section, apis in FLOOR_GROUPS.items():
+        for size in SIZES:
+            group = [
+                c
+                for c in results.get(section, [])
+                if c["key"].get("api") in apis
+                and c["key"].get("size") == size
+                and c.get("ok")
+                and c.get("runs")
+            ]
+            cpp = [c for c in group if c["key"].get("engine") in FLOOR_ENGINES]
+            # Every Python server measured in the group, client-bound ones included: their CPU
+            # per request is a real measurement (at a load the client could not raise), and
+            # leaving the fastest loops out would flatter the C++ servers.
+            py = [
+                c
+                for c in group
+                if "engine" not in c["key"] and "server_cpu_us_per_req" in c.get("stats", {})
+            ]
+            if not cpp or not py:
+                continue
+            cheapest = min(py, key=lambda c: c["stats"]["server_cpu_us_per_req"]["median"])
+            engines = {}
+            for c in cpp:
+                iv = ratio(cheapest, c, "server_cpu_us_per_req")
+                engines[c["key"]["engine"]] = {
+                    "us": c["stats"].get("server_cpu_us_per_req", {}).get("median"),
+                    "req_per_s": c["stats"].get("req_per_s", {}).get("median"),
+                    "valid": not (c.get("extra") or {}).get("invalid"),
+                    "python_over_cpp": iv.as_dict() if iv else None,
+                    "lowest": bool(iv and iv.low > 1),
+                }
+            out.append(
+                {
+                    "mode": section,
+                    "size": size,
+                    "python": cheapest["key"]["contender"],
+                    "python_us": cheapest["stats"]["server_cpu_us_per_req"]["median"],
+                    "engines": engines,
+                }
+            )
+    return out
+
+
+def wakeups(results: dict[str, Any]) -> dict[str, Any] | None:
+    """Why the C++ epoll server can lose the 3-connection ping-pong: the same server with
+    epoll_wait never blocking (busy polling) against it blocking, paired by round, and the
+    fastest Python server against the blocking one. A busy/blocking ratio above 1 means the
+    blocking server's rate is bound by being woken for every request, not by its work."""
+    group = [
+        c
+        for c in results.get("pingpong", [])
+        if c["key"].get("api") == "protocol" and c.get("ok") and c.get("runs")
+    ]
+    blocking = find(group, engine="epoll")
+    busy = find(group, engine="epoll-busy")
+    if not blocking or not busy:
+        return None
+    out: dict[str, Any] = {"size": blocking["key"].get("size")}
+    for name, cell in (("epoll", blocking), ("epoll-busy", busy)):
+        out[name] = {
+            "req_per_s": cell["stats"].get("req_per_s", {}).get("median"),
+            "p50_us": cell["stats"].get("p50_us", {}).get("median"),
+            "us": cell["stats"].get("server_cpu_us_per_req", {}).get("median"),
         }
-        for c in cpp:
-            us = c["stats"].get("server_cpu_us_per_req", {}).get("median")
-            iv = ratio(cheapest, c, "server_cpu_us_per_req")
-            row[c["key"]["engine"]] = {
-                "us": us,
-                "valid": not (c.get("extra") or {}).get("invalid"),
-                "python_over_cpp": iv.as_dict() if iv else None,
-                "lowest": bool(iv and iv.low > 1),
-            }
-        out.append(row)
+    iv = ratio(busy, blocking)
+    out["busy_over_blocking"] = iv.as_dict() if iv else None
+    py = [c for c in group if "engine" not in c["key"] and usable(c, "pingpong")]
+    if py:
+        fastest = max(py, key=lambda c: c["stats"].get("req_per_s", {}).get("median", 0))
+        iv = ratio(fastest, blocking)
+        out["python"] = fastest["key"]["contender"]
+        out["python_over_blocking"] = iv.as_dict() if iv else None
+        iv = ratio(busy, fastest)
+        out["busy_over_python"] = iv.as_dict() if iv else None
     return out
 
 
@@ -275,6 +324,7 @@ def analyze(results: dict[str, Any]) -> dict[str, Any]:
     out["pgo"] = pgo_effect(results)
     out["newer_python"] = newer_python(results)
     out["floor"] = floor(results)
+    out["wakeups"] = wakeups(results)
     out["invalid_cells"] = sum(
         1
         for s in ("saturation", "pingpong", "http")
@@ -365,14 +415,11 @@ def decide(results: dict[str, Any]) -> list[Verdict]:
             )
         )
     for row in a.get("floor", []):
-        for engine in ("epoll", "io_uring"):
-            d = row.get(engine)
-            if not d:
-                continue
+        for engine, d in row["engines"].items():
             out.append(
                 verdict(
                     f"Does the C++ {engine} server use the least CPU per request "
-                    f"({row['size']:,} B)?",
+                    f"({row['mode']}, {row['size']:,} B)?",
                     "yes" if d["lowest"] else "not shown",
                     f"{d['us']:.2f} µs vs {row['python_us']:.2f} µs for the cheapest Python "
                     f"server ({row['python']}); Python/C++ {fmt(d['python_over_cpp'])}",
@@ -382,6 +429,23 @@ def decide(results: dict[str, Any]) -> list[Verdict]:
                     confidence=0.95,
                 )
             )
+    w = a.get("wakeups")
+    if w and w.get("busy_over_blocking"):
+        out.append(
+            verdict(
+                "Is the C++ epoll server's 3-connection ping-pong rate bound by wake-ups?",
+                direction(
+                    _iv(w["busy_over_blocking"]),
+                    above="yes: the same server busy polling is faster",
+                    below="no: busy polling is slower",
+                ),
+                f"busy-polling/blocking req/s {fmt(w['busy_over_blocking'])}; fastest Python "
+                f"({w.get('python', '–')})/blocking {fmt(w.get('python_over_blocking'))}; "
+                f"busy-polling/that Python {fmt(w.get('busy_over_python'))}",
+                "paired by round; a winner only when the interval excludes 1",
+                confidence=0.95,
+            )
+        )
     for p in interpreters(results, main=True):
         g = a["pingpong"].get(f"{label(p)} uvloop", {}).get("geomean")
         if g:

@@ -11,7 +11,8 @@ saturation  the primary result. Enough connections (calibrated: the smallest of 
             saturated; server CPU µs per request over the measured window and requests/s. The
             C++ epoll and io_uring servers run in the protocol groups as the floor.
 pingpong    the original study's question: 3 connections, one request in flight each. Bound
-            by round-trip latency (cross-core wake-ups), not by the loop's CPU; p50/p99.
+            by round-trip latency (cross-core wake-ups), not by the loop's CPU; p50/p99. The
+            protocol group also runs the C++ servers and the epoll one busy polling.
 http        HTTP/1.1 keep-alive (uvloop's own headline workload): httptools on a Protocol and
             asyncio streams per loop, and the C++ epoll HTTP server, saturated.
 
@@ -43,6 +44,9 @@ CONNECTIONS = (16, 64, 256)
 #: C++ figure below a saturated Python server's is conservative.
 FLOOR_RATE = {1000: 25000.0, 10000: 12000.0, 100000: 4000.0}
 PINGPONG_CONNECTIONS = 3
+#: In the protocol ping-pong group: the C++ servers, and the epoll one busy polling (epoll_wait
+#: never sleeps), which shows how much of a blocking server's round trip is being woken up.
+PINGPONG_ENGINES = ("epoll", "io_uring", "epoll-busy")
 
 
 @dataclass(frozen=True)
@@ -143,6 +147,8 @@ def groups(
                 servers[f"{newest['version']} {newest['build']} uvloop 0.21.0"] = _server(
                     newest, "uvloop", api, newest["original_uvloop_python"]
                 )
+            if api == "protocol":  # the C++ servers, and epoll busy polling as the diagnostic
+                servers |= {f"C++ {e}": Server(engine=e) for e in PINGPONG_ENGINES}
             key = {"api": api, "size": size, "connections": PINGPONG_CONNECTIONS}
             out.append(Group("pingpong", key, servers, Load(PINGPONG_CONNECTIONS, size, **load)))
     size = 1000

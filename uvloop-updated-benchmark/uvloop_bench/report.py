@@ -195,37 +195,49 @@ def _saturation(results: dict[str, Any]) -> str:
     parts = []
     for p in an.interpreters(results):
         parts += [f"#### Python {an.label(p)}", "", _section_table(results, "saturation", p), ""]
-    floor = results["analysis"].get("floor", [])
-    if floor:
-        rows = []
-        for r in floor:
-            for engine in ("epoll", "io_uring"):
-                d = r.get(engine)
-                if d:
-                    rows.append(
-                        [
-                            f"{r['size']:,}",
-                            f"C++ {engine}",
-                            _num(d["us"], 2),
-                            r["python"],
-                            _num(r["python_us"], 2),
-                            an.fmt(d["python_over_cpp"]),
-                        ]
-                    )
+    return "\n".join(parts)
+
+
+def _floor(results: dict[str, Any]) -> str:
+    rows = [
+        [
+            r["mode"],
+            f"{r['size']:,}",
+            f"C++ {engine}",
+            _num(d["us"], 2),
+            _num(d.get("req_per_s")),
+            r["python"],
+            _num(r["python_us"], 2),
+            an.fmt(d["python_over_cpp"]),
+        ]
+        for r in results["analysis"].get("floor", [])
+        for engine, d in r["engines"].items()
+    ]
+    if not rows:
+        return "(no C++ server measured beside the Python ones)"
+    head = ["mode", "size (B)", "server", "CPU µs/request", "req/s"]
+    head += ["cheapest Python server", "its CPU µs/request", "Python / C++"]
+    parts = [markdown(head, rows)]
+    w = results["analysis"].get("wakeups")
+    if w:
+        rows = [
+            [
+                f"C++ {name}",
+                _num(w[name]["req_per_s"]),
+                _num(w[name]["p50_us"]),
+                _num(w[name]["us"], 2),
+            ]
+            for name in ("epoll", "epoll-busy")
+        ]
         parts += [
-            "#### The C++ floor (protocol groups)",
             "",
-            markdown(
-                [
-                    "size (B)",
-                    "server",
-                    "CPU µs/request",
-                    "cheapest Python server",
-                    "its CPU µs/request",
-                    "Python / C++",
-                ],
-                rows,
-            ),
+            f"Ping-pong ({w['size']:,} B, 3 connections): the epoll server blocking in "
+            "epoll_wait against the same server busy polling (never sleeping). Busy polling / "
+            f"blocking req/s: {an.fmt(w['busy_over_blocking'])}; the fastest Python server "
+            f"({w.get('python', '–')}) / blocking: {an.fmt(w.get('python_over_blocking'))}; "
+            f"busy polling / that Python server: {an.fmt(w.get('busy_over_python'))}.",
+            "",
+            markdown(["server", "req/s", "p50 µs", "CPU µs/request"], rows),
         ]
     return "\n".join(parts)
 
@@ -335,6 +347,7 @@ def readme_sections(results: dict[str, Any]) -> dict[str, str]:
         "\n\n![ratios](results/ratios.png)",
         "pingpong": _pingpong(results),
         "http": _http(results),
+        "floor": _floor(results),
         "pgo": _pgo(results),
         "crosscheck": _crosscheck(results),
     }

@@ -68,7 +68,7 @@ class Server:
     python_version: str | None = None
     loop: str | None = None
     api: str | None = None
-    engine: str | None = None  # epoll | io_uring
+    engine: str | None = None  # epoll | io_uring | epoll-http | epoll-busy (busy polling)
     build: str | None = None  # how the interpreter was built: pgo, plain, debian, ...
 
     @property
@@ -79,9 +79,11 @@ class Server:
 
     def argv(self, port: int, tools: Tools, stats: Path | None = None) -> list[str]:
         if self.engine:
-            engine, _, protocol = self.engine.partition("-")  # "epoll-http": epoll, HTTP/1.1
+            engine, _, variant = self.engine.partition("-")  # "epoll-http": epoll, HTTP/1.1
             argv = [str(tools.echoserver), "--engine", engine, "--port", str(port)]
-            return argv + (["--protocol", protocol] if protocol else [])
+            if variant == "busy":
+                return [*argv, "--busy-poll"]
+            return argv + (["--protocol", variant] if variant else [])
         assert self.python and self.loop and self.api
         cmd = [self.python, str(SERVERS_PY), "--loop", self.loop, "--api", self.api]
         cmd += ["--port", str(port)]

@@ -32,7 +32,11 @@ class EchoServer {
 
 // epoll, level-triggered; a connection whose echo cannot be written in full
 // stops being read until the rest is written (back-pressure, bounded memory).
-std::unique_ptr<EchoServer> make_epoll_server(const std::string& host, std::uint16_t port);
+// busy_poll: epoll_wait never blocks (timeout 0), so the thread spins on its core and a
+// request never waits for the thread to be woken: a diagnostic for latency-bound loads, where
+// it separates the cost of waking a sleeping server from the cost of serving.
+std::unique_ptr<EchoServer> make_epoll_server(const std::string& host, std::uint16_t port,
+                                              bool busy_poll = false);
 
 // The same epoll loop answering HTTP/1.1 keep-alive "GET /<size>" requests (see http.hpp):
 // the ceiling for echoload --mode http. A malformed request gets a 400 and the connection

@@ -11,7 +11,8 @@
 namespace {
 
 constexpr std::string_view kHelp =
-    R"(usage: echoserver [--engine epoll|io_uring] [--protocol echo|http] [--host ADDR] [--port PORT]
+    R"(usage: echoserver [--engine epoll|io_uring] [--protocol echo|http] [--busy-poll]
+                  [--host ADDR] [--port PORT]
 
 A single-threaded TCP echo server: the ceiling one core reaches on this machine.
 Prints "listening on ADDR:PORT" once it accepts connections (--port 0, the
@@ -21,6 +22,9 @@ default, picks a free port), serves until SIGINT or SIGTERM, then exits 0.
   --protocol echo|http      echo (default), or HTTP/1.1 keep-alive: "GET /SIZE" is answered
                             with status 200 and SIZE body bytes 'a' + i % 26, the workload of
                             echoload --mode http (epoll engine only)
+  --busy-poll               never sleep in epoll_wait (timeout 0): the thread spins on its
+                            core; shows what waking a sleeping server costs under
+                            latency-bound (ping-pong) load (epoll engine, echo protocol)
   --host ADDR               name or IPv4/IPv6 address to listen on (default 127.0.0.1)
   --port PORT               TCP port (default 0: any free port)
 )";
@@ -41,6 +45,7 @@ extern "C" void on_signal(int) {
 int main(int argc, char** argv) {
   std::string engine = "epoll", protocol = "echo", host = "127.0.0.1";
   long port = 0;
+  bool busy_poll = false;
   for (int i = 1; i < argc; ++i) {
     const std::string_view a = argv[i];
     const auto value = [&]() -> std::string {
@@ -54,6 +59,8 @@ int main(int argc, char** argv) {
       engine = value();
     } else if (a == "--protocol") {
       protocol = value();
+    } else if (a == "--busy-poll") {
+      busy_poll = true;
     } else if (a == "--host") {
       host = value();
     } else if (a == "--port") {
@@ -74,18 +81,22 @@ int main(int argc, char** argv) {
     usage_error("--protocol must be echo or http, not '" + protocol + "'");
   }
   if (protocol == "http" && engine != "epoll") usage_error("--protocol http needs --engine epoll");
+  if (busy_poll && (engine != "epoll" || protocol != "echo")) {
+    usage_error("--busy-poll needs --engine epoll and --protocol echo");
+  }
   std::signal(SIGPIPE, SIG_IGN);
   try {
     const auto p = static_cast<std::uint16_t>(port);
     std::unique_ptr<echo::EchoServer> server =
         protocol == "http"  ? echo::make_epoll_http_server(host, p)
-        : engine == "epoll" ? echo::make_epoll_server(host, p)
+        : engine == "epoll" ? echo::make_epoll_server(host, p, busy_poll)
                             : echo::make_uring_server(host, p);
     g_server = server.get();
     std::signal(SIGINT, on_signal);
     std::signal(SIGTERM, on_signal);
     std::cout << "listening on " << host << ":" << server->port() << " (" << engine
-              << (protocol == "http" ? ", http" : "") << ")" << std::endl;
+              << (protocol == "http" ? ", http" : "") << (busy_poll ? ", busy polling" : "") << ")"
+              << std::endl;
     server->run();
     g_server = nullptr;
   } catch (const std::exception& e) {

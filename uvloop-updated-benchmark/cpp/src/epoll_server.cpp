@@ -18,8 +18,8 @@ constexpr std::size_t kBuf = 64 * 1024;
 
 class EpollServer final : public EchoServer {
  public:
-  EpollServer(const std::string& host, std::uint16_t port, bool http)
-      : EchoServer(host, port), http_(http) {}
+  EpollServer(const std::string& host, std::uint16_t port, bool http, bool busy_poll)
+      : EchoServer(host, port), http_(http), busy_poll_(busy_poll) {}
 
   void run() override {
     ep_.reset(::epoll_create1(EPOLL_CLOEXEC));
@@ -27,8 +27,10 @@ class EpollServer final : public EchoServer {
     watch(listener_.get(), EPOLLIN, EPOLL_CTL_ADD);
     watch(stop_fd_.get(), EPOLLIN, EPOLL_CTL_ADD);
     std::array<epoll_event, 256> events{};
+    const int timeout = busy_poll_ ? 0 : -1;  // busy polling never sleeps, so never needs waking
     for (;;) {
-      const int n = ::epoll_wait(ep_.get(), events.data(), static_cast<int>(events.size()), -1);
+      const int n =
+          ::epoll_wait(ep_.get(), events.data(), static_cast<int>(events.size()), timeout);
       if (n < 0) {
         if (errno == EINTR) continue;
         throw_sys("epoll_wait");
@@ -185,6 +187,7 @@ class EpollServer final : public EchoServer {
   }
 
   bool http_;
+  bool busy_poll_;
   Fd ep_;
   std::unordered_map<int, Conn> conns_;
   std::array<char, kBuf> buf_{};
@@ -192,12 +195,13 @@ class EpollServer final : public EchoServer {
 
 }  // namespace
 
-std::unique_ptr<EchoServer> make_epoll_server(const std::string& host, std::uint16_t port) {
-  return std::unique_ptr<EchoServer>(new EpollServer(host, port, false));
+std::unique_ptr<EchoServer> make_epoll_server(const std::string& host, std::uint16_t port,
+                                              bool busy_poll) {
+  return std::unique_ptr<EchoServer>(new EpollServer(host, port, false, busy_poll));
 }
 
 std::unique_ptr<EchoServer> make_epoll_http_server(const std::string& host, std::uint16_t port) {
-  return std::unique_ptr<EchoServer>(new EpollServer(host, port, true));
+  return std::unique_ptr<EchoServer>(new EpollServer(host, port, true, false));
 }
 
 }  // namespace echo

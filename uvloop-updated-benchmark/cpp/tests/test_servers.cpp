@@ -16,6 +16,7 @@ class Servers : public ::testing::TestWithParam<const char*> {
   std::unique_ptr<echo::EchoServer> make() {
     const std::string engine = GetParam();
     if (engine == "epoll") return echo::make_epoll_server("127.0.0.1", 0);
+    if (engine == "epoll_busy") return echo::make_epoll_server("127.0.0.1", 0, true);
     try {
       return echo::make_uring_server("127.0.0.1", 0);
     } catch (const std::runtime_error&) {
@@ -89,5 +90,5 @@ TEST_P(Servers, ClosesWhenTheClientCloses) {
   EXPECT_EQ(::read(c.get(), &extra, 1), 0);  // the server saw EOF and closed its side
 }
 
-INSTANTIATE_TEST_SUITE_P(Engines, Servers, ::testing::Values("epoll", "io_uring"),
+INSTANTIATE_TEST_SUITE_P(Engines, Servers, ::testing::Values("epoll", "epoll_busy", "io_uring"),
                          [](const auto& p) { return std::string(p.param); });
