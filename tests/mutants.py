@@ -77,6 +77,13 @@ MUTANTS = [
         ("ctest", "release", "echo_tests", r"^Loadgen\."),
     ),
     Mutant(
+        "echoload-uring-recv-not-rearmed",
+        "uvloop-updated-benchmark/cpp/src/loadgen.cpp",
+        "if (!(cqe.flags & IORING_CQE_F_MORE)) arm_recv(c);",
+        "",
+        ("ctest", "release", "echo_tests", r"^Loadgen\.MoreData"),
+    ),
+    Mutant(
         "echoload-stall-timeout-ignored",
         "uvloop-updated-benchmark/cpp/src/loadgen.cpp",
         "now - c->busy_since > stall_ns_",
