@@ -72,9 +72,16 @@ MUTANTS = [
     Mutant(
         "echoload-skips-last-byte",
         "uvloop-updated-benchmark/cpp/src/loadgen.cpp",
-        "std::memcmp(buf_.get() + done, want, static_cast<std::size_t>(len))",
-        "std::memcmp(buf_.get() + done, want, static_cast<std::size_t>(len) - 1)",
+        "std::memcmp(p + done, want, static_cast<std::size_t>(len))",
+        "std::memcmp(p + done, want, static_cast<std::size_t>(len) - 1)",
         ("ctest", "release", "echo_tests", r"^Loadgen\."),
+    ),
+    Mutant(
+        "echoload-uring-recv-not-rearmed",
+        "uvloop-updated-benchmark/cpp/src/loadgen.cpp",
+        "if (!(cqe.flags & IORING_CQE_F_MORE)) arm_recv(c);",
+        "",
+        ("ctest", "release", "echo_tests", r"^Loadgen\.MoreData"),
     ),
     Mutant(
         "echoload-stall-timeout-ignored",

@@ -31,6 +31,10 @@ and verifies every byte that comes back.
                      within this (default 5); progress on stderr after 1 s
   --stall-timeout SECONDS  a connection with a request outstanding and none completed for
                      this long fails the run, named (default 3)
+  --io uring|epoll   how each thread multiplexes its connections (default uring): uring, one
+                     io_uring per thread, multishot receives into provided buffers, every
+                     send of a wake-up submitted together, one syscall per loop iteration;
+                     epoll, epoll_pwait2 then read/writev per ready connection
   --server-pid PID   also measure the server process's CPU time and run-queue wait over
                      exactly the measured window (all its threads, from /proc schedstat)
   --json             print one JSON object instead of text
@@ -118,6 +122,15 @@ Options parse_args(std::span<const std::string_view> args) {
         cfg.protocol = Protocol::Http;
       } else {
         throw UsageError("--mode must be echo or http, not '" + std::string(m) + "'");
+      }
+    } else if (a == "--io") {
+      const std::string_view m = value();
+      if (m == "uring") {
+        cfg.io = IoBackend::Uring;
+      } else if (m == "epoll") {
+        cfg.io = IoBackend::Epoll;
+      } else {
+        throw UsageError("--io must be uring or epoll, not '" + std::string(m) + "'");
       }
     } else if (a == "--connect-timeout") {
       cfg.connect_timeout_s = parse_double(a, value());

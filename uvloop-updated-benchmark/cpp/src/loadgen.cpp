@@ -2,8 +2,11 @@
 
 #include <dirent.h>
 #include <fcntl.h>
+#include <liburing.h>
 #include <sys/epoll.h>
+#include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/socket.h>
 #include <sys/uio.h>
 #include <unistd.h>
 
@@ -104,15 +107,17 @@ struct ThreadClock {
 struct Conn {
   Fd fd;
   int id = 0;
+  std::uint32_t index = 0;           // position in its worker (io_uring: tag, registered file)
   std::uint64_t issued = 0;          // requests handed to the send side
   std::uint64_t completed = 0;       // responses fully received and verified
-  std::uint64_t sent = 0;            // stream bytes written
+  std::uint64_t sent = 0;            // stream bytes written (confirmed by the kernel)
+  std::uint64_t sending = 0;         // stream bytes handed to the kernel, not yet confirmed
   std::uint64_t received = 0;        // stream bytes read (and, echo, verified)
   std::int64_t phase_ns = 0;         // open loop: offset of this connection's schedule
   std::int64_t busy_since = 0;       // last completion, or when work arrived on an idle conn
   std::vector<std::int64_t> stamps;  // closed loop: issue time of request k at k % depth
   std::optional<http::ResponseReader> http;
-  bool want_out = false;
+  bool want_out = false;  // epoll: EPOLLOUT registered
 };
 
 // What every worker shares, read-only.
@@ -123,6 +128,9 @@ struct Plan {
   std::int64_t t0, from, to;
 };
 
+// One worker thread's engine: issues requests, verifies responses, keeps the clocks, the
+// window, the stall checks. Backends (below) only move bytes: they implement open(), push()
+// and wait(), and hand what they read to received().
 class Worker {
  public:
   Worker(const Plan& plan, ErrorSlot& errors)
@@ -136,11 +144,14 @@ class Worker {
         interval_ns_(cfg_.rate > 0 ? 1e9 * cfg_.connections / cfg_.rate : 0.0),
         stall_ns_(static_cast<std::int64_t>(cfg_.stall_timeout_s * 1e9)),
         check_every_ns_(std::clamp<std::int64_t>(stall_ns_ / 10, 1'000'000, 100'000'000)),
-        unit_(cfg_.protocol == Protocol::Http ? request_.size() : cfg_.size),
-        buf_(new unsigned char[kReadBuf]) {}
+        unit_(cfg_.protocol == Protocol::Http ? request_.size() : cfg_.size) {}
+  virtual ~Worker() = default;
+  Worker(const Worker&) = delete;
+  Worker& operator=(const Worker&) = delete;
 
   void add(Conn conn) {
     if (cfg_.protocol == Protocol::Http) conn.http.emplace(pattern_.data(), cfg_.size);
+    conn.index = static_cast<std::uint32_t>(conns_.size());
     conns_.push_back(std::make_unique<Conn>(std::move(conn)));
   }
 
@@ -152,12 +163,74 @@ class Worker {
     } catch (const std::exception& e) {
       errors_.set(LoadError::Kind::Io, e.what());
     }
+    close();
   }
 
   ThreadStats stats;
   std::uint64_t bytes = 0, unfinished = 0;
   Histogram latency;
   Histogram gaps;  // ns: for each completion, the time since the previous progress
+
+ protected:
+  // The backend's part, all called on the worker thread.
+  // Sets up the multiplexer and starts receiving on every connection.
+  virtual void open() = 0;
+  // c has issued bytes not yet handed to the kernel (c.sent + c.sending < stream end).
+  virtual void push(Conn& c) = 0;
+  // Waits up to wait_ns for I/O and handles what is ready (received(), push()).
+  virtual void wait(std::int64_t wait_ns) = 0;
+  // Releases the multiplexer (the connections stay open until the worker is destroyed).
+  virtual void close() noexcept {}
+
+  // n bytes arrived on c: verifies them, completes requests, issues (closed loop) and pushes
+  // new ones. Throws LoadError.
+  void received(Conn& c, const unsigned char* p, std::size_t n, std::int64_t now) {
+    const bool issued = http() ? consume_http(c, p, n, now) : consume_echo(c, p, n, now);
+    if (issued) push(c);
+  }
+
+  // The peer closed c (read returned 0).
+  [[noreturn]] static void closed(const Conn& c) {
+    throw LoadError(LoadError::Kind::Closed,
+                    "the server closed connection " + std::to_string(c.id) + " after " +
+                        std::to_string(c.completed) + " of " + std::to_string(c.issued) +
+                        " responses, " + std::to_string(c.received) + " of " +
+                        std::to_string(c.sent) + " bytes (did the server die?)");
+  }
+
+  // Fills iov with the stream bytes issued and not yet handed to the kernel (from
+  // c.sent + c.sending on); returns how many entries it used (0: nothing to send).
+  template <std::size_t N>
+  std::size_t unsent(const Conn& c, std::array<iovec, N>& iov) const {
+    std::size_t n_iov = 0;
+    std::uint64_t pos = c.sent + c.sending;
+    const std::uint64_t end = c.issued * unit_;
+    while (n_iov < N && pos < end) {
+      const std::uint64_t k = pos / unit_, off = pos % unit_;
+      const auto len = static_cast<std::size_t>(unit_ - off);
+      iov[n_iov].iov_base = const_cast<unsigned char*>(unit_data(k) + off);
+      iov[n_iov].iov_len = len;
+      ++n_iov;
+      pos += len;
+    }
+    return n_iov;
+  }
+
+  [[noreturn]] static void io_error(const Conn& c, int err, const char* op) {
+    const std::string where = "connection " + std::to_string(c.id);
+    if (err == ECONNRESET || err == EPIPE) {
+      throw LoadError(LoadError::Kind::Reset,
+                      sys_error(where + ": " + op +
+                                    " failed, the server reset the connection "
+                                    "after " +
+                                    std::to_string(c.received) + " bytes",
+                                err));
+    }
+    throw LoadError(LoadError::Kind::Io, sys_error(where + ": " + op, err));
+  }
+
+  [[nodiscard]] std::vector<std::unique_ptr<Conn>>& conns() { return conns_; }
+  [[nodiscard]] std::uint64_t unit() const { return unit_; }  // bytes per request on the wire
 
  private:
   [[nodiscard]] bool open_loop() const { return cfg_.rate > 0; }
@@ -178,24 +251,17 @@ class Worker {
   }
 
   void loop() {
-    ep_.reset(::epoll_create1(EPOLL_CLOEXEC));
-    if (!ep_.valid()) throw_sys("epoll_create1");
     stats.connections = static_cast<int>(conns_.size());
+    open();
     std::int64_t now = now_ns();
     begin_window(now);
-    for (auto& c : conns_) {
-      epoll_event ev{};
-      ev.events = EPOLLIN;
-      ev.data.ptr = c.get();
-      if (::epoll_ctl(ep_.get(), EPOLL_CTL_ADD, c->fd.get(), &ev) < 0) throw_sys("epoll_ctl");
-      if (!open_loop()) {
+    if (!open_loop()) {
+      for (auto& c : conns_) {
         c->stamps.assign(static_cast<std::size_t>(cfg_.depth), 0);
         for (int i = 0; i < cfg_.depth && may_issue(*c); ++i) issue(*c, now);
-        flush(*c);
+        push(*c);
       }
     }
-    // One wake-up serves every ready socket (up to 1024 of them).
-    std::vector<epoll_event> events(std::clamp<std::size_t>(conns_.size(), 16, 1024));
     std::int64_t next_check = now + check_every_ns_;
     for (;;) {
       now = now_ns();
@@ -209,20 +275,7 @@ class Worker {
       std::int64_t wake = counted() ? next_check : std::min(next_check, to_);
       if (!window_begun_) wake = std::min(wake, from_);
       if (open_loop()) wake = std::min(wake, issue_due(now));
-      const std::int64_t wait = std::max<std::int64_t>(0, wake - now);
-      timespec ts{wait / 1'000'000'000, wait % 1'000'000'000};
-      const int n =
-          ::epoll_pwait2(ep_.get(), events.data(), static_cast<int>(events.size()), &ts, nullptr);
-      if (n < 0) {
-        if (errno == EINTR) continue;
-        throw_sys("epoll_pwait2");
-      }
-      for (int i = 0; i < n; ++i) {
-        auto& c = *static_cast<Conn*>(events[static_cast<std::size_t>(i)].data.ptr);
-        const auto ev = events[static_cast<std::size_t>(i)].events;
-        if (ev & (EPOLLIN | EPOLLERR | EPOLLHUP)) on_readable(c);
-        if (ev & EPOLLOUT) flush(c);
-      }
+      wait(std::max<std::int64_t>(0, wake - now));
     }
     end_window(counted() ? now : to_);
   }
@@ -299,7 +352,7 @@ class Worker {
         issue(*c, now);
         any = true;
       }
-      if (any) flush(*c);
+      if (any) push(*c);
       if (may_issue(*c)) next = std::min(next, due(*c, c->issued));
     }
     return next;
@@ -312,69 +365,15 @@ class Worker {
     ++c.issued;
   }
 
-  // Writes as much of the issued-but-unsent stream as the socket takes.
-  void flush(Conn& c) {
-    while (c.sent < c.issued * unit_) {
-      std::array<iovec, 16> iov{};
-      std::size_t n_iov = 0;
-      std::uint64_t pos = c.sent;
-      while (n_iov < iov.size() && pos < c.issued * unit_) {
-        const std::uint64_t k = pos / unit_, off = pos % unit_;
-        const auto len = static_cast<std::size_t>(unit_ - off);
-        iov[n_iov].iov_base = const_cast<unsigned char*>(unit_data(k) + off);
-        iov[n_iov].iov_len = len;
-        ++n_iov;
-        pos += len;
-      }
-      const ssize_t w = ::writev(c.fd.get(), iov.data(), static_cast<int>(n_iov));
-      if (w < 0) {
-        if (errno == EINTR) continue;
-        if (errno == EAGAIN) break;
-        io_error(c, errno, "write");
-      }
-      c.sent += static_cast<std::uint64_t>(w);
-    }
-    const bool want = c.sent < c.issued * unit_;
-    if (want != c.want_out) {
-      epoll_event ev{};
-      ev.events = EPOLLIN | (want ? EPOLLOUT : 0u);
-      ev.data.ptr = &c;
-      if (::epoll_ctl(ep_.get(), EPOLL_CTL_MOD, c.fd.get(), &ev) < 0) throw_sys("epoll_ctl");
-      c.want_out = want;
-    }
-  }
-
-  void on_readable(Conn& c) {
-    for (;;) {
-      const ssize_t r = ::read(c.fd.get(), buf_.get(), kReadBuf);
-      if (r < 0) {
-        if (errno == EINTR) continue;
-        if (errno == EAGAIN) return;
-        io_error(c, errno, "read");
-      }
-      if (r == 0) {
-        throw LoadError(LoadError::Kind::Closed,
-                        "the server closed connection " + std::to_string(c.id) + " after " +
-                            std::to_string(c.completed) + " of " + std::to_string(c.issued) +
-                            " responses, " + std::to_string(c.received) + " of " +
-                            std::to_string(c.sent) + " bytes (did the server die?)");
-      }
-      const auto got = static_cast<std::size_t>(r);
-      const std::int64_t now = now_ns();
-      const bool issued = http() ? consume_http(c, got, now) : consume_echo(c, got, now);
-      if (issued) flush(c);
-      if (got < kReadBuf) return;
-    }
-  }
-
   // Verifies echoed bytes; returns whether a new request was issued (closed loop).
-  bool consume_echo(Conn& c, std::size_t got, std::int64_t now) {
+  bool consume_echo(Conn& c, const unsigned char* p, std::size_t got, std::int64_t now) {
     const std::uint64_t size = cfg_.size;
-    if (c.received + got > c.sent) {
+    // Bytes still being sent may already have been echoed (io_uring reaps both at once).
+    if (c.received + got > c.sent + c.sending) {
       throw LoadError(LoadError::Kind::Mismatch,
                       "connection " + std::to_string(c.id) + ": the server sent " +
                           std::to_string(c.received + got) + " bytes but was only sent " +
-                          std::to_string(c.sent) + " (not an echo server?)");
+                          std::to_string(c.sent + c.sending) + " (not an echo server?)");
     }
     std::uint64_t done = 0;
     bool issued = false;
@@ -382,8 +381,8 @@ class Worker {
       const std::uint64_t k = c.received / size, off = c.received % size;
       const std::uint64_t len = std::min<std::uint64_t>(size - off, got - done);
       const unsigned char* want = pattern_.data() + (k % kShifts) + off;
-      if (std::memcmp(buf_.get() + done, want, static_cast<std::size_t>(len)) != 0) {
-        mismatch(c, k, off, buf_.get() + done, want, len);
+      if (std::memcmp(p + done, want, static_cast<std::size_t>(len)) != 0) {
+        mismatch(c, k, off, p + done, want, len);
       }
       c.received += len;
       done += len;
@@ -392,10 +391,10 @@ class Worker {
     return issued;
   }
 
-  bool consume_http(Conn& c, std::size_t got, std::int64_t now) {
+  bool consume_http(Conn& c, const unsigned char* p, std::size_t got, std::int64_t now) {
     std::uint64_t n = 0;
     try {
-      n = c.http->feed(buf_.get(), got);
+      n = c.http->feed(p, got);
     } catch (const http::Error& e) {
       throw LoadError(e.wrong_body() ? LoadError::Kind::Mismatch : LoadError::Kind::Protocol,
                       "connection " + std::to_string(c.id) + ", response " +
@@ -443,19 +442,6 @@ class Worker {
     throw LoadError(LoadError::Kind::Mismatch, msg.str());
   }
 
-  [[noreturn]] static void io_error(const Conn& c, int err, const char* op) {
-    const std::string where = "connection " + std::to_string(c.id);
-    if (err == ECONNRESET || err == EPIPE) {
-      throw LoadError(LoadError::Kind::Reset,
-                      sys_error(where + ": " + op +
-                                    " failed, the server reset the connection "
-                                    "after " +
-                                    std::to_string(c.received) + " bytes",
-                                err));
-    }
-    throw LoadError(LoadError::Kind::Io, sys_error(where + ": " + op, err));
-  }
-
   const LoadConfig& cfg_;
   const std::vector<unsigned char>& pattern_;
   const std::string& request_;
@@ -464,14 +450,301 @@ class Worker {
   double interval_ns_;
   std::int64_t stall_ns_, check_every_ns_;
   std::uint64_t unit_;  // bytes per request on the wire
-  std::unique_ptr<unsigned char[]> buf_;
   std::vector<std::unique_ptr<Conn>> conns_;
-  Fd ep_;
   std::uint64_t outstanding_ = 0;  // requests issued and not completed, all connections
   std::int64_t progress_ns_ = 0;   // last completion, or when work arrived on an idle thread
   bool window_begun_ = false;
   ThreadClock clock0_;
 };
+
+// epoll: one wake-up serves every ready socket (up to 1024); read() until the socket is
+// drained, writev() what was issued, EPOLLOUT only while a connection has bytes the socket
+// did not take.
+class EpollWorker final : public Worker {
+ public:
+  using Worker::Worker;
+
+ private:
+  void open() override {
+    ep_.reset(::epoll_create1(EPOLL_CLOEXEC));
+    if (!ep_.valid()) throw_sys("epoll_create1");
+    for (auto& c : conns()) {
+      epoll_event ev{};
+      ev.events = EPOLLIN;
+      ev.data.ptr = c.get();
+      if (::epoll_ctl(ep_.get(), EPOLL_CTL_ADD, c->fd.get(), &ev) < 0) throw_sys("epoll_ctl");
+    }
+    events_.resize(std::clamp<std::size_t>(conns().size(), 16, 1024));
+  }
+
+  void wait(std::int64_t wait_ns) override {
+    timespec ts{wait_ns / 1'000'000'000, wait_ns % 1'000'000'000};
+    const int n =
+        ::epoll_pwait2(ep_.get(), events_.data(), static_cast<int>(events_.size()), &ts, nullptr);
+    if (n < 0) {
+      if (errno == EINTR) return;
+      throw_sys("epoll_pwait2");
+    }
+    for (int i = 0; i < n; ++i) {
+      auto& c = *static_cast<Conn*>(events_[static_cast<std::size_t>(i)].data.ptr);
+      const auto ev = events_[static_cast<std::size_t>(i)].events;
+      if (ev & (EPOLLIN | EPOLLERR | EPOLLHUP)) on_readable(c);
+      if (ev & EPOLLOUT) push(c);
+    }
+  }
+
+  // Writes as much of the issued-but-unsent stream as the socket takes.
+  void push(Conn& c) override {
+    for (;;) {
+      std::array<iovec, 16> iov{};
+      const std::size_t n_iov = unsent(c, iov);
+      if (n_iov == 0) break;
+      const ssize_t w = ::writev(c.fd.get(), iov.data(), static_cast<int>(n_iov));
+      if (w < 0) {
+        if (errno == EINTR) continue;
+        if (errno == EAGAIN) break;
+        io_error(c, errno, "write");
+      }
+      c.sent += static_cast<std::uint64_t>(w);
+    }
+    const bool want = c.sent < c.issued * unit();
+    if (want != c.want_out) {
+      epoll_event ev{};
+      ev.events = EPOLLIN | (want ? EPOLLOUT : 0u);
+      ev.data.ptr = &c;
+      if (::epoll_ctl(ep_.get(), EPOLL_CTL_MOD, c.fd.get(), &ev) < 0) throw_sys("epoll_ctl");
+      c.want_out = want;
+    }
+  }
+
+  void on_readable(Conn& c) {
+    for (;;) {
+      const ssize_t r = ::read(c.fd.get(), buf_.get(), kReadBuf);
+      if (r < 0) {
+        if (errno == EINTR) continue;
+        if (errno == EAGAIN) return;
+        io_error(c, errno, "read");
+      }
+      if (r == 0) closed(c);
+      const auto got = static_cast<std::size_t>(r);
+      received(c, buf_.get(), got, now_ns());
+      if (got < kReadBuf) return;
+    }
+  }
+
+  void close() noexcept override { ep_.reset(); }
+
+  Fd ep_;
+  std::vector<epoll_event> events_;
+  std::unique_ptr<unsigned char[]> buf_{new unsigned char[kReadBuf]};
+};
+
+// io_uring: one ring per thread. Every connection keeps a multishot recv armed on a ring of
+// provided buffers (re-armed only when the kernel ends it) and at most one send in flight
+// (its completion pushes whatever was issued meanwhile). wait() is a single
+// io_uring_submit_and_wait: it submits every send queued since the last call and returns
+// with all completions ready, which are handled in one pass.
+class UringWorker final : public Worker {
+ public:
+  using Worker::Worker;
+  ~UringWorker() override { close(); }
+  UringWorker(const UringWorker&) = delete;
+  UringWorker& operator=(const UringWorker&) = delete;
+
+ private:
+  static constexpr unsigned kBufCount = 256;          // provided buffers (a power of two)
+  static constexpr std::size_t kBufSize = 32 * 1024;  // bytes each
+  static constexpr int kGroup = 0;                    // the buffer group id
+  // user_data: connection index << 1 | kind.
+  static constexpr std::uint64_t kRecv = 0, kSend = 1;
+
+  struct SendSlot {  // a send in flight: what its SQE points at
+    std::array<iovec, 16> iov{};
+    msghdr msg{};
+  };
+
+  void open() override {
+    const std::size_t n = conns().size();
+    unsigned entries = 64;
+    while (entries < 2 * n && entries < 4096) entries *= 2;
+    // Fewest wake-ups and no cross-thread task work: completions run when this thread
+    // waits (DEFER_TASKRUN, 6.1+); older kernels reject the flags, so fall back step by step.
+    const unsigned tries[] = {IORING_SETUP_SINGLE_ISSUER | IORING_SETUP_DEFER_TASKRUN,
+                              IORING_SETUP_COOP_TASKRUN, 0};
+    int rc = -EINVAL;
+    for (const unsigned flags : tries) {
+      io_uring_params p{};
+      p.flags = flags | IORING_SETUP_CQSIZE;
+      p.cq_entries = entries * 4;
+      rc = ::io_uring_queue_init_params(entries, &ring_, &p);
+      if (rc != -EINVAL) break;
+    }
+    if (rc < 0) {
+      throw LoadError(
+          LoadError::Kind::Io,
+          sys_error("io_uring_queue_init (io_uring disabled or too old? use --io epoll)", -rc));
+    }
+    ring_ok_ = true;
+    (void)::io_uring_register_ring_fd(&ring_);  // saves an fd lookup per io_uring_enter; optional
+    std::vector<int> fds;
+    fds.reserve(n);
+    for (const auto& c : conns()) fds.push_back(c->fd.get());
+    fixed_ = ::io_uring_register_files(&ring_, fds.data(), static_cast<unsigned>(n)) == 0;
+    setup_buffers();
+    for (auto& c : conns()) arm_recv(*c);
+    slots_.resize(n);
+  }
+
+  void setup_buffers() {
+    const std::size_t ring_bytes = kBufCount * sizeof(io_uring_buf);
+    void* mem =
+        ::mmap(nullptr, ring_bytes, PROT_READ | PROT_WRITE, MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
+    if (mem == MAP_FAILED) throw_sys("mmap (io_uring buffer ring)");
+    br_ = static_cast<io_uring_buf_ring*>(mem);
+    ::io_uring_buf_ring_init(br_);
+    io_uring_buf_reg reg{};
+    reg.ring_addr = reinterpret_cast<std::uint64_t>(mem);
+    reg.ring_entries = kBufCount;
+    reg.bgid = kGroup;
+    if (const int rc = ::io_uring_register_buf_ring(&ring_, &reg, 0); rc < 0) {
+      throw LoadError(
+          LoadError::Kind::Io,
+          sys_error("io_uring_register_buf_ring (needs Linux 5.19+; use --io epoll)", -rc));
+    }
+    bufs_.reset(new unsigned char[kBufCount * kBufSize]);
+    for (unsigned i = 0; i < kBufCount; ++i) give_back(static_cast<std::uint16_t>(i));
+    flush_buffers();
+  }
+
+  void give_back(std::uint16_t bid) {
+    ::io_uring_buf_ring_add(br_, bufs_.get() + std::size_t{bid} * kBufSize, kBufSize, bid,
+                            ::io_uring_buf_ring_mask(kBufCount), returned_++);
+  }
+  void flush_buffers() {
+    if (returned_ == 0) return;
+    ::io_uring_buf_ring_advance(br_, returned_);
+    returned_ = 0;
+  }
+
+  io_uring_sqe* sqe() {
+    io_uring_sqe* s = ::io_uring_get_sqe(&ring_);
+    if (s == nullptr) {  // the queue is full: hand it to the kernel now
+      if (const int rc = ::io_uring_submit(&ring_); rc < 0) {
+        throw LoadError(LoadError::Kind::Io, sys_error("io_uring_submit", -rc));
+      }
+      s = ::io_uring_get_sqe(&ring_);
+      if (s == nullptr) throw LoadError(LoadError::Kind::Io, "io_uring submission queue full");
+    }
+    return s;
+  }
+
+  // The connection's descriptor as the SQE names it: its registered index, or the fd.
+  void target(io_uring_sqe* s, const Conn& c) const {
+    if (fixed_) {
+      s->fd = static_cast<int>(c.index);
+      s->flags |= IOSQE_FIXED_FILE;
+    }
+  }
+
+  void arm_recv(Conn& c) {
+    io_uring_sqe* s = sqe();
+    ::io_uring_prep_recv_multishot(s, c.fd.get(), nullptr, 0, 0);
+    target(s, c);
+    s->flags |= IOSQE_BUFFER_SELECT;
+    s->buf_group = kGroup;
+    ::io_uring_sqe_set_data64(s, std::uint64_t{c.index} << 1 | kRecv);
+  }
+
+  void push(Conn& c) override {
+    if (c.sending > 0) return;  // one send at a time; its completion pushes the rest
+    SendSlot& slot = slots_[c.index];
+    const std::size_t n_iov = unsent(c, slot.iov);
+    if (n_iov == 0) return;
+    std::uint64_t len = 0;
+    for (std::size_t i = 0; i < n_iov; ++i) len += slot.iov[i].iov_len;
+    io_uring_sqe* s = sqe();
+    if (n_iov == 1) {
+      ::io_uring_prep_send(s, c.fd.get(), slot.iov[0].iov_base, slot.iov[0].iov_len, MSG_NOSIGNAL);
+    } else {
+      slot.msg = {};
+      slot.msg.msg_iov = slot.iov.data();
+      slot.msg.msg_iovlen = n_iov;
+      ::io_uring_prep_sendmsg(s, c.fd.get(), &slot.msg, MSG_NOSIGNAL);
+    }
+    target(s, c);
+    ::io_uring_sqe_set_data64(s, std::uint64_t{c.index} << 1 | kSend);
+    c.sending = len;
+  }
+
+  void wait(std::int64_t wait_ns) override {
+    __kernel_timespec ts{wait_ns / 1'000'000'000, wait_ns % 1'000'000'000};
+    io_uring_cqe* first = nullptr;
+    const int rc = ::io_uring_submit_and_wait_timeout(&ring_, &first, 1, &ts, nullptr);
+    if (rc < 0 && rc != -ETIME && rc != -EINTR) {
+      throw LoadError(LoadError::Kind::Io, sys_error("io_uring_submit_and_wait", -rc));
+    }
+    const std::int64_t now = now_ns();
+    unsigned head = 0, seen = 0;
+    io_uring_cqe* cqe = nullptr;
+    io_uring_for_each_cqe(&ring_, head, cqe) {
+      ++seen;
+      handle(*cqe, now);
+    }
+    ::io_uring_cq_advance(&ring_, seen);
+    flush_buffers();
+  }
+
+  void handle(const io_uring_cqe& cqe, std::int64_t now) {
+    const std::uint64_t tag = ::io_uring_cqe_get_data64(&cqe);
+    Conn& c = *conns()[static_cast<std::size_t>(tag >> 1)];
+    const int res = cqe.res;
+    if ((tag & 1) == kSend) {
+      c.sending = 0;
+      if (res < 0) io_error(c, -res, "write");
+      c.sent += static_cast<std::uint64_t>(res);  // a short send: push() sends the rest
+      push(c);
+      return;
+    }
+    if (res > 0) {
+      if (!(cqe.flags & IORING_CQE_F_BUFFER)) {
+        throw LoadError(LoadError::Kind::Io, "io_uring recv completed without a buffer");
+      }
+      const auto bid = static_cast<std::uint16_t>(cqe.flags >> IORING_CQE_BUFFER_SHIFT);
+      received(c, bufs_.get() + std::size_t{bid} * kBufSize, static_cast<std::size_t>(res), now);
+      give_back(bid);
+    } else if (res == 0) {
+      closed(c);
+    } else if (res != -ENOBUFS) {  // out of buffers: they come back at the end of this pass
+      io_error(c, -res, "read");
+    }
+    if (!(cqe.flags & IORING_CQE_F_MORE)) arm_recv(c);  // the kernel ended the multishot
+  }
+
+  void close() noexcept override {
+    if (ring_ok_) {
+      ::io_uring_queue_exit(&ring_);
+      ring_ok_ = false;
+    }
+    if (br_ != nullptr) {
+      ::munmap(br_, kBufCount * sizeof(io_uring_buf));
+      br_ = nullptr;
+    }
+    bufs_.reset();
+  }
+
+  io_uring ring_{};
+  bool ring_ok_ = false;
+  bool fixed_ = false;  // connections are registered files
+  io_uring_buf_ring* br_ = nullptr;
+  std::unique_ptr<unsigned char[]> bufs_;
+  unsigned returned_ = 0;  // buffers added back, not yet published to the kernel
+  std::vector<SendSlot> slots_;
+};
+
+std::unique_ptr<Worker> make_worker(const Plan& plan, ErrorSlot& errors) {
+  if (plan.cfg.io == IoBackend::Epoll) return std::make_unique<EpollWorker>(plan, errors);
+  return std::make_unique<UringWorker>(plan, errors);
+}
 
 void sleep_until(std::int64_t t, const ErrorSlot& errors) {
   for (;;) {
@@ -503,6 +776,33 @@ void ensure_fd_limit(int connections) {
 }
 
 }  // namespace
+
+const char* io_name(IoBackend io) noexcept {
+  return io == IoBackend::Epoll ? "epoll" : "uring";
+}
+
+std::string uring_unavailable() {
+  io_uring ring{};
+  if (const int rc = ::io_uring_queue_init(8, &ring, 0); rc < 0) {
+    return sys_error("io_uring_queue_init (io_uring disabled or not built in?)", -rc);
+  }
+  std::string why;
+  const std::size_t bytes = 8 * sizeof(io_uring_buf);
+  void* mem = ::mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_ANONYMOUS | MAP_PRIVATE, -1, 0);
+  if (mem == MAP_FAILED) {
+    why = sys_error("mmap", errno);
+  } else {
+    io_uring_buf_reg reg{};
+    reg.ring_addr = reinterpret_cast<std::uint64_t>(mem);
+    reg.ring_entries = 8;
+    if (const int rc = ::io_uring_register_buf_ring(&ring, &reg, 0); rc < 0) {
+      why = sys_error("io_uring provided buffer rings (Linux 5.19+)", -rc);
+    }
+  }
+  ::io_uring_queue_exit(&ring);  // before the buffer ring it may still hold is unmapped
+  if (mem != MAP_FAILED) ::munmap(mem, bytes);
+  return why;
+}
 
 std::int64_t stall_threshold_ns(std::int64_t median_ns) noexcept {
   return std::max<std::int64_t>(100 * median_ns, 10'000'000);
@@ -592,6 +892,12 @@ LoadResult run_load(const LoadConfig& cfg, std::ostream* progress) {
   const auto pattern = is_http ? make_http_body(cfg.size) : make_pattern(cfg.size);
   const std::string request = is_http ? http::request(cfg.size, host_port(cfg)) : std::string();
   ErrorSlot errors;
+  if (cfg.io == IoBackend::Uring) {  // before connecting: say so at once, not per thread
+    if (const std::string why = uring_unavailable(); !why.empty()) {
+      throw LoadError(LoadError::Kind::Io,
+                      "--io uring is not available here: " + why + " (use --io epoll)");
+    }
+  }
 
   ensure_fd_limit(cfg.connections);
   const std::int64_t connect_start = now_ns();
@@ -611,7 +917,7 @@ LoadResult run_load(const LoadConfig& cfg, std::ostream* progress) {
   const Plan plan{cfg, pattern, request, t0, from, to};
 
   std::vector<std::unique_ptr<Worker>> workers;
-  for (int t = 0; t < cfg.threads; ++t) workers.push_back(std::make_unique<Worker>(plan, errors));
+  for (int t = 0; t < cfg.threads; ++t) workers.push_back(make_worker(plan, errors));
   for (int i = 0; i < cfg.connections; ++i) {
     Conn c;
     c.id = i;
@@ -703,6 +1009,7 @@ std::string to_json(const LoadConfig& cfg, const LoadResult& r) {
     o << "null";
   }
   o << ",\"requests\":" << r.requests << "}"
+    << ",\"io\":\"" << io_name(cfg.io) << "\""
     << ",\"protocol\":\"" << (cfg.protocol == Protocol::Http ? "http" : "echo") << "\""
     << ",\"size\":" << cfg.size << ",\"depth\":" << cfg.depth << ",\"mode\":\""
     << (cfg.rate > 0 ? "open" : "closed") << "\",\"target_rate\":" << cfg.rate

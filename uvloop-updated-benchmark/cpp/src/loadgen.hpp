@@ -33,6 +33,13 @@
 namespace echo {
 
 enum class Protocol { Echo, Http };
+enum class IoBackend { Uring, Epoll };
+
+[[nodiscard]] const char* io_name(IoBackend io) noexcept;  // "uring", "epoll"
+
+// "" when this kernel offers what the uring backend needs (io_uring with provided buffer
+// rings, Linux 5.19+), else why not.
+[[nodiscard]] std::string uring_unavailable();
 
 struct LoadConfig {
   std::string host = "127.0.0.1";  // a name or an IPv4/IPv6 literal (getaddrinfo)
@@ -49,8 +56,9 @@ struct LoadConfig {
   Protocol protocol = Protocol::Echo;
   double connect_timeout_s = 5.0;  // all connections established within this, or fail
   int server_pid = 0;  // >0: also measure this process's CPU and run-queue wait in the window
-  double stall_timeout_s = 3.0;  // a connection with work outstanding and no completion
-                                 // for this long fails the run
+  double stall_timeout_s = 3.0;     // a connection with work outstanding and no completion
+                                    // for this long fails the run
+  IoBackend io = IoBackend::Uring;  // how worker threads multiplex their connections
 };
 
 // A completion gap above this is flagged as a stall: max(100 x median latency, 10 ms).

@@ -84,5 +84,9 @@ TEST(EcholoadCli, ParsesTheFailureAndProtocolOptions) {
             "--connect-timeout must be 0.001..3600 seconds");
   EXPECT_EQ(error_of({"--port", "1", "--host", ""}), "--host must not be empty");
   EXPECT_EQ(parse({"--port", "1", "--server-pid", "42"}).load.server_pid, 42);
+  EXPECT_EQ(d.load.io, echo::IoBackend::Uring);
+  EXPECT_EQ(parse({"--port", "1", "--io", "epoll"}).load.io, echo::IoBackend::Epoll);
+  EXPECT_EQ(parse({"--port", "1", "--io", "uring"}).load.io, echo::IoBackend::Uring);
+  EXPECT_EQ(error_of({"--port", "1", "--io", "poll"}), "--io must be uring or epoll, not 'poll'");
   EXPECT_EQ(error_of({"--port", "1", "--server-pid", "0"}), "--server-pid: not a process id");
 }

@@ -21,15 +21,19 @@ using namespace std::chrono_literals;
 
 namespace {
 
-LoadConfig timed(std::uint16_t port, int conns, double duration_s) {
-  LoadConfig cfg;
-  cfg.port = port;
-  cfg.connections = conns;
-  cfg.size = 100;
-  cfg.warmup_s = 0;
-  cfg.duration_s = duration_s;
-  return cfg;
-}
+class Failures : public echo::testing::BackendTest {
+ protected:
+  [[nodiscard]] LoadConfig timed(std::uint16_t port, int conns, double duration_s) const {
+    LoadConfig cfg = config();
+    cfg.port = port;
+    cfg.connections = conns;
+    cfg.size = 100;
+    cfg.warmup_s = 0;
+    cfg.duration_s = duration_s;
+    return cfg;
+  }
+};
+ECHO_ON_EVERY_BACKEND(Failures);
 
 double seconds_since(std::int64_t t) {
   return static_cast<double>(echo::now_ns() - t) / 1e9;
@@ -76,7 +80,7 @@ auto pausing_echo(std::uint64_t after, std::chrono::milliseconds pause) {
 
 }  // namespace
 
-TEST(Failures, SilentServerFailsWithinTheStallTimeout) {
+TEST_P(Failures, SilentServerFailsWithinTheStallTimeout) {
   ScriptedServer server(2, swallow);
   LoadConfig cfg = counted(server.port(), 2, 100, 10);
   cfg.stall_timeout_s = 0.3;
@@ -88,7 +92,7 @@ TEST(Failures, SilentServerFailsWithinTheStallTimeout) {
   EXPECT_LT(f.seconds, 1.3);
 }
 
-TEST(Failures, SilentServerInAShortWindowIsZeroRequestsAndFails) {
+TEST_P(Failures, SilentServerInAShortWindowIsZeroRequestsAndFails) {
   ScriptedServer server(1, swallow);
   const Failure f = failure_of(timed(server.port(), 1, 0.2));  // window < stall timeout
   ASSERT_TRUE(f.failed) << "0 requests must not pass";
@@ -96,7 +100,7 @@ TEST(Failures, SilentServerInAShortWindowIsZeroRequestsAndFails) {
   EXPECT_NE(f.message.find("no request completed"), std::string::npos) << f.message;
 }
 
-TEST(Failures, ServerPausedLongerThanTheStallTimeoutIsNamed) {
+TEST_P(Failures, ServerPausedLongerThanTheStallTimeoutIsNamed) {
   // Connection 0 is established first (it probes the address), so it is accepted first: it
   // stops for 1.5 s after 20 requests; connection 1 is served throughout.
   ScriptedServer server(2, pausing_echo(2000, 1500ms));
@@ -109,7 +113,7 @@ TEST(Failures, ServerPausedLongerThanTheStallTimeoutIsNamed) {
   EXPECT_LT(f.seconds, 1.4);
 }
 
-TEST(Failures, ShortPauseIsReportedAsAStall) {
+TEST_P(Failures, ShortPauseIsReportedAsAStall) {
   // 300 ms without an answer, well inside the stall timeout: the run passes, but the gap
   // shows, and is counted as a stall (it hides in the percentiles: 1 request in 3,000).
   ScriptedServer server(1, pausing_echo(100 * 500, 300ms));
@@ -124,7 +128,7 @@ TEST(Failures, ShortPauseIsReportedAsAStall) {
   EXPECT_NE(json.find("\"max_gap_us\":"), std::string::npos) << json;
 }
 
-TEST(Failures, SilenceUntilTheWindowEndsCountsAsAGap) {
+TEST_P(Failures, SilenceUntilTheWindowEndsCountsAsAGap) {
   // The server answers for 100 ms of a 600 ms window, then swallows: no completion ends that
   // gap, so it must be measured up to the end of the window.
   ScriptedServer server(1, [](int fd) {
@@ -137,7 +141,7 @@ TEST(Failures, SilenceUntilTheWindowEndsCountsAsAGap) {
   EXPECT_GE(r.stalls, 1u);
 }
 
-TEST(Failures, OpenLoopCountsRequestsUnansweredAtTheEnd) {
+TEST_P(Failures, OpenLoopCountsRequestsUnansweredAtTheEnd) {
   // Answers the first 10 requests only; 1,000 req/s for 0.3 s schedules about 300.
   ScriptedServer server(
       1, [](int fd) { echo_until(fd, [](std::uint64_t echoed) { return echoed >= 10 * 100; }); });
@@ -155,7 +159,7 @@ TEST(Failures, OpenLoopCountsRequestsUnansweredAtTheEnd) {
       << json;
 }
 
-TEST(Failures, ServerThatNeverAcceptsFailsAtTheConnectTimeout) {
+TEST_P(Failures, ServerThatNeverAcceptsFailsAtTheConnectTimeout) {
   SlowAcceptServer server(1, 0ms);  // backlog 1, never accepts
   LoadConfig cfg = counted(server.port(), 50, 100, 1);
   cfg.connect_timeout_s = 0.5;
@@ -168,7 +172,7 @@ TEST(Failures, ServerThatNeverAcceptsFailsAtTheConnectTimeout) {
   EXPECT_LT(f.seconds, 1.5);
 }
 
-TEST(Failures, SlowAcceptingServerCompletesOrFailsClearlyInTime) {
+TEST_P(Failures, SlowAcceptingServerCompletesOrFailsClearlyInTime) {
   // 1,000 connections, backlog 5, one accept every 2 ms. A SYN that finds the backlog full is
   // dropped and retried by the kernel after 1 s, 3 s, ...; a handshake whose last ACK finds it
   // full completes on the client's side only, until the server's SYN-ACK is retried. So:

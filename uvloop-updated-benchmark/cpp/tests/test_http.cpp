@@ -53,16 +53,22 @@ std::string error_reading(const std::string& stream, std::size_t size, bool* wro
   return "";
 }
 
-LoadConfig http_load(std::uint16_t port, int conns, std::size_t size, std::uint64_t n, int depth) {
-  LoadConfig cfg;
-  cfg.port = port;
-  cfg.connections = conns;
-  cfg.size = size;
-  cfg.requests = n;
-  cfg.depth = depth;
-  cfg.protocol = echo::Protocol::Http;
-  return cfg;
-}
+// echoload --mode http, on each I/O backend.
+class Http : public echo::testing::BackendTest {
+ protected:
+  [[nodiscard]] LoadConfig http_load(std::uint16_t port, int conns, std::size_t size,
+                                     std::uint64_t n, int depth) const {
+    LoadConfig cfg = config();
+    cfg.port = port;
+    cfg.connections = conns;
+    cfg.size = size;
+    cfg.requests = n;
+    cfg.depth = depth;
+    cfg.protocol = echo::Protocol::Http;
+    return cfg;
+  }
+};
+ECHO_ON_EVERY_BACKEND(Http);
 
 // A server answering every request with `reply` (read one request head at a time).
 auto replying(std::string reply) {
@@ -83,14 +89,14 @@ auto replying(std::string reply) {
 
 }  // namespace
 
-TEST(Http, BodyIsTheAlphabetRepeated) {
+TEST(HttpFormat, BodyIsTheAlphabetRepeated) {
   EXPECT_EQ(response(30),
             "HTTP/1.1 200 OK\r\nContent-Length: 30\r\n\r\nabcdefghijklmnopqrstuvwxyzabcd");
   EXPECT_EQ(echo::http::request(1000, "localhost:80"),
             "GET /1000 HTTP/1.1\r\nHost: localhost:80\r\n\r\n");
 }
 
-TEST(Http, ReaderReassemblesResponsesSplitAnywhere) {
+TEST(HttpFormat, ReaderReassemblesResponsesSplitAnywhere) {
   std::string stream;
   for (int i = 0; i < 3; ++i) stream += response(5000);
   for (const std::size_t step : {1u, 2u, 3u, 7u, 38u, 39u, 40u, 4096u, 100000u}) {
@@ -98,13 +104,13 @@ TEST(Http, ReaderReassemblesResponsesSplitAnywhere) {
   }
 }
 
-TEST(Http, ReaderAcceptsOtherHeadersAndCase) {
+TEST(HttpFormat, ReaderAcceptsOtherHeadersAndCase) {
   const std::string head =
       "HTTP/1.1 200 OK\r\nServer: x\r\ncontent-LENGTH:  3 \r\nConnection: keep-alive\r\n\r\nabc";
   EXPECT_EQ(feed(head, 3, head.size()), 1u);
 }
 
-TEST(Http, ReaderRejectsWhatIsNotTheProtocol) {
+TEST(HttpFormat, ReaderRejectsWhatIsNotTheProtocol) {
   const std::string ok_body = "abc";
   EXPECT_NE(error_reading("HTTP/1.1 404 Not Found\r\nContent-Length: 3\r\n\r\nabc", 3)
                 .find("expected 200"),
@@ -134,7 +140,7 @@ TEST(Http, ReaderRejectsWhatIsNotTheProtocol) {
   EXPECT_TRUE(wrong_body);
 }
 
-TEST(Http, ServerSideParsesPipelinedRequests) {
+TEST(HttpFormat, ServerSideParsesPipelinedRequests) {
   const std::string two = "GET /5 HTTP/1.1\r\nHost: a\r\n\r\nGET /0 HTTP/1.1\r\n\r\n";
   auto p = echo::http::parse_request(two);
   ASSERT_EQ(p.status, echo::http::Parsed::Status::Ok);
@@ -152,7 +158,7 @@ TEST(Http, ServerSideParsesPipelinedRequests) {
             echo::http::Parsed::Status::Bad);
 }
 
-TEST(Http, LoadAgainstTheCppServerIsVerified) {
+TEST_P(Http, LoadAgainstTheCppServerIsVerified) {
   ServerThread server(echo::make_epoll_http_server("127.0.0.1", 0));
   const auto r = echo::run_load(http_load(server.port(), 3, 1000, 500, 4));
   EXPECT_EQ(r.requests, 1500u);
@@ -164,7 +170,7 @@ TEST(Http, LoadAgainstTheCppServerIsVerified) {
   EXPECT_NE(json.find("\"protocol\":\"http\""), std::string::npos) << json;
 }
 
-TEST(Http, CppServerAnswersABadRequestWith400AndCloses) {
+TEST(HttpFormat, CppServerAnswersABadRequestWith400AndCloses) {
   ServerThread server(echo::make_epoll_http_server("127.0.0.1", 0));
   const echo::Fd c = echo::connect_tcp("127.0.0.1", server.port());
   const std::string bad = "BREW /coffee HTTP/1.1\r\n\r\n";
@@ -177,7 +183,7 @@ TEST(Http, CppServerAnswersABadRequestWith400AndCloses) {
   EXPECT_EQ(got.rfind("HTTP/1.1 400 ", 0), 0u) << got;
 }
 
-TEST(Http, WrongBodyFailsTheRun) {
+TEST_P(Http, WrongBodyFailsTheRun) {
   std::string reply = response(100);
   reply[reply.size() - 1] = '!';  // the last byte: where an off-by-one would hide
   ScriptedServer server(1, replying(reply));
@@ -192,7 +198,7 @@ TEST(Http, WrongBodyFailsTheRun) {
   }
 }
 
-TEST(Http, MalformedResponseFailsTheRun) {
+TEST_P(Http, MalformedResponseFailsTheRun) {
   ScriptedServer server(
       1, replying("HTTP/1.1 500 Oops\r\nContent-Length: 100\r\n\r\n" + std::string(100, 'a')));
   try {
@@ -204,7 +210,7 @@ TEST(Http, MalformedResponseFailsTheRun) {
   }
 }
 
-TEST(Http, ExtraResponsesFailTheRun) {
+TEST_P(Http, ExtraResponsesFailTheRun) {
   ScriptedServer server(1, replying(response(10) + response(10)));
   try {
     echo::run_load(http_load(server.port(), 1, 10, 5, 1));

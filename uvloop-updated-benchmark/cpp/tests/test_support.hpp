@@ -1,6 +1,7 @@
 // Test helpers: run a server on a background thread, or a scripted misbehaving one.
 #pragma once
 
+#include <gtest/gtest.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
@@ -11,6 +12,7 @@
 #include <chrono>
 #include <functional>
 #include <memory>
+#include <ostream>
 #include <string>
 #include <thread>
 #include <utility>
@@ -19,6 +21,13 @@
 #include "echo_server.hpp"
 #include "loadgen.hpp"
 #include "net.hpp"
+
+namespace echo {
+// Test names and failure messages show the backend by name.
+inline void PrintTo(IoBackend io, std::ostream* os) {
+  *os << io_name(io);
+}
+}  // namespace echo
 
 namespace echo::testing {
 
@@ -31,6 +40,38 @@ inline LoadConfig counted(std::uint16_t port, int conns, std::size_t size, std::
   cfg.requests = requests;
   return cfg;
 }
+
+// A suite run once per echoload I/O backend (TEST_P; instantiate with ECHO_ON_EVERY_BACKEND).
+// Every LoadConfig a test builds comes from config() or counted() so that it uses the backend.
+class BackendTest : public ::testing::TestWithParam<IoBackend> {
+ protected:
+  void SetUp() override {
+    if (GetParam() == IoBackend::Uring) {
+      if (const std::string why = uring_unavailable(); !why.empty()) GTEST_SKIP() << why;
+    }
+  }
+  [[nodiscard]] LoadConfig config() const {
+    LoadConfig cfg;
+    cfg.io = GetParam();
+    return cfg;
+  }
+  [[nodiscard]] LoadConfig counted(std::uint16_t port, int conns, std::size_t size,
+                                   std::uint64_t requests) const {
+    LoadConfig cfg = testing::counted(port, conns, size, requests);
+    cfg.io = GetParam();
+    return cfg;
+  }
+};
+
+inline std::string backend_name(const ::testing::TestParamInfo<IoBackend>& info) {
+  return io_name(info.param);
+}
+
+// No prefix: the tests are named Suite.Test/uring and Suite.Test/epoll.
+#define ECHO_ON_EVERY_BACKEND(suite)                                                              \
+  INSTANTIATE_TEST_SUITE_P(, suite,                                                               \
+                           ::testing::Values(::echo::IoBackend::Uring, ::echo::IoBackend::Epoll), \
+                           ::echo::testing::backend_name)
 
 // Runs an EchoServer's loop on a thread; stops and joins on destruction.
 class ServerThread {
