@@ -409,6 +409,10 @@ class NativeBuildHook(BuildHookInterface[BuilderConfig]):
     def preflight(self) -> None:
         """Check what can be checked before building (options, target); subclasses extend it."""
 
+    def extra_build_data(self) -> dict[str, dict[str, str]]:
+        """More inclusion maps for hatchling's build data (``shared_data``, ``shared_scripts``)."""
+        return {}
+
     def module_mismatch(self, product: Product, module: str, exported: Sequence[str]) -> str:
         """The error for an extension shipped as ``module`` that exports other PyInit_ names."""
         leaf = module.rsplit(".", 1)[-1]
@@ -551,6 +555,8 @@ class NativeBuildHook(BuildHookInterface[BuilderConfig]):
                     placed_inplace.append(target)
                     continue
             build_data["force_include"][str(product.path)] = product.wheel_path
+        for key, mapping in self.extra_build_data().items():
+            build_data.setdefault(key, {}).update(mapping)
         if not editable:
             self._warn_stale_inplace(products)
         for target in placed_inplace:
