@@ -1159,3 +1159,145 @@ def test_hn_cmake_py_api_errors(hn_builder: Builder, tmp_path: Path, case: str) 
     """The bad-input rules (one error line, no traceback) for py-api; the BAD table above is
     parametrized before these entries join it."""
     test_hn_bad_input_gives_one_clear_error(hn_builder, tmp_path, case)
+
+
+# ------------------------------------------------------------------ complete, clean sdists
+
+
+def empty_cargo_home(tmp_path: Path) -> dict[str, str]:
+    """No registry index, no crate or git cache, no network: what an sdist must build with."""
+    home = tmp_path / "empty-cargo-home"
+    home.mkdir()
+    return {"CARGO_HOME": str(home), "CARGO_NET_OFFLINE": "true", "UV_OFFLINE": "1"}
+
+
+def sdist_names(sdist: Path) -> set[str]:
+    with tarfile.open(sdist) as tf:
+        return {n.split("/", 1)[1] for n in tf.getnames() if "/" in n}
+
+
+def sdist_then_offline_wheel(builder: Builder, project: Path, tmp_path: Path) -> Path:
+    """Build the sdist (online is allowed), then a wheel from it alone with no network and an
+    empty CARGO_HOME; return the sdist."""
+    builder.build(project, tmp_path / "sdist", "--sdist")
+    (sdist,) = (tmp_path / "sdist").glob("*.tar.gz")
+    builder.build(sdist, tmp_path / "wheel", "--wheel", env=empty_cargo_home(tmp_path))
+    assert len(list((tmp_path / "wheel").glob("*.whl"))) == 1
+    return sdist
+
+
+def test_hn_sdist_never_packs_build_output(hn_builder: Builder, tmp_path: Path) -> None:
+    """No .gitignore: a cargo target dir (found by the CACHEDIR.TAG cargo writes), the hook's
+    build/ and any CMake build dir (CMakeCache.txt) stay out of the sdist."""
+    project = tiny_crate(tmp_path / "p", "clean", pyinit("clean"))
+    for folder in ("target/release", "build/cmake-x", "out/cmake"):
+        (project / folder).mkdir(parents=True)
+        (project / folder / "big.bin").write_bytes(b"\0" * 1_000_000)
+    (project / "target" / "CACHEDIR.TAG").write_text(
+        "Signature: 8a477f597d28d172789f06886806bc55\n"
+    )
+    for cmake_dir in ("build/cmake-x", "out/cmake"):
+        (project / cmake_dir / "CMakeCache.txt").write_text("# CMake cache\n")
+    (project / "notes").mkdir()
+    (project / "notes" / "keep.txt").write_text("project file, not build output\n")
+    sdist = sdist_then_offline_wheel(hn_builder, project, tmp_path)
+    names = sdist_names(sdist)
+    assert not {n for n in names if n.startswith(("target/", "build/", "out/"))}, names
+    assert {"notes/keep.txt", "src/lib.rs", "Cargo.toml"} <= names
+    assert sdist.stat().st_size < 100_000
+
+
+def git(repo: Path, *args: str) -> None:
+    subprocess.run(
+        ["git", "-c", "user.name=t", "-c", "user.email=t@example.invalid", *args],
+        cwd=repo, check=True, capture_output=True,
+    )  # fmt: skip
+
+
+def test_hn_vendored_sdist_redirects_git_dependencies(hn_builder: Builder, tmp_path: Path) -> None:
+    """A git dependency (a local repository made here): the sdist's .cargo/config.toml is what
+    `cargo vendor` printed, so the git source is replaced too and the sdist builds offline."""
+    dep = tmp_path / "gitdep"
+    (dep / "src").mkdir(parents=True)
+    (dep / "Cargo.toml").write_text(
+        '[package]\nname = "gitdep"\nversion = "0.1.0"\nedition = "2021"\n'
+    )
+    (dep / "src" / "lib.rs").write_text("pub fn value() -> i32 { 42 }\n")
+    git(dep, "init", "-q")
+    git(dep, "add", ".")
+    git(dep, "commit", "-q", "-m", "gitdep")
+    lib = pyinit("usesgit", "let _ = gitdep::value();")
+    project = tiny_crate(tmp_path / "p", "usesgit", lib, "vendor = true\n")
+    cargo = project / "Cargo.toml"
+    cargo.write_text(cargo.read_text() + f'\n[dependencies]\ngitdep = {{ git = "file://{dep}" }}\n')
+    subprocess.run(
+        ["cargo", "generate-lockfile", "--manifest-path", str(cargo)], check=True, timeout=120
+    )
+    sdist = sdist_then_offline_wheel(hn_builder, project, tmp_path)
+    with tarfile.open(sdist) as tf:
+        member = tf.extractfile("usesgit-0.1.0/.cargo/config.toml")
+        assert member is not None
+        config = member.read().decode()
+    assert f'[source."git+file://{dep}"]' in config and 'directory = "vendor"' in config
+    assert "vendor/gitdep-0.1.0/src/lib.rs" in sdist_names(sdist)
+    # An unpacked sdist packed again (what `python -m build` does with it) keeps one config.
+    with tarfile.open(sdist) as tf:
+        tf.extractall(tmp_path / "unpacked", filter="data")
+    hn_builder.build(tmp_path / "unpacked" / "usesgit-0.1.0", tmp_path / "again", "--sdist")
+    (again,) = (tmp_path / "again").glob("*.tar.gz")
+    with tarfile.open(again) as tf:
+        member = tf.extractfile("usesgit-0.1.0/.cargo/config.toml")
+        assert member is not None
+        assert member.read().decode().count("[source.vendored-sources]") == 1
+
+
+def test_hn_path_dependencies_inside_and_outside_the_project_ship(
+    hn_builder: Builder, tmp_path: Path
+) -> None:
+    """A path dependency inside the project but outside the workspace ships in the sdist even
+    when the sdist selection leaves it out; one outside the project (and the path crate it needs)
+    is copied to _path_deps/ and the manifests re-pointed; one that inherits from its own
+    workspace cannot be carried and fails the sdist, named."""
+    project = tiny_crate(tmp_path / "p", "pathy", pyinit("pathy", "let _ = inner::value();"))
+    inner = project / "crates" / "inner"
+    (inner / "src").mkdir(parents=True)
+    (inner / "Cargo.toml").write_text('[package]\nname = "inner"\nversion = "0.1.0"\n')
+    (inner / "src" / "lib.rs").write_text("pub fn value() -> i32 { 7 }\n")
+    cargo = project / "Cargo.toml"
+    cargo.write_text(cargo.read_text() + '\n[dependencies]\ninner = { path = "crates/inner" }\n')
+    pyproject = project / "pyproject.toml"
+    pyproject.write_text(
+        pyproject.read_text()
+        + '\n[tool.hatch.build.targets.sdist]\nonly-include = ["pyproject.toml", "src"]\n'
+    )
+    sdist = sdist_then_offline_wheel(hn_builder, project, tmp_path / "inside")
+    assert {"crates/inner/Cargo.toml", "crates/inner/src/lib.rs"} <= sdist_names(sdist)
+
+    # Outside: ../shared (the moved crate) needs ../leaf in turn.
+    shared, leaf = tmp_path / "shared", tmp_path / "leaf"
+    shutil.move(inner, shared)
+    (leaf / "src").mkdir(parents=True)
+    (leaf / "Cargo.toml").write_text('[package]\nname = "leaf"\nversion = "0.1.0"\n')
+    (leaf / "src" / "lib.rs").write_text("pub fn one() -> i32 { 1 }\n")
+    (shared / "Cargo.toml").write_text(
+        '[package]\nname = "inner"\nversion = "0.1.0"\n\n'
+        '[dependencies]\nleaf = { path = "../leaf" }\n'
+    )
+    (shared / "src" / "lib.rs").write_text("pub fn value() -> i32 { 6 + leaf::one() }\n")
+    edit(cargo, 'path = "crates/inner"', f'path = "{shared}"')
+    sdist = sdist_then_offline_wheel(hn_builder, project, tmp_path / "outside")
+    names = sdist_names(sdist)
+    assert {"_path_deps/inner/src/lib.rs", "_path_deps/leaf/src/lib.rs"} <= names, names
+    with tarfile.open(sdist) as tf:
+        packed = tf.extractfile("pathy-0.1.0/Cargo.toml")
+        assert (
+            packed is not None and 'inner = { path = "_path_deps/inner" }' in packed.read().decode()
+        )
+    assert 'path = "../leaf"' in (shared / "Cargo.toml").read_text()  # the original is untouched
+
+    edit(shared / "Cargo.toml", 'version = "0.1.0"', "version.workspace = true")
+    result = hn_builder.build(project, tmp_path / "out", "--sdist", check=False)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert f"path dependency {shared} inherits from its own workspace" in output, output
+    assert output.count("hatchling-native: error:") == 1 and "Traceback" not in output

@@ -295,6 +295,11 @@ class CMakeBuildHook(NativeBuildHook):
                 shutil.rmtree(build_dir)
                 info(f"removed {build_dir}")
 
+    def build_output_candidates(self) -> list[Path]:
+        if not self.options["build-dir"]:
+            return [self.root_path / "build"]  # the hook's: cmake-<tag>-<type>/ and its records
+        return [self.build_dir(self.options["build-type"])]
+
     def sdist_sources(self, stage: Path) -> dict[str, str]:
         if not self.has_project():
             return {}
