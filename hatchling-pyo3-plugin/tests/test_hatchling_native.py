@@ -606,6 +606,7 @@ def test_hn_bad_input_gives_one_clear_error(hn_builder: Builder, tmp_path: Path,
     assert output.count("hatchling-native: error:") == 1
     if case in BEFORE_BUILD:
         assert "hatchling-native: cargo build" not in output, output
+        assert "hatchling-native: cmake configure" not in output, output
 
 
 def test_hn_two_cdylibs_with_module_picks_the_named_one(
@@ -954,3 +955,349 @@ def test_hn_tags_names_and_option_checks() -> None:
         validate_options("pyo3", {"manylinux": 1}, COMMON_OPTIONS)
     # loaded through hatch's `custom` hook, its own `path` option is accepted
     assert validate_options("custom", {"path": "hatch_build.py"}, COMMON_OPTIONS)
+
+
+# ------------------------------------------------------------ CMake: scikit-build-core parity
+
+LIMITED_CXX = """
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+
+#ifdef WANT_LIMITED
+#if !defined(Py_LIMITED_API) || Py_LIMITED_API != 0x03090000
+#error "the limited API must be requested with Py_LIMITED_API=0x03090000"
+#endif
+#endif
+
+static PyObject *limited_api(PyObject *, PyObject *) {
+#ifdef Py_LIMITED_API
+  return PyLong_FromLong(Py_LIMITED_API);
+#else
+  return PyLong_FromLong(0);
+#endif
+}
+
+static PyMethodDef methods[] = {{"limited_api", limited_api, METH_NOARGS, nullptr},
+                                {nullptr, nullptr, 0, nullptr}};
+static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_core", nullptr, -1, methods};
+PyMODINIT_FUNC PyInit__core(void) { return PyModule_Create(&module); }
+"""
+
+SKBUILD_CMAKE = """
+cmake_minimum_required(VERSION 3.18)
+project(${SKBUILD_PROJECT_NAME} VERSION ${SKBUILD_PROJECT_VERSION} LANGUAGES C)
+find_package(Python REQUIRED COMPONENTS Interpreter Development.Module)
+python_add_library(_core MODULE WITH_SOABI core.c)
+install(TARGETS _core LIBRARY DESTINATION ${SKBUILD_PROJECT_NAME})
+set(seen "")
+foreach(var SKBUILD SKBUILD_PROJECT_NAME SKBUILD_PROJECT_VERSION SKBUILD_PROJECT_VERSION_FULL
+            SKBUILD_STATE SKBUILD_SOABI SKBUILD_SABI_COMPONENT SKBUILD_SABI_VERSION
+            PROJECT_VERSION)
+  string(APPEND seen "${var}=${${var}}\\n")
+endforeach()
+file(WRITE ${CMAKE_BINARY_DIR}/vars.txt "${seen}")
+set(package_dir ${SKBUILD_PLATLIB_DIR}/${SKBUILD_PROJECT_NAME})
+install(FILES ${CMAKE_BINARY_DIR}/vars.txt DESTINATION ${package_dir})
+install(FILES ${CMAKE_BINARY_DIR}/vars.txt DESTINATION ${SKBUILD_DATA_DIR}/share/skvars)
+install(FILES ${CMAKE_BINARY_DIR}/vars.txt DESTINATION ${SKBUILD_NULL_DIR})
+"""
+
+
+def cmake_project(root: Path, name: str, version: str, cmake: str, source: str, hook: str) -> Path:
+    """A CMake project using the cmake hook, with one C or C++ file."""
+    root.mkdir(parents=True)
+    (root / "CMakeLists.txt").write_text(cmake)
+    (root / ("core.cpp" if "nullptr" in source else "core.c")).write_text(source)
+    (root / "pyproject.toml").write_text(
+        '[build-system]\nrequires = ["hatchling==1.33.0", "hatchling-native==0.1.0"]\n'
+        f'build-backend = "hatchling.build"\n\n[project]\nname = "{name}"\n'
+        f'version = "{version}"\n\n[tool.hatch.build.targets.wheel]\nbypass-selection = true\n\n'
+        f"[tool.hatch.build.hooks.cmake]\n{hook}"
+    )
+    return root
+
+
+def test_hn_cmake_passes_scikit_build_core_variables_and_wheel_dirs(
+    hn_builder: Builder, tmp_path: Path
+) -> None:
+    """SKBUILD_* as scikit-build-core passes them (name and version from pyproject, state, the
+    wheel folders): a CMakeLists written for scikit-build-core builds unchanged."""
+    project = cmake_project(tmp_path / "p", "Sk.Vars-x", "1.2.3rc1", SKBUILD_CMAKE, C_MODULE, "")
+    hn_builder.build(project, tmp_path / "out", "--wheel")
+    wheel = tmp_path / "out" / f"sk_vars_x-1.2.3rc1-{TAG}.whl"
+    files = wheel_files(wheel)
+    seen = dict(line.split("=", 1) for line in files["Sk_Vars_x/vars.txt"].decode().splitlines())
+    assert seen == {
+        "SKBUILD": "2",
+        "SKBUILD_PROJECT_NAME": "Sk_Vars_x",
+        "SKBUILD_PROJECT_VERSION": "1.2.3",
+        "SKBUILD_PROJECT_VERSION_FULL": "1.2.3rc1",
+        "SKBUILD_STATE": "wheel",
+        "SKBUILD_SOABI": sysconfig.get_config_var("SOABI"),
+        "SKBUILD_SABI_COMPONENT": "",
+        "SKBUILD_SABI_VERSION": "",
+        "PROJECT_VERSION": "1.2.3",
+    }
+    data = "sk_vars_x-1.2.3rc1.data/data/share/skvars/vars.txt"
+    assert data in files  # SKBUILD_DATA_DIR -> the wheel's data folder
+    assert not any(n.endswith("vars.txt") for n in set(files) - {data, "Sk_Vars_x/vars.txt"})
+    assert f"Sk_Vars_x/_core{EXT}" in files
+
+
+@pytest.mark.parametrize(("option", "stripped"), [("", True), ("strip = false\n", False)])
+def test_hn_cmake_strips_release_builds_by_default(
+    hn_builder: Builder, tmp_path: Path, option: str, stripped: bool
+) -> None:
+    """scikit-build-core's install.strip: a Release build is installed with --strip unless
+    `strip = false`."""
+    cmake = (
+        "cmake_minimum_required(VERSION 3.18)\nproject(stripme LANGUAGES C)\n"
+        "find_package(Python REQUIRED COMPONENTS Interpreter Development.Module)\n"
+        "python_add_library(_core MODULE WITH_SOABI core.c)\n"
+        "install(TARGETS _core LIBRARY DESTINATION stripme)\n"
+    )
+    project = cmake_project(tmp_path / "p", "stripme", "0.1.0", cmake, C_MODULE, option)
+    hn_builder.build(project, tmp_path / "out", "--wheel")
+    so = wheel_files(tmp_path / "out" / f"stripme-0.1.0-{TAG}.whl")[f"stripme/_core{EXT}"]
+    sections = elf_section_names(so)
+    assert ".text" in sections
+    assert (".symtab" not in sections) == stripped
+
+
+def limited_cmake(honour: bool) -> str:
+    """A C++ module that builds for the limited API from SKBUILD_SABI_VERSION (CMake 3.25 has
+    no USE_SABI, so it defines Py_LIMITED_API and the .abi3.so suffix itself) or ignores it."""
+    head = (
+        "cmake_minimum_required(VERSION 3.18)\nproject(lim LANGUAGES CXX)\n"
+        "find_package(Python REQUIRED COMPONENTS Interpreter Development.Module)\n"
+    )
+    if not honour:
+        return head + (
+            "python_add_library(_core MODULE WITH_SOABI core.cpp)\n"
+            "install(TARGETS _core LIBRARY DESTINATION lim)\n"
+        )
+    return head + (
+        "python_add_library(_core MODULE core.cpp)\n"
+        "if(SKBUILD_SABI_VERSION)\n"
+        "  target_compile_definitions(_core PRIVATE WANT_LIMITED\n"
+        "                             Py_LIMITED_API=${HATCHLING_NATIVE_PY_LIMITED_API})\n"
+        '  set_target_properties(_core PROPERTIES SUFFIX ".${SKBUILD_SOABI}.so")\n'
+        "else()\n"
+        '  set_target_properties(_core PROPERTIES SUFFIX "${HATCHLING_NATIVE_EXT_SUFFIX}")\n'
+        "endif()\n"
+        "install(TARGETS _core LIBRARY DESTINATION lim)\n"
+    )
+
+
+def test_hn_cmake_py_api_builds_an_abi3_wheel(hn_builder: Builder, tmp_path: Path) -> None:
+    """py-api = "cp39" (scikit-build-core's wheel.py-api): SKBUILD_SABI_VERSION=3.9,
+    SKBUILD_SOABI=abi3, the module compiled with Py_LIMITED_API=0x03090000, a cp39-abi3 wheel."""
+    project = cmake_project(
+        tmp_path / "p", "lim", "0.1.0", limited_cmake(True), LIMITED_CXX, 'py-api = "cp39"\n'
+    )
+    (project / "lim").mkdir()
+    (project / "lim" / "__init__.py").write_text("from lim._core import limited_api\n")
+    edit(project / "pyproject.toml", "bypass-selection = true", 'packages = ["lim"]')
+    hn_builder.build(project, tmp_path / "out", "--wheel")
+    wheel = tmp_path / "out" / "lim-0.1.0-cp39-abi3-linux_x86_64.whl"
+    assert wheel.is_file(), [p.name for p in (tmp_path / "out").iterdir()]
+    payload = {n for n in wheel_files(wheel) if ".dist-info/" not in n}
+    assert payload == {"lim/__init__.py", "lim/_core.abi3.so"}
+    python = hn_builder.venv(tmp_path / "venv", str(wheel))
+    assert run_py(python, "import lim; print(hex(lim.limited_api()))") == "0x3090000"
+
+
+def bad_py_api_not_honoured(t: Path, b: Builder) -> tuple[Path, dict]:
+    hook = 'py-api = "cp39"\n'
+    return cmake_project(t / "p", "lim", "0.1.0", limited_cmake(False), LIMITED_CXX, hook), {}
+
+
+def bad_py_api_value(t: Path, b: Builder) -> tuple[Path, dict]:
+    hook = 'py-api = "abi3"\n'
+    return cmake_project(t / "p", "lim", "0.1.0", limited_cmake(True), LIMITED_CXX, hook), {}
+
+
+BAD["cmake-py-api-not-honoured"] = (
+    bad_py_api_not_honoured,
+    [
+        'py-api = "cp39" makes a cp39-abi3 wheel but CMake installed'
+        f" lim/_core{EXT}, a module for this Python only",
+        "USE_SABI ${SKBUILD_SABI_VERSION}",
+    ],
+)
+BAD["cmake-bad-py-api"] = (
+    bad_py_api_value,
+    ['option `py-api` must be "cp3X"', "got 'abi3'"],
+)
+BEFORE_BUILD.add("cmake-bad-py-api")
+
+
+def test_hn_cmake_warm_isolated_build_recompiles_nothing(
+    hn_builder: Builder, tmp_path: Path
+) -> None:
+    """Two `uv build`s, each in a fresh isolated environment with its own nanobind: the second
+    compiles nothing, because nanobind_DIR points at a stable copy, not into the throwaway env."""
+    project = copy_demo("nanobind", tmp_path)
+    hn_builder.build(project, tmp_path / "out1", "--wheel")
+    build_dir = project / "build" / f"cmake-{PY_TAG}-{PY_TAG}-release"
+    cache = (build_dir / "CMakeCache.txt").read_text()
+    (nanobind_dir,) = [ln for ln in cache.splitlines() if ln.startswith("nanobind_DIR:")]
+    assert str(build_dir / "deps") in nanobind_dir, nanobind_dir
+    second = hn_builder.build(project, tmp_path / "out2", "--wheel")
+    assert "ninja: no work to do." in second.stdout + second.stderr, second.stderr
+    explain = subprocess.run(
+        ["ninja", "-C", str(build_dir), "-n", "-d", "explain"], capture_output=True, text=True
+    )
+    assert explain.returncode == 0 and "ninja: no work to do." in explain.stdout, explain
+    assert "ninja explain" not in explain.stderr, explain.stderr
+    wheel = f"nb_demo-0.1.0-{TAG}.whl"
+    assert wheel_files(tmp_path / "out1" / wheel) == wheel_files(tmp_path / "out2" / wheel)
+
+
+@pytest.mark.parametrize("case", ["cmake-py-api-not-honoured", "cmake-bad-py-api"])
+def test_hn_cmake_py_api_errors(hn_builder: Builder, tmp_path: Path, case: str) -> None:
+    """The bad-input rules (one error line, no traceback) for py-api; the BAD table above is
+    parametrized before these entries join it."""
+    test_hn_bad_input_gives_one_clear_error(hn_builder, tmp_path, case)
+
+
+# ------------------------------------------------------------------ complete, clean sdists
+
+
+def empty_cargo_home(tmp_path: Path) -> dict[str, str]:
+    """No registry index, no crate or git cache, no network: what an sdist must build with."""
+    home = tmp_path / "empty-cargo-home"
+    home.mkdir()
+    return {"CARGO_HOME": str(home), "CARGO_NET_OFFLINE": "true", "UV_OFFLINE": "1"}
+
+
+def sdist_names(sdist: Path) -> set[str]:
+    with tarfile.open(sdist) as tf:
+        return {n.split("/", 1)[1] for n in tf.getnames() if "/" in n}
+
+
+def sdist_then_offline_wheel(builder: Builder, project: Path, tmp_path: Path) -> Path:
+    """Build the sdist (online is allowed), then a wheel from it alone with no network and an
+    empty CARGO_HOME; return the sdist."""
+    builder.build(project, tmp_path / "sdist", "--sdist")
+    (sdist,) = (tmp_path / "sdist").glob("*.tar.gz")
+    builder.build(sdist, tmp_path / "wheel", "--wheel", env=empty_cargo_home(tmp_path))
+    assert len(list((tmp_path / "wheel").glob("*.whl"))) == 1
+    return sdist
+
+
+def test_hn_sdist_never_packs_build_output(hn_builder: Builder, tmp_path: Path) -> None:
+    """No .gitignore: a cargo target dir (found by the CACHEDIR.TAG cargo writes), the hook's
+    build/ and any CMake build dir (CMakeCache.txt) stay out of the sdist."""
+    project = tiny_crate(tmp_path / "p", "clean", pyinit("clean"))
+    for folder in ("target/release", "build/cmake-x", "out/cmake"):
+        (project / folder).mkdir(parents=True)
+        (project / folder / "big.bin").write_bytes(b"\0" * 1_000_000)
+    (project / "target" / "CACHEDIR.TAG").write_text(
+        "Signature: 8a477f597d28d172789f06886806bc55\n"
+    )
+    for cmake_dir in ("build/cmake-x", "out/cmake"):
+        (project / cmake_dir / "CMakeCache.txt").write_text("# CMake cache\n")
+    (project / "notes").mkdir()
+    (project / "notes" / "keep.txt").write_text("project file, not build output\n")
+    sdist = sdist_then_offline_wheel(hn_builder, project, tmp_path)
+    names = sdist_names(sdist)
+    assert not {n for n in names if n.startswith(("target/", "build/", "out/"))}, names
+    assert {"notes/keep.txt", "src/lib.rs", "Cargo.toml"} <= names
+    assert sdist.stat().st_size < 100_000
+
+
+def git(repo: Path, *args: str) -> None:
+    subprocess.run(
+        ["git", "-c", "user.name=t", "-c", "user.email=t@example.invalid", *args],
+        cwd=repo, check=True, capture_output=True,
+    )  # fmt: skip
+
+
+def test_hn_vendored_sdist_redirects_git_dependencies(hn_builder: Builder, tmp_path: Path) -> None:
+    """A git dependency (a local repository made here): the sdist's .cargo/config.toml is what
+    `cargo vendor` printed, so the git source is replaced too and the sdist builds offline."""
+    dep = tmp_path / "gitdep"
+    (dep / "src").mkdir(parents=True)
+    (dep / "Cargo.toml").write_text(
+        '[package]\nname = "gitdep"\nversion = "0.1.0"\nedition = "2021"\n'
+    )
+    (dep / "src" / "lib.rs").write_text("pub fn value() -> i32 { 42 }\n")
+    git(dep, "init", "-q")
+    git(dep, "add", ".")
+    git(dep, "commit", "-q", "-m", "gitdep")
+    lib = pyinit("usesgit", "let _ = gitdep::value();")
+    project = tiny_crate(tmp_path / "p", "usesgit", lib, "vendor = true\n")
+    cargo = project / "Cargo.toml"
+    cargo.write_text(cargo.read_text() + f'\n[dependencies]\ngitdep = {{ git = "file://{dep}" }}\n')
+    subprocess.run(
+        ["cargo", "generate-lockfile", "--manifest-path", str(cargo)], check=True, timeout=120
+    )
+    sdist = sdist_then_offline_wheel(hn_builder, project, tmp_path)
+    with tarfile.open(sdist) as tf:
+        member = tf.extractfile("usesgit-0.1.0/.cargo/config.toml")
+        assert member is not None
+        config = member.read().decode()
+    assert f'[source."git+file://{dep}"]' in config and 'directory = "vendor"' in config
+    assert "vendor/gitdep-0.1.0/src/lib.rs" in sdist_names(sdist)
+    # An unpacked sdist packed again (what `python -m build` does with it) keeps one config.
+    with tarfile.open(sdist) as tf:
+        tf.extractall(tmp_path / "unpacked", filter="data")
+    hn_builder.build(tmp_path / "unpacked" / "usesgit-0.1.0", tmp_path / "again", "--sdist")
+    (again,) = (tmp_path / "again").glob("*.tar.gz")
+    with tarfile.open(again) as tf:
+        member = tf.extractfile("usesgit-0.1.0/.cargo/config.toml")
+        assert member is not None
+        assert member.read().decode().count("[source.vendored-sources]") == 1
+
+
+def test_hn_path_dependencies_inside_and_outside_the_project_ship(
+    hn_builder: Builder, tmp_path: Path
+) -> None:
+    """A path dependency inside the project but outside the workspace ships in the sdist even
+    when the sdist selection leaves it out; one outside the project (and the path crate it needs)
+    is copied to _path_deps/ and the manifests re-pointed; one that inherits from its own
+    workspace cannot be carried and fails the sdist, named."""
+    project = tiny_crate(tmp_path / "p", "pathy", pyinit("pathy", "let _ = inner::value();"))
+    inner = project / "crates" / "inner"
+    (inner / "src").mkdir(parents=True)
+    (inner / "Cargo.toml").write_text('[package]\nname = "inner"\nversion = "0.1.0"\n')
+    (inner / "src" / "lib.rs").write_text("pub fn value() -> i32 { 7 }\n")
+    cargo = project / "Cargo.toml"
+    cargo.write_text(cargo.read_text() + '\n[dependencies]\ninner = { path = "crates/inner" }\n')
+    pyproject = project / "pyproject.toml"
+    pyproject.write_text(
+        pyproject.read_text()
+        + '\n[tool.hatch.build.targets.sdist]\nonly-include = ["pyproject.toml", "src"]\n'
+    )
+    sdist = sdist_then_offline_wheel(hn_builder, project, tmp_path / "inside")
+    assert {"crates/inner/Cargo.toml", "crates/inner/src/lib.rs"} <= sdist_names(sdist)
+
+    # Outside: ../shared (the moved crate) needs ../leaf in turn.
+    shared, leaf = tmp_path / "shared", tmp_path / "leaf"
+    shutil.move(inner, shared)
+    (leaf / "src").mkdir(parents=True)
+    (leaf / "Cargo.toml").write_text('[package]\nname = "leaf"\nversion = "0.1.0"\n')
+    (leaf / "src" / "lib.rs").write_text("pub fn one() -> i32 { 1 }\n")
+    (shared / "Cargo.toml").write_text(
+        '[package]\nname = "inner"\nversion = "0.1.0"\n\n'
+        '[dependencies]\nleaf = { path = "../leaf" }\n'
+    )
+    (shared / "src" / "lib.rs").write_text("pub fn value() -> i32 { 6 + leaf::one() }\n")
+    edit(cargo, 'path = "crates/inner"', f'path = "{shared}"')
+    sdist = sdist_then_offline_wheel(hn_builder, project, tmp_path / "outside")
+    names = sdist_names(sdist)
+    assert {"_path_deps/inner/src/lib.rs", "_path_deps/leaf/src/lib.rs"} <= names, names
+    with tarfile.open(sdist) as tf:
+        packed = tf.extractfile("pathy-0.1.0/Cargo.toml")
+        assert (
+            packed is not None and 'inner = { path = "_path_deps/inner" }' in packed.read().decode()
+        )
+    assert 'path = "../leaf"' in (shared / "Cargo.toml").read_text()  # the original is untouched
+
+    edit(shared / "Cargo.toml", 'version = "0.1.0"', "version.workspace = true")
+    result = hn_builder.build(project, tmp_path / "out", "--sdist", check=False)
+    output = result.stdout + result.stderr
+    assert result.returncode != 0
+    assert f"path dependency {shared} inherits from its own workspace" in output, output
+    assert output.count("hatchling-native: error:") == 1 and "Traceback" not in output

@@ -13,8 +13,9 @@ import shutil
 import sys
 import sysconfig
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
+from hatchling_native import skbuild
 from hatchling_native.core import (
     NativeBuildError,
     NativeBuildHook,
@@ -28,6 +29,7 @@ from hatchling_native.core import (
     run,
     warn,
 )
+from hatchling_native.skbuild import WHEEL_DIRS, PyApi, binding_cmake_dirs, parse_py_api
 
 CMAKE_HINT = (
     "Install CMake (e.g. `apt-get install cmake`, or add `cmake` to [build-system] requires"
@@ -37,20 +39,6 @@ CMAKE_HINT = (
 SOURCE_SUFFIXES = (
     ".c", ".cc", ".cpp", ".cxx", ".h", ".hh", ".hpp", ".hxx", ".inl", ".ipp", ".cmake", ".in",
 )  # fmt: skip
-
-
-def binding_cmake_dirs() -> dict[str, str]:
-    """``<pkg>_DIR`` for nanobind and pybind11 when the build environment has them."""
-    found: dict[str, str] = {}
-    with contextlib.suppress(ImportError):
-        import nanobind
-
-        found["nanobind_DIR"] = nanobind.cmake_dir()
-    with contextlib.suppress(ImportError):
-        import pybind11
-
-        found["pybind11_DIR"] = pybind11.get_cmake_dir()
-    return found
 
 
 def define(name: str, value: object) -> str:
@@ -75,7 +63,17 @@ class CMakeBuildHook(NativeBuildHook):
         "targets": Option((list,), [], "build only these targets (default: all)"),
         "generator": Option((str,), "", "CMake generator (default Ninja when on PATH)"),
         "jobs": Option((int,), 0, "parallel jobs (default CMAKE_BUILD_PARALLEL_LEVEL or CPUs)"),
+        "strip": Option(
+            (bool,), None, "cmake --install --strip (default: Release/MinSizeRel wheels)"
+        ),
+        "py-api": Option(
+            (str,), "", '"cp39": abi3 wheel (scikit-build-core\'s wheel.py-api); "py3": py3-none'
+        ),
     }
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._shared: dict[str, dict[str, str]] = {}
 
     @property
     def source_dir(self) -> Path:
@@ -85,9 +83,23 @@ class CMakeBuildHook(NativeBuildHook):
     def has_project(self) -> bool:
         return (self.source_dir / "CMakeLists.txt").is_file()
 
+    @property
+    def py_api(self) -> PyApi:
+        return parse_py_api(self.options["py-api"])
+
+    def preflight(self) -> None:
+        self.py_api  # noqa: B018 - a bad py-api is refused before CMake runs
+
     def wheel_tag(self) -> str:
         interpreter, abi = interpreter_abi_tag()
-        return f"{interpreter}-{abi}-{platform_tag_for_target(None)}"
+        return self.py_api.tag(interpreter, abi, platform_tag_for_target(None))
+
+    def strips(self, build_type: str, *, editable: bool) -> bool:
+        """scikit-build-core's install.strip: on for release wheels unless set. Editable installs
+        keep their symbols (they are for development: debuggers and profilers need them)."""
+        if self.options["strip"] is not None:
+            return bool(self.options["strip"])
+        return not editable and build_type in ("Release", "MinSizeRel")
 
     def build_dir(self, build_type: str) -> Path:
         if self.options["build-dir"]:
@@ -95,7 +107,13 @@ class CMakeBuildHook(NativeBuildHook):
         interpreter, abi = interpreter_abi_tag()
         return self.root_path / "build" / f"cmake-{interpreter}-{abi}-{build_type.lower()}"
 
-    def configure_args(self, cmake: str, build_dir: Path, build_type: str) -> list[str]:
+    def wheel_dirs(self, build_dir: Path) -> dict[str, Path]:
+        """Where CMake installs to: stable folders in the build dir (SKBUILD_<NAME>_DIR)."""
+        return {name: build_dir / "wheel" / name for name in WHEEL_DIRS}
+
+    def configure_args(
+        self, cmake: str, build_dir: Path, build_type: str, *, editable: bool = False
+    ) -> list[str]:
         o = self.options
         args = [cmake, "-S", str(self.source_dir), "-B", str(build_dir)]
         cache = build_dir / "CMakeCache.txt"
@@ -117,7 +135,16 @@ class CMakeBuildHook(NativeBuildHook):
             define("HATCHLING_NATIVE", True),
             define("HATCHLING_NATIVE_EXT_SUFFIX", sysconfig.get_config_var("EXT_SUFFIX")),
         ]
-        for name, value in binding_cmake_dirs().items():
+        for name, value in binding_cmake_dirs(build_dir / "deps").items():
+            args.append(define(name, value))
+        skbuild_entries = skbuild.cache_entries(
+            name=self.metadata.core.raw_name,
+            version=self.metadata.version,
+            state="editable" if editable else "wheel",
+            wheel_dirs=self.wheel_dirs(build_dir),
+            py_api=self.py_api,
+        )
+        for name, value in skbuild_entries.items():
             args.append(define(name, value))
         for name, value in o["defines"].items():
             if not isinstance(value, (str, bool, int, float)):  # noqa: UP038 (runs on 3.9)
@@ -139,7 +166,8 @@ class CMakeBuildHook(NativeBuildHook):
         build_dir = self.build_dir(build_type)
         env = self.build_env()
         info(f"cmake configure ({build_type}) in {build_dir}")
-        run(self.configure_args(cmake, build_dir, build_type), what="CMake configure", env=env)
+        configure = self.configure_args(cmake, build_dir, build_type, editable=editable)
+        run(configure, what="CMake configure", env=env)
         build = [cmake, "--build", str(build_dir), "--config", build_type]
         jobs = self.options["jobs"] or int(env.get("CMAKE_BUILD_PARALLEL_LEVEL") or 0)
         build += ["--parallel", str(jobs or os.cpu_count() or 1)]
@@ -147,7 +175,11 @@ class CMakeBuildHook(NativeBuildHook):
             build += ["--target", target]
         build += list(self.options["build-args"])
         run(build, what="CMake build", env=env)
-        prefix = stage / "install"
+        dirs = self.wheel_dirs(build_dir)
+        shutil.rmtree(build_dir / "wheel", ignore_errors=True)  # nothing stale is shipped
+        for path in dirs.values():
+            path.mkdir(parents=True)
+        prefix = dirs["platlib"]
         install = [
             cmake,
             "--install",
@@ -157,7 +189,7 @@ class CMakeBuildHook(NativeBuildHook):
             "--config",
             build_type,
         ]
-        if self.options["strip"]:
+        if self.strips(build_type, editable=editable):
             install.append("--strip")
         manifest = build_dir / "install_manifest.txt"
         with contextlib.suppress(FileNotFoundError):
@@ -169,17 +201,22 @@ class CMakeBuildHook(NativeBuildHook):
                 " to CMakeLists.txt"
             )
         products = []
+        self._shared = {"shared_data": {}, "shared_scripts": {}}
         for line in manifest.read_text().splitlines():
             path = Path(line.strip())
             if not line.strip() or not path.is_file():
                 continue
-            try:
-                rel = path.relative_to(prefix).as_posix()
-            except ValueError:
+            where, rel = self.wheel_location(path, dirs)
+            if where == "platlib":
+                products.append(Product(path, rel))
+            elif where in ("data", "scripts"):
+                self._shared[f"shared_{where}"][str(path)] = rel
+            elif where == "headers":
                 raise NativeBuildError(
-                    f"CMake installed {path} outside the install prefix; use relative DESTINATIONs"
-                ) from None
-            products.append(Product(path, rel))
+                    f"CMake installed {path.name} into SKBUILD_HEADERS_DIR, which hatchling cannot"
+                    " put in a wheel: install it into the package (or SKBUILD_DATA_DIR) instead"
+                )
+        self.check_py_api(products)
         if not any(p.is_extension for p in products):
             raise NativeBuildError(
                 f"CMake installed {[p.wheel_path for p in products]} but no extension module"
@@ -188,6 +225,48 @@ class CMakeBuildHook(NativeBuildHook):
             if p.is_extension:
                 info(f"module {p.wheel_path}")
         return products
+
+    @staticmethod
+    def wheel_location(path: Path, dirs: dict[str, Path]) -> tuple[str, str]:
+        """(wheel folder, path inside it) of an installed file; null for SKBUILD_NULL_DIR."""
+        for name, base in dirs.items():
+            with contextlib.suppress(ValueError):
+                return name, path.relative_to(base).as_posix()
+        raise NativeBuildError(
+            f"CMake installed {path} outside the wheel folders; use relative DESTINATIONs (or"
+            " ${SKBUILD_PLATLIB_DIR}, ${SKBUILD_DATA_DIR}, ${SKBUILD_SCRIPTS_DIR})"
+        )
+
+    def check_py_api(self, products: list[Product]) -> None:
+        """The file names must be what py-api promises: the wheel tag is derived from it."""
+        from hatchling_native.checks import module_leaf
+
+        py_api = self.py_api
+        if not (py_api.limited or py_api.pythonless):
+            return
+        for p in products:
+            filename = p.wheel_path.rpartition("/")[2]
+            leaf = module_leaf(filename) if p.is_extension else None
+            if leaf is None or not leaf[1]:
+                continue
+            if py_api.limited and not filename.endswith(".abi3.so"):
+                raise NativeBuildError(
+                    f'py-api = "{py_api.value}" makes a cp3{py_api.limited[1]}-abi3 wheel but'
+                    f" CMake installed {p.wheel_path}, a module for this Python only: build it"
+                    " for the limited API (python_add_library(... WITH_SOABI USE_SABI"
+                    " ${SKBUILD_SABI_VERSION}), nanobind_add_module(... STABLE_ABI), or define"
+                    " Py_LIMITED_API=${HATCHLING_NATIVE_PY_LIMITED_API} and name it .abi3.so),"
+                    " or remove py-api"
+                )
+            if py_api.pythonless:
+                raise NativeBuildError(
+                    f'py-api = "{py_api.value}" makes a wheel for any Python but CMake installed'
+                    f" {p.wheel_path}, a CPython extension module: remove py-api (py3 is for"
+                    " libraries loaded with ctypes/cffi)"
+                )
+
+    def extra_build_data(self) -> dict[str, dict[str, str]]:
+        return {k: v for k, v in self._shared.items() if v}
 
     def inplace_candidates(self) -> list[Path]:
         # The editable build records what it copied into the source tree.
@@ -215,6 +294,11 @@ class CMakeBuildHook(NativeBuildHook):
             if build_dir.is_dir() and (build_dir / "CMakeCache.txt").is_file():
                 shutil.rmtree(build_dir)
                 info(f"removed {build_dir}")
+
+    def build_output_candidates(self) -> list[Path]:
+        if not self.options["build-dir"]:
+            return [self.root_path / "build"]  # the hook's: cmake-<tag>-<type>/ and its records
+        return [self.build_dir(self.options["build-type"])]
 
     def sdist_sources(self, stage: Path) -> dict[str, str]:
         if not self.has_project():

@@ -409,6 +409,10 @@ class NativeBuildHook(BuildHookInterface[BuilderConfig]):
     def preflight(self) -> None:
         """Check what can be checked before building (options, target); subclasses extend it."""
 
+    def extra_build_data(self) -> dict[str, dict[str, str]]:
+        """More inclusion maps for hatchling's build data (``shared_data``, ``shared_scripts``)."""
+        return {}
+
     def module_mismatch(self, product: Product, module: str, exported: Sequence[str]) -> str:
         """The error for an extension shipped as ``module`` that exports other PyInit_ names."""
         leaf = module.rsplit(".", 1)[-1]
@@ -521,6 +525,35 @@ class NativeBuildHook(BuildHookInterface[BuilderConfig]):
                 info(f"removed {path}")
 
     # -- wheel
+    def build_output_candidates(self) -> list[Path]:
+        """Build folders this hook knows of, whether or not they exist yet (subclasses)."""
+        return []
+
+    def _exclude_build_output(self) -> None:
+        """Keep build output out of the sdist, with or without a .gitignore.
+
+        hatchling decides what an sdist holds from its exclude spec once the hooks have run;
+        the hook adds every cargo target dir and CMake build dir it finds (or configures).
+        """
+        import pathspec
+
+        root = self.root_path.resolve()
+        dirs = set(build_output_dirs(root))
+        for path in self.build_output_candidates():
+            if not path.is_dir():
+                continue
+            with contextlib.suppress(ValueError):
+                rel = path.resolve().relative_to(root).as_posix()
+                if rel != ".":
+                    dirs.add(rel)
+        if not dirs:
+            return
+        config: Any = self.build_config
+        extra = pathspec.GitIgnoreSpec.from_lines(f"/{d}/" for d in sorted(dirs))
+        current = config.exclude_spec
+        config.__dict__["exclude_spec"] = extra if current is None else current + extra
+        info(f"sdist: leaving out build output {', '.join(f'{d}/' for d in sorted(dirs))}")
+
     def _new_stage(self) -> Path:
         self._stage = Path(tempfile.mkdtemp(prefix=f"hatchling-native-{self.PLUGIN_NAME}-"))
         return self._stage
@@ -551,6 +584,8 @@ class NativeBuildHook(BuildHookInterface[BuilderConfig]):
                     placed_inplace.append(target)
                     continue
             build_data["force_include"][str(product.path)] = product.wheel_path
+        for key, mapping in self.extra_build_data().items():
+            build_data.setdefault(key, {}).update(mapping)
         if not editable:
             self._warn_stale_inplace(products)
         for target in placed_inplace:
@@ -666,6 +701,7 @@ class NativeBuildHook(BuildHookInterface[BuilderConfig]):
     # -- sdist
     def _initialize_sdist(self, build_data: dict[str, Any]) -> None:
         stage = self._new_stage()
+        self._exclude_build_output()
         include = build_data.setdefault("force_include", {})
         for src, dest in self.sdist_sources(stage).items():
             include[src] = dest
@@ -691,3 +727,17 @@ def iter_files(base: Path, suffixes: tuple[str, ...] | None = None) -> Iterator[
         for f in sorted(filenames):
             if suffixes is None or f.endswith(suffixes) or f == "CMakeLists.txt":
                 yield Path(dirpath) / f
+
+
+def build_output_dirs(root: Path) -> list[str]:
+    """Folders under ``root`` that build tools made: a cargo target dir (it holds the
+    ``CACHEDIR.TAG`` cargo writes) or a CMake build dir (``CMakeCache.txt``). Posix, relative."""
+    found = []
+    for dirpath, dirnames, filenames in os.walk(root):
+        here = Path(dirpath)
+        if here != root and ("CACHEDIR.TAG" in filenames or "CMakeCache.txt" in filenames):
+            found.append(here.relative_to(root).as_posix())
+            dirnames[:] = []
+            continue
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+    return found

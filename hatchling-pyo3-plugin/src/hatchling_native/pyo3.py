@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
 
+from hatchling_native import pathdeps
 from hatchling_native.core import (
     NativeBuildError,
     NativeBuildHook,
@@ -49,6 +50,8 @@ CARGO_SOURCE_FILES = (
     "rust-toolchain",
     "rust-toolchain.toml",
 )
+
+VENDOR_MARKER = "# Added by hatchling-native (vendor = true): what `cargo vendor` printed."
 
 VENDOR_CONFIG = """
 # Added by hatchling-native (vendor = true): build from the vendored crates, offline.
@@ -453,6 +456,14 @@ class Pyo3BuildHook(NativeBuildHook):
             run(cmd, what="cargo clean", cwd=self.root, env=self.build_env())
 
     # -- sdist
+    def build_output_candidates(self) -> list[Path]:
+        dirs = [self.root_path / "target", self.manifest.parent / "target"]
+        if self.options["target-dir"]:
+            dirs.append(self.root_path / self.options["target-dir"])
+        if self.build_env().get("CARGO_TARGET_DIR"):
+            dirs.append(self.root_path / self.build_env()["CARGO_TARGET_DIR"])
+        return dirs
+
     def sdist_sources(self, stage: Path) -> dict[str, str]:
         if self.options["optional"] and not self.manifest.is_file():
             return {}
@@ -502,14 +513,39 @@ class Pyo3BuildHook(NativeBuildHook):
                 src_dir = Path(target["src_path"]).parent
                 for f in iter_files(src_dir):
                     add(f)
+        members = {Path(pkg["manifest_path"]).parent.resolve() for pkg in meta["packages"]}
+        for pkg in meta["packages"]:
+            for dep in pkg.get("dependencies", []):
+                dep_dir = Path(dep["path"]).resolve() if dep.get("path") else None
+                if dep_dir is None or dep_dir in members or pathdeps.outside(dep_dir, root):
+                    continue
+                for f in iter_files(dep_dir):  # a path dependency inside the project
+                    add(f)
+        manifests = [workspace.resolve() / "Cargo.toml"]
+        manifests += [Path(pkg["manifest_path"]).resolve() for pkg in meta["packages"]]
+        carried, replaced = pathdeps.carry(manifests, root, stage)
+        files.update(carried)
+        for original, staged in replaced.items():  # the re-pointed manifests replace theirs
+            files[staged] = files.pop(original)
+        if carried:
+            folders = sorted({d.split("/")[1] for d in carried.values()})
+            info(
+                f"sdist: path dependencies outside the project go to {pathdeps.FOLDER}/:"
+                f" {', '.join(folders)}"
+            )
         if self.options["vendor"]:
             files.update(self.vendor(cargo, stage))
         return files
 
     def vendor(self, cargo: str, stage: Path) -> dict[str, str]:
-        """``cargo vendor`` into the stage; returns the vendor dir and the cargo config."""
+        """``cargo vendor`` into the stage; returns the vendor dir and the cargo config.
+
+        The config is the one ``cargo vendor`` prints: it redirects every source it vendored
+        (crates.io, other registries, each git repository) to the vendor folder.
+        """
         vendor_dir = stage / "vendor"
         info("cargo vendor (vendor = true)")
+        printed: list[str] = []
         run(
             [
                 cargo,
@@ -523,13 +559,22 @@ class Pyo3BuildHook(NativeBuildHook):
             what="cargo vendor",
             cwd=self.root,
             env=self.build_env(),
-            on_stdout_line=lambda _line: None,  # the config snippet: we write our own
+            on_stdout_line=printed.append,
         )
         config_dir = stage / "cargo-config"
         config_dir.mkdir()
         existing = self.root_path / ".cargo" / "config.toml"
         text = existing.read_text() if existing.is_file() else ""
-        if "vendored-sources" not in text:
-            text += VENDOR_CONFIG
-        (config_dir / "config.toml").write_text(text)
+        text = text.split(VENDOR_MARKER)[0]  # an unpacked sdist being packed again
+        if "[source." in text:
+            raise NativeBuildError(
+                f"{existing} already replaces sources ([source.…]), so `vendor = true` cannot add"
+                " its own: remove them (the hook writes what `cargo vendor` prints) or vendor"
+                " yourself and set `vendor = false`"
+            )
+        snippet = "".join(printed).replace(str(vendor_dir), "vendor")
+        if "vendored-sources" not in snippet:
+            snippet = VENDOR_CONFIG  # nothing to vendor: still build offline from the folder
+        (config_dir / "config.toml").write_text(f"{text}\n{VENDOR_MARKER}\n{snippet}")
+        vendor_dir.mkdir(exist_ok=True)
         return {str(vendor_dir): "vendor", str(config_dir / "config.toml"): ".cargo/config.toml"}
