@@ -115,7 +115,11 @@ def ratio_interval(
         ratios = [x / y for x, y in zip(a, b, strict=True)]
         return _interval((ratios,), _gmean, geometric_mean(ratios))
     value = statistics.median(a) / statistics.median(b)
-    return _interval((a, b), lambda x, y, axis: np.median(x, axis=axis) / np.median(y, axis=axis), value)
+
+    def median_ratio(x: Any, y: Any, axis: int) -> Any:  # vectorised over resamples
+        return np.median(x, axis=axis) / np.median(y, axis=axis)
+
+    return _interval((a, b), median_ratio, value)
 
 
 def geometric_mean_interval(cells: Sequence[Sequence[float]]) -> Interval:

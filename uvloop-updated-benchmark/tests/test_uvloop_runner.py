@@ -189,3 +189,48 @@ def test_uvloop_two_clients_split_connections_and_add_up(uvloop_tools: Tools) ->
     assert r["clients"] == 2 and len(r["threads"]) == 2
     assert r["requests"] > 0 and r["server_cpu_us_per_req"] > 0
     assert _descendants() == []
+
+
+def test_uvloop_busy_polling_server_spins_only_while_connected(uvloop_tools: Tools) -> None:
+    # All servers of a group stay alive: an idle server that spun would starve the others
+    # (a full run once failed on exactly that).
+    with ProcessGroup() as procs:
+        bench = Bench(procs, uvloop_tools)
+        with bench.serve(Server(engine="epoll-busy")) as running:
+            r = bench.load(running, Load(connections=3, size=1000, warmup=0.05, duration=0.3))
+            assert r["server_cpu_cores"] > 0.6  # spinning while the client is connected
+            server = psutil.Process(running.proc.pid)
+            time.sleep(0.1)  # the client's connections are closed by now
+            before = sum(server.cpu_times()[:2])
+            time.sleep(0.5)
+            assert sum(server.cpu_times()[:2]) - before < 0.05
+    assert _descendants() == []
+
+
+class _BusyMachine(Bench):
+    """A real bench whose first ``starved`` windows report a server that waited for its CPU."""
+
+    starved: int = 0
+
+    def load(self, running, load, clients=(1,)):  # type: ignore[no-untyped-def,override]
+        run = super().load(running, load, clients)
+        if self.starved > 0:
+            self.starved -= 1
+            run["server_runqueue_share"] = 0.3
+        return run
+
+
+@pytest.mark.parametrize("starved", [2, 3])
+def test_uvloop_starved_window_is_measured_again(uvloop_tools: Tools, starved: int) -> None:
+    with ProcessGroup() as procs:
+        bench = _BusyMachine(procs, uvloop_tools)
+        bench.starved = starved
+        (cell,) = measure_group(bench, Group("pingpong", {"size": 1000},
+                                             {"a": Server(engine="epoll")}, TINY), 2)  # fmt: skip
+    assert cell.ok and len(cell.runs) == 2
+    assert cell.extra["remeasured"] == ["round 1: server starved (30% of the window waiting "
+                                        "for its CPU)"] * 2  # fmt: skip
+    # Two retries: a third starved window in a row stays, and fails the run as before.
+    problems = [p for p in cell.extra["invalid"] if "starved" in p]
+    assert problems == (["server starved (30% of the window waiting for its CPU)"]
+                        if starved == 3 else [])  # fmt: skip

@@ -331,6 +331,11 @@ def analyze(results: dict[str, Any]) -> dict[str, Any]:
         for c in results.get(s, [])
         if not usable(c, s) and "engine" not in c["key"]
     )
+    out["remeasured_windows"] = sum(
+        len((c.get("extra") or {}).get("remeasured") or [])
+        for s in ("saturation", "pingpong", "http")
+        for c in results.get(s, [])
+    )
     return out
 
 

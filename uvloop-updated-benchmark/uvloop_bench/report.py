@@ -10,7 +10,7 @@ from lab.verdicts import find as find_verdict
 from lab.verdicts import table as verdict_table
 from uvloop_bench import analysis as an
 from uvloop_bench.plan import APIS, LOOPS, SIZES
-from uvloop_bench.runner import CLIENT_SATURATED_CORES, CLIENT_STARVED_SHARE
+from uvloop_bench.runner import CLIENT_SATURATED_CORES, CLIENT_STARVED_SHARE, STARVED_RETRIES
 
 
 def _median(c: dict[str, Any] | None, stat: str) -> float | None:
@@ -130,7 +130,12 @@ def _setup(results: dict[str, Any]) -> str:
             f"thread used ≥ {CLIENT_SATURATED_CORES} of a core or waited ≥ "
             f"{CLIENT_STARVED_SHARE:.0%} of the window in the run queue, or, at saturation, the "
             f"Python server was < 95 % busy. Invalid cells in this run: "
-            f"{results['analysis']['invalid_cells']}. Two-client check: {_two(results)}.",
+            f"{results['analysis']['invalid_cells']}. A window whose client or server waited "
+            f"≥ {CLIENT_STARVED_SHARE:.0%} for its CPU (the machine was busy elsewhere) is "
+            f"measured again, at most {STARVED_RETRIES} times, and the run fails if it stays "
+            f"starved; windows measured again in this run: "
+            f"{results['analysis'].get('remeasured_windows', 0)}. "
+            f"Two-client check: {_two(results)}.",
         ]
     )
 

@@ -309,6 +309,9 @@ class Bench:
 CLIENT_SATURATED_CORES = 0.85
 #: A client waiting this share of the window in the run queue was starved: the run is invalid.
 CLIENT_STARVED_SHARE = 0.10
+#: A window whose client or server was starved (the machine was busy elsewhere) is measured
+#: again, at most this many times; a window still starved stays, and the run fails on it.
+STARVED_RETRIES = 2
 #: A server at least this busy is saturated (its CPU per request is the loop's cost).
 SERVER_SATURATED_CORES = 0.95
 
@@ -454,6 +457,20 @@ class Group:
         return f"{self.section}: {what} c={self.load.connections}"
 
 
+def _unstarved_window(
+    bench: Bench, running: RunningServer, load: Load, cell: Cell, rep: int
+) -> dict[str, Any]:
+    """One window; a starved one (another process had the CPU) is measured again, up to
+    STARVED_RETRIES times, and each discarded window is recorded in the cell's "remeasured"."""
+    for _ in range(STARVED_RETRIES):
+        run = bench.load(running, load)
+        starved = [p for p in run_problems(run) if "starved" in p]
+        if not starved:
+            return run
+        cell.extra.setdefault("remeasured", []).append(f"round {rep + 1}: " + "; ".join(starved))
+    return bench.load(running, load)
+
+
 def measure_group(
     bench: Bench,
     group: Group,
@@ -488,7 +505,8 @@ def measure_group(
                 if on_window is not None:
                     on_window(f"{group.label} {n} round {rep + 1}/{reps}")
                 try:
-                    run = bench.load(running[n], group.loads.get(n, group.load))
+                    run = _unstarved_window(bench, running[n], group.loads.get(n, group.load),
+                                            cells[n], rep)  # fmt: skip
                 except (CellError, OSError, ValueError) as exc:
                     cells[n].ok, cells[n].error = False, str(exc)
                     continue

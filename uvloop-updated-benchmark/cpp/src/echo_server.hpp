@@ -32,9 +32,10 @@ class EchoServer {
 
 // epoll, level-triggered; a connection whose echo cannot be written in full
 // stops being read until the rest is written (back-pressure, bounded memory).
-// busy_poll: epoll_wait never blocks (timeout 0), so the thread spins on its core and a
-// request never waits for the thread to be woken: a diagnostic for latency-bound loads, where
-// it separates the cost of waking a sleeping server from the cost of serving.
+// busy_poll: while a connection is open, epoll_wait never blocks (timeout 0), so the thread
+// spins on its core and a request never waits for the thread to be woken: a diagnostic for
+// latency-bound loads, where it separates the cost of waking a sleeping server from the cost
+// of serving. With no connection open it sleeps like the plain server.
 std::unique_ptr<EchoServer> make_epoll_server(const std::string& host, std::uint16_t port,
                                               bool busy_poll = false);
 

@@ -22,8 +22,8 @@ default, picks a free port), serves until SIGINT or SIGTERM, then exits 0.
   --protocol echo|http      echo (default), or HTTP/1.1 keep-alive: "GET /SIZE" is answered
                             with status 200 and SIZE body bytes 'a' + i % 26, the workload of
                             echoload --mode http (epoll engine only)
-  --busy-poll               never sleep in epoll_wait (timeout 0): the thread spins on its
-                            core; shows what waking a sleeping server costs under
+  --busy-poll               while a connection is open, never sleep in epoll_wait (timeout
+                            0): the thread spins on its core (idle, it sleeps); shows what waking a sleeping server costs under
                             latency-bound (ping-pong) load (epoll engine, echo protocol)
   --host ADDR               name or IPv4/IPv6 address to listen on (default 127.0.0.1)
   --port PORT               TCP port (default 0: any free port)
