@@ -310,8 +310,10 @@ CLIENT_SATURATED_CORES = 0.85
 #: A client waiting this share of the window in the run queue was starved: the run is invalid.
 CLIENT_STARVED_SHARE = 0.10
 #: A window whose client or server was starved (the machine was busy elsewhere) is measured
-#: again, at most this many times; a window still starved stays, and the run fails on it.
-STARVED_RETRIES = 2
+#: again after these pauses (seconds; a disturbance lasting a few windows passes); a window
+#: still starved after the last one stays, and the run fails on it.
+STARVED_PAUSES = (2.0, 5.0, 15.0)
+STARVED_RETRIES = len(STARVED_PAUSES)
 #: A server at least this busy is saturated (its CPU per request is the loop's cost).
 SERVER_SATURATED_CORES = 0.95
 
@@ -460,14 +462,15 @@ class Group:
 def _unstarved_window(
     bench: Bench, running: RunningServer, load: Load, cell: Cell, rep: int
 ) -> dict[str, Any]:
-    """One window; a starved one (another process had the CPU) is measured again, up to
-    STARVED_RETRIES times, and each discarded window is recorded in the cell's "remeasured"."""
-    for _ in range(STARVED_RETRIES):
+    """One window; a starved one (another process had the CPU) is measured again after each
+    of STARVED_PAUSES, and each discarded window is recorded in the cell's "remeasured"."""
+    for pause in STARVED_PAUSES:
         run = bench.load(running, load)
         starved = [p for p in run_problems(run) if "starved" in p]
         if not starved:
             return run
         cell.extra.setdefault("remeasured", []).append(f"round {rep + 1}: " + "; ".join(starved))
+        time.sleep(pause)
     return bench.load(running, load)
 
 
