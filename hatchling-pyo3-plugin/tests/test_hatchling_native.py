@@ -804,6 +804,13 @@ def test_hn_sibling_package_through_the_custom_hook_shim(
     where = run_py(python, "import sibling._core as c; print(c.__file__, c.twice(4))")
     assert where == f"{project}/python/sibling/_core{EXT} 8"
     assert (project / "build" / "cmake-" f"{PY_TAG}-{PY_TAG}-debug" / "CMakeCache.txt").is_file()
+    # A wheel and an sdist built after that leave the editable copy out: no .gitignore here,
+    # so hatchling selects it as a project file (the wheel held the module twice and failed).
+    hn_builder.build(project, tmp_path / "dist-after-editable")
+    wheel = tmp_path / "dist-after-editable" / f"sibling-0.1.0-{TAG}.whl"
+    assert f"sibling/_core{EXT}" in wheel_files(wheel)
+    with tarfile.open(tmp_path / "dist-after-editable" / "sibling-0.1.0.tar.gz") as tf:
+        assert not [n for n in tf.getnames() if n.endswith(EXT)]
 
 
 # (Rust triple, wheel platform tag, the multiarch part of EXT_SUFFIX). The tags are what

@@ -18,7 +18,7 @@ import sys
 import sysconfig
 import tempfile
 import zipfile
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar
@@ -535,8 +535,6 @@ class NativeBuildHook(BuildHookInterface[BuilderConfig]):
         hatchling decides what an sdist holds from its exclude spec once the hooks have run;
         the hook adds every cargo target dir and CMake build dir it finds (or configures).
         """
-        import pathspec
-
         root = self.root_path.resolve()
         dirs = set(build_output_dirs(root))
         for path in self.build_output_candidates():
@@ -546,13 +544,41 @@ class NativeBuildHook(BuildHookInterface[BuilderConfig]):
                 rel = path.resolve().relative_to(root).as_posix()
                 if rel != ".":
                     dirs.add(rel)
-        if not dirs:
-            return
+        if dirs:
+            self._exclude(f"/{d}/" for d in sorted(dirs))
+            info(f"sdist: leaving out build output {', '.join(f'{d}/' for d in sorted(dirs))}")
+
+    def _exclude_inplace_copies(self, products: Sequence[Product] = ()) -> None:
+        """Never pack what an editable install copied into the source package.
+
+        A project-level .gitignore without ``*.so`` (hatchling reads only the nearest one) lets
+        hatchling select the copy as a project file: a wheel would then hold the module twice
+        (hatchling refuses) and an sdist would carry a binary built for one interpreter.
+        """
+        root = self.root_path.resolve()
+        paths = list(self.inplace_candidates())
+        for product in products:
+            # the base class's lookup: cmake's override also records what it returns
+            target = NativeBuildHook.inplace_target(self, product.wheel_path)
+            if target is not None:
+                paths.append(target)
+        rels = set()
+        for path in paths:
+            if path.is_file():
+                with contextlib.suppress(ValueError):
+                    rels.add(path.resolve().relative_to(root).as_posix())
+        if rels:
+            self._exclude(f"/{r}" for r in sorted(rels))
+            info(f"leaving out editable copies {', '.join(sorted(rels))}")
+
+    def _exclude(self, patterns: Iterable[str]) -> None:
+        """Add gitignore-style patterns to the exclude spec hatchling applies after the hooks."""
+        import pathspec
+
         config: Any = self.build_config
-        extra = pathspec.GitIgnoreSpec.from_lines(f"/{d}/" for d in sorted(dirs))
+        extra = pathspec.GitIgnoreSpec.from_lines(patterns)
         current = config.exclude_spec
         config.__dict__["exclude_spec"] = extra if current is None else current + extra
-        info(f"sdist: leaving out build output {', '.join(f'{d}/' for d in sorted(dirs))}")
 
     def _new_stage(self) -> Path:
         self._stage = Path(tempfile.mkdtemp(prefix=f"hatchling-native-{self.PLUGIN_NAME}-"))
@@ -570,6 +596,8 @@ class NativeBuildHook(BuildHookInterface[BuilderConfig]):
             raise NativeBuildError(f"the `{self.PLUGIN_NAME}` hook built no extension module")
         build_data["pure_python"] = False
         tag = self.wheel_tag()
+        if not editable:
+            self._exclude_inplace_copies(products)
         self.check_products(products, tag)
         if not editable and self.options["manylinux"]:
             tag = self._manylinux_tag(tag, products)
@@ -586,8 +614,6 @@ class NativeBuildHook(BuildHookInterface[BuilderConfig]):
             build_data["force_include"][str(product.path)] = product.wheel_path
         for key, mapping in self.extra_build_data().items():
             build_data.setdefault(key, {}).update(mapping)
-        if not editable:
-            self._warn_stale_inplace(products)
         for target in placed_inplace:
             info(f"editable: {target.relative_to(self.root_path)}")
 
@@ -615,22 +641,6 @@ class NativeBuildHook(BuildHookInterface[BuilderConfig]):
             if (pkg / "__init__.py").is_file():
                 return pkg / parts[-1]
         return None
-
-    def _warn_stale_inplace(self, products: list[Product]) -> None:
-        shipped = {p.wheel_path for p in products}
-        for path in self.inplace_candidates():
-            if not path.is_file():
-                continue
-            for base in self.package_source_dirs():
-                with contextlib.suppress(ValueError):
-                    rel = path.relative_to(base).as_posix()
-                    if rel not in shipped:
-                        warn(
-                            f"{path} (left by an editable install for another interpreter) is in"
-                            " the package directory; add `*.so` to .gitignore or run `hatch build"
-                            " --clean` so it is not shipped"
-                        )
-                    break
 
     # -- manylinux
     def _auditwheel(self) -> list[str] | None:
@@ -702,6 +712,7 @@ class NativeBuildHook(BuildHookInterface[BuilderConfig]):
     def _initialize_sdist(self, build_data: dict[str, Any]) -> None:
         stage = self._new_stage()
         self._exclude_build_output()
+        self._exclude_inplace_copies()
         include = build_data.setdefault("force_include", {})
         for src, dest in self.sdist_sources(stage).items():
             include[src] = dest
