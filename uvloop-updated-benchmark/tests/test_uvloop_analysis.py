@@ -150,6 +150,12 @@ def test_the_cpp_floor_is_judged_in_every_mode(
     results: dict[str, Any] = {"pythons": [PY], "saturation": [], "pingpong": [], "http": [],
                                "crosscheck": []}  # fmt: skip
     results[section] = [*py, cpp]
+    if section != "pingpong":
+        # The C++ server and the reference Python servers run at one fixed rate; a saturated
+        # Python server costs less per request (more requests per wake-up) and is no reference.
+        for c in (*py, cpp):
+            c["key"]["rate"] = 25000.0
+        results[section].append(_with_cpu(_cell(PY, "rloop", api, 1000, rates), 1.0))
     rows = an.floor(results)
     assert [(r["mode"], r["python"]) for r in rows] == [(section, "3.13.5 pgo uvloop")]
     assert rows[0]["engines"][engine]["lowest"] is lowest
@@ -177,3 +183,25 @@ def test_busy_polling_names_wake_ups_as_the_ping_pong_bound() -> None:
     # Without the busy-polling server there is no diagnosis, not a made-up one.
     results["pingpong"] = [blocking, fast_py]
     assert an.wakeups(results) is None
+
+
+def test_the_floor_groups_hold_python_loops_at_the_cpp_rate() -> None:
+    from uvloop_bench import plan
+
+    pythons = [{**p, "venv_python": p["exe"], "main": True} for p in (OLD, PY)]
+    groups = plan.groups(plan.FULL, pythons, {1000: 64, 10000: 64, 100000: 16})
+    for g in groups:
+        rated = {n: g.loads[n].rate for n in g.loads}
+        if g.section == "saturation" and g.key["api"] == "protocol":
+            # the newest interpreter's loops beside the C++ servers, all at the same rate
+            assert rated == dict.fromkeys(
+                ["C++ epoll", "C++ io_uring", f"3.13.5 pgo asyncio {plan.AT_RATE}",
+                 f"3.13.5 pgo uvloop {plan.AT_RATE}"], plan.FLOOR_RATE[g.key["size"]])  # fmt: skip
+            assert g.load.rate == 0.0 and "3.11.2 debian uvloop" in g.servers
+        elif g.section == "http":
+            assert set(rated) == {"C++ epoll http", f"3.13.5 pgo asyncio http-httptools "
+                                  f"{plan.AT_RATE}", f"3.13.5 pgo uvloop http-httptools "
+                                  f"{plan.AT_RATE}"}  # fmt: skip
+            assert len(set(rated.values())) == 1
+        else:
+            assert rated == {}

@@ -43,7 +43,8 @@ def usable(cell: Cell | None, section: str) -> bool:
     extra = cell.get("extra") or {}
     if extra.get("invalid"):
         return False
-    if section in ("saturation", "http") and "engine" not in cell["key"]:
+    key = cell["key"]
+    if section in ("saturation", "http") and "engine" not in key and not key.get("rate"):
         return bool(extra.get("server_saturated"))
     return True
 
@@ -213,8 +214,15 @@ FLOOR_ENGINES = ("epoll", "io_uring", "epoll-http")
 
 
 def floor(results: dict[str, Any]) -> list[dict[str, Any]]:
-    """Per mode and size: CPU µs per request of each C++ server and of the cheapest Python
-    server beside it, and whether the C++ server is below every Python one (interval > 1)."""
+    """Per mode and size: CPU µs per request of each C++ server against the cheapest Python
+    server measured under the same load beside it, paired by round; the C++ server is the
+    floor when that ratio's interval is above 1.
+
+    Same load: in saturation and HTTP the C++ servers run at a fixed rate (one client thread
+    cannot saturate them), so the reference is the Python loops at that same rate (cells whose
+    key has the same ``rate``): CPU per request falls as load rises (each wake-up serves more
+    requests), so a saturated Python server is no reference for a part-loaded C++ one. In
+    ping-pong every server gets the same 3-connection closed loop."""
     out = []
     for section, apis in FLOOR_GROUPS.items():
         for size in SIZES:
@@ -226,38 +234,52 @@ def floor(results: dict[str, Any]) -> list[dict[str, Any]]:
                 and c.get("ok")
                 and c.get("runs")
             ]
-            cpp = [c for c in group if c["key"].get("engine") in FLOOR_ENGINES]
-            # Every Python server measured in the group, client-bound ones included: their CPU
-            # per request is a real measurement (at a load the client could not raise), and
-            # leaving the fastest loops out would flatter the C++ servers.
-            py = [
-                c
-                for c in group
-                if "engine" not in c["key"] and "server_cpu_us_per_req" in c.get("stats", {})
-            ]
-            if not cpp or not py:
-                continue
-            cheapest = min(py, key=lambda c: c["stats"]["server_cpu_us_per_req"]["median"])
-            engines = {}
-            for c in cpp:
-                iv = ratio(cheapest, c, "server_cpu_us_per_req")
-                engines[c["key"]["engine"]] = {
+            for c in (c for c in group if c["key"].get("engine") in FLOOR_ENGINES):
+                # Every Python server under the same load, client-bound ones included: their
+                # CPU per request is a real measurement, and leaving the fastest loops out would
+                # flatter the C++ server.
+                rate = c["key"].get("rate")
+                py = [
+                    p
+                    for p in group
+                    if "engine" not in p["key"]
+                    and p["key"].get("rate") == rate
+                    and "server_cpu_us_per_req" in p.get("stats", {})
+                ]
+                if not py:
+                    continue
+                row = _floor_row(out, section, size, rate, py)
+                iv = ratio(row["_cheapest"], c, "server_cpu_us_per_req")
+                row["engines"][c["key"]["engine"]] = {
                     "us": c["stats"].get("server_cpu_us_per_req", {}).get("median"),
                     "req_per_s": c["stats"].get("req_per_s", {}).get("median"),
                     "valid": not (c.get("extra") or {}).get("invalid"),
                     "python_over_cpp": iv.as_dict() if iv else None,
                     "lowest": bool(iv and iv.low > 1),
                 }
-            out.append(
-                {
-                    "mode": section,
-                    "size": size,
-                    "python": cheapest["key"]["contender"],
-                    "python_us": cheapest["stats"]["server_cpu_us_per_req"]["median"],
-                    "engines": engines,
-                }
-            )
+    for row in out:
+        del row["_cheapest"]
     return out
+
+
+def _floor_row(
+    rows: list[dict[str, Any]], mode: str, size: int, rate: float | None, py: list[Cell]
+) -> dict[str, Any]:
+    for row in rows:
+        if (row["mode"], row["size"], row["rate"]) == (mode, size, rate):
+            return row
+    cheapest = min(py, key=lambda c: c["stats"]["server_cpu_us_per_req"]["median"])
+    row = {
+        "mode": mode,
+        "size": size,
+        "rate": rate,
+        "python": cheapest["key"]["contender"],
+        "python_us": cheapest["stats"]["server_cpu_us_per_req"]["median"],
+        "engines": {},
+        "_cheapest": cheapest,
+    }
+    rows.append(row)
+    return row
 
 
 def wakeups(results: dict[str, Any]) -> dict[str, Any] | None:
@@ -427,10 +449,11 @@ def decide(results: dict[str, Any]) -> list[Verdict]:
                     f"({row['mode']}, {row['size']:,} B)?",
                     "yes" if d["lowest"] else "not shown",
                     f"{d['us']:.2f} µs vs {row['python_us']:.2f} µs for the cheapest Python "
-                    f"server ({row['python']}); Python/C++ {fmt(d['python_over_cpp'])}",
+                    f"server under the same load ({row['python']}); Python/C++ "
+                    f"{fmt(d['python_over_cpp'])}",
                     "yes when the interval of the cheapest Python server's CPU per request (of "
-                    "all measured in the group, client-bound ones included) over the C++ "
-                    "server's lies above 1",
+                    "all measured under the same load in the group, client-bound ones "
+                    "included) over the C++ server's lies above 1",
                     confidence=0.95,
                 )
             )

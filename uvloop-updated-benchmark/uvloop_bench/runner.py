@@ -492,6 +492,9 @@ def measure_group(
         srv = group.servers[n]
         about = {"contender": n, "python": srv.python_version, "build": srv.build}
         about |= {"loop": srv.loop, "api": srv.api, "engine": srv.engine}
+        # A contender driven at a fixed rate (open loop) says so in its key: its CPU per
+        # request is comparable only with others at the same rate.
+        about["rate"] = group.loads.get(n, group.load).rate or None
         cells[n] = Cell(key=group.key | {k: v for k, v in about.items() if v is not None})
     with contextlib.ExitStack() as stack:
         running: dict[str, RunningServer] = {}
