@@ -316,6 +316,55 @@ def test_hn_editable_mixed_layout_rebuilds_after_a_source_change(
     assert not inplace.exists()
 
 
+def import_in(python: Path, code: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """``code`` in a new process of ``python``, with the test's environment minus the build's
+    (a rebuild on import must carry what it needs in its plan)."""
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("CARGO_", "CMAKE_"))}
+    return subprocess.run([python, "-c", code], capture_output=True, text=True, timeout=600,
+                          env={**base, **env})  # fmt: skip
+
+
+def test_hn_editable_rebuilds_on_import_pyo3(hn_builder: Builder, tmp_path: Path) -> None:
+    """rebuild-on-import: an edit to the crate shows at the next import, with no reinstall; a
+    compile error is an ImportError carrying rustc's message, never the stale module."""
+    project = copy_demo("mixed", tmp_path)
+    edit_hook(project, 'module = "mixed_demo._native"',
+              'module = "mixed_demo._native"\nrebuild-on-import = true')  # fmt: skip
+    python = hn_builder.venv(tmp_path / "venv", editable=project)
+    code = "import mixed_demo; print(mixed_demo.banner())"
+    first = import_in(python, code)
+    assert first.stdout.strip() == "mixed-demo native v1", first.stderr
+    assert "rebuilt" not in first.stderr  # nothing changed since the install: cargo's no-op
+    lib = project / "src" / "lib.rs"
+    lib.write_text(lib.read_text().replace("native v1", "native v2 (edited)"))
+    second = import_in(python, code)
+    assert second.stdout.strip() == "mixed-demo native v2 (edited)", second.stderr
+    assert f"hatchling-native: rebuilt _native{EXT} in" in second.stderr
+    lib.write_text(lib.read_text().replace("native v2", 'native v3"') + "\n}")
+    broken = import_in(python, code)
+    assert broken.returncode != 0 and broken.stdout == ""
+    assert "ImportError: hatchling-native: rebuilding mixed-demo on import failed" in broken.stderr
+    assert "cargo build exited with status 101" in broken.stderr
+    assert "error" in broken.stderr.split("exited with status 101", 1)[1]  # rustc's own words
+    off = import_in(python, code, HATCHLING_NATIVE_NO_REBUILD="1")
+    assert off.stdout.strip() == "mixed-demo native v2 (edited)", off.stderr  # the last build
+
+
+def test_hn_editable_rebuilds_on_import_cmake(hn_builder: Builder, tmp_path: Path) -> None:
+    """The cmake hook, with the module shipped inside the editable wheel (no package folder in
+    the source tree): cmake --build + --install, then the copy into site-packages."""
+    project = cmake_project(tmp_path / "p", "knobs", "0.1.0", KNOBS_CMAKE, C_MODULE,
+                            "rebuild-on-import = true\n")  # fmt: skip
+    python = hn_builder.venv(tmp_path / "venv", editable=project)
+    code = "from knobs import _core; print(_core.twice(21))"
+    assert import_in(python, code).stdout.strip() == "42"
+    edit(project / "core.c", "2 * v", "3 * v")
+    again = import_in(python, code)
+    assert again.stdout.strip() == "63", again.stderr
+    assert f"hatchling-native: rebuilt _core{EXT} in" in again.stderr
+    assert import_in(python, "import knobs").returncode == 0  # no watched import, no build
+
+
 def test_hn_editable_top_level_module_uses_the_dev_profile(
     hn_builder: Builder, tmp_path: Path
 ) -> None:
@@ -1069,6 +1118,53 @@ def test_hn_cmake_strips_release_builds_by_default(
     sections = elf_section_names(so)
     assert ".text" in sections
     assert (".symtab" not in sections) == stripped
+
+
+KNOBS_CMAKE = """cmake_minimum_required(VERSION 3.18)
+project(knobs LANGUAGES C)
+find_package(Python REQUIRED COMPONENTS Interpreter Development.Module)
+python_add_library(_core MODULE WITH_SOABI core.c)
+install(TARGETS _core LIBRARY DESTINATION knobs)
+file(WRITE ${CMAKE_BINARY_DIR}/seen.txt "${GREETING} ${CMAKE_BUILD_TYPE}")
+install(FILES ${CMAKE_BINARY_DIR}/seen.txt DESTINATION knobs)
+"""
+
+
+def test_hn_config_settings_set_options_from_pip_and_uv(
+    hn_builder: Builder, tmp_path: Path
+) -> None:
+    """`-C` reaches the hooks through the hatchling_native.build backend, with pip and with
+    uv: a table entry, a hook-prefixed option, a bool; a misspelt key fails before CMake runs."""
+    project = cmake_project(tmp_path / "p", "knobs", "0.1.0", KNOBS_CMAKE, C_MODULE, "")
+    edit(project / "pyproject.toml", '"hatchling.build"', '"hatchling_native.build"')
+    hn_builder.run("venv", "-q", "--seed", "--python", sys.executable, str(tmp_path / "venv"))
+    pip = [str(tmp_path / "venv" / "bin" / "python"), "-m", "pip", "wheel", "--no-deps"]
+    settings = ["-C", "defines.GREETING=pip", "-C", "cmake.build-type=RelWithDebInfo"]
+    out = subprocess.run(
+        [*pip, *settings, "-C", "strip=false", "-w", str(tmp_path / "pip"), str(project)],
+        env={**hn_builder.env, "PIP_FIND_LINKS": str(hn_builder.links)},
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert out.returncode == 0, out.stdout + out.stderr
+    files = wheel_files(tmp_path / "pip" / f"knobs-0.1.0-{TAG}.whl")
+    assert files["knobs/seen.txt"] == b"pip RelWithDebInfo"
+    assert ".symtab" in elf_section_names(files[f"knobs/_core{EXT}"])  # strip=false
+
+    uv = ["-C", "defines.GREETING=uv", "-C", "build-type=MinSizeRel"]
+    hn_builder.build(project, tmp_path / "uv", "--wheel", *uv)
+    files = wheel_files(tmp_path / "uv" / f"knobs-0.1.0-{TAG}.whl")
+    assert files["knobs/seen.txt"] == b"uv MinSizeRel"
+    assert ".symtab" not in elf_section_names(files[f"knobs/_core{EXT}"])  # MinSizeRel strips
+
+    bad = hn_builder.build(project, tmp_path / "bad", "--wheel", "-C", "bild-type=Debug",
+                           check=False)  # fmt: skip
+    output = bad.stdout + bad.stderr
+    assert bad.returncode != 0
+    assert "config setting `bild-type` is not an option of the `cmake` hook" in output
+    assert "build-type" in output and output.count("hatchling-native: error:") == 1
+    assert "Traceback" not in output and "cmake configure" not in output
 
 
 def limited_cmake(honour: bool) -> str:

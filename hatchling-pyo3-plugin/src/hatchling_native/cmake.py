@@ -195,6 +195,11 @@ class CMakeBuildHook(NativeBuildHook):
         with contextlib.suppress(FileNotFoundError):
             manifest.unlink()
         run(install, what="CMake install", env=env)
+        kept = self.rebuild_env(env)
+        # configure is not repeated: `cmake --build` reconfigures when CMakeLists.txt changed.
+        self.rebuild_steps = [
+            {"argv": argv, "cwd": str(self.root_path), "env": kept} for argv in (build, install)
+        ]
         if not manifest.is_file():
             raise NativeBuildError(
                 "CMake installed nothing: add install(TARGETS <module> LIBRARY DESTINATION <pkg>)"

@@ -9,6 +9,7 @@ placement, staging, the manylinux repair and ``clean()`` — lives here once.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import re
 import shutil
@@ -26,6 +27,8 @@ from typing import Any, ClassVar
 from hatchling.builders.config import BuilderConfig
 from hatchling.builders.hooks.plugin.interface import BuildHookInterface
 from packaging import tags
+
+from hatchling_native import settings
 
 #: Options every build hook accepts because hatchling itself interprets them.
 HATCH_GENERIC_OPTIONS = frozenset(
@@ -82,7 +85,14 @@ COMMON_OPTIONS: dict[str, Option] = {
     "allow-libpython": Option(
         (bool,), False, "ship an extension that links libpython (embedding on purpose)"
     ),
+    "rebuild-on-import": Option(
+        (bool,), False, "editable installs: rebuild at the first import in each process"
+    ),
 }
+
+#: Environment a rebuild on import keeps from the install-time build (besides option `env`):
+#: what decides where the build tool puts its output and how it builds.
+REBUILD_ENV_PREFIXES = ("CARGO_", "RUSTFLAGS", "RUSTC", "RUSTUP_", "PYO3_", "CMAKE_")
 
 
 def validate_options(
@@ -354,6 +364,7 @@ class Product:
 
     path: Path
     wheel_path: str  # posix, relative to the wheel root (platlib)
+    origin: Path | None = None  # where the build tool leaves it each build, if not at path
 
     @property
     def is_extension(self) -> bool:
@@ -371,15 +382,39 @@ class NativeBuildHook(BuildHookInterface[BuilderConfig]):
         self._stage: Path | None = None
         self._tag: str | None = None
         self._policy = ""  # the manylinux policy auditwheel found, when manylinux = true
+        # What an editable install reruns on import (rebuild-on-import): argv, cwd, env.
+        self.rebuild_steps: list[dict[str, Any]] = []
 
     # -- options
     @property
     def options(self) -> dict[str, Any]:
+        """pyproject.toml's options, then what PEP 517 config_settings set (:mod:`.settings`)."""
         if self._options is None:
-            self._options = validate_options(
-                self.PLUGIN_NAME, self.config, {**COMMON_OPTIONS, **self.OPTIONS}
-            )
+            specs = {**COMMON_OPTIONS, **self.OPTIONS}
+            values = validate_options(self.PLUGIN_NAME, self.config, specs)
+            try:
+                given = settings.overrides(self.PLUGIN_NAME, specs, self._active_hooks())
+            except settings.SettingsError as exc:
+                raise NativeBuildError(str(exc)) from None
+            if given:
+                shown = ", ".join(f"{k}={v!r}" for k, v in sorted(given.items()))
+                info(f"config_settings for the `{self.PLUGIN_NAME}` hook: {shown}")
+            for name, value in given.items():
+                values[name] = {**values[name], **value} if isinstance(value, dict) else value
+            self._options = values
         return self._options
+
+    def _active_hooks(self) -> dict[str, dict[str, Option]]:
+        """Every hatchling-native hook of this build target, with its options."""
+        configured = set(self.build_config.hook_config)
+        hooks = {self.PLUGIN_NAME: {**COMMON_OPTIONS, **self.OPTIONS}}
+        pending: list[type[NativeBuildHook]] = list(NativeBuildHook.__subclasses__())
+        while pending:
+            cls = pending.pop()
+            pending += cls.__subclasses__()
+            if cls.PLUGIN_NAME in configured and cls.PLUGIN_NAME not in hooks:
+                hooks[cls.PLUGIN_NAME] = {**COMMON_OPTIONS, **cls.OPTIONS}
+        return hooks
 
     @property
     def root_path(self) -> Path:
@@ -604,18 +639,63 @@ class NativeBuildHook(BuildHookInterface[BuilderConfig]):
         self._tag = build_data["tag"] = tag
         build_data.setdefault("force_include", {})
         placed_inplace = []
+        copies: list[tuple[str, str]] = []  # rebuild on import: origin -> where it is imported
+        modules: list[str] = []  # ... and the import names that trigger it
         for product in products:
             if editable:
                 target = self.inplace_target(product.wheel_path)
                 if target is not None:
                     copy_if_changed(product.path, target)
                     placed_inplace.append(target)
+                if product.is_extension:
+                    where = str(target) if target is not None else product.wheel_path
+                    copies.append((str(product.origin or product.path), where))
+                    *package, leaf = product.wheel_path.split("/")
+                    modules.append(".".join([*package, leaf.split(".")[0]]))
+                if target is not None:
                     continue
             build_data["force_include"][str(product.path)] = product.wheel_path
+        if editable and self.options["rebuild-on-import"]:
+            self._ship_rebuild(copies, sorted(modules), build_data)
         for key, mapping in self.extra_build_data().items():
             build_data.setdefault(key, {}).update(mapping)
         for target in placed_inplace:
             info(f"editable: {target.relative_to(self.root_path)}")
+
+    def rebuild_env(self, env: Mapping[str, str]) -> dict[str, str | None]:
+        """What of ``env`` (the build's) a rebuild on import needs: option ``env``, the
+        variables that decide where and how the build tool builds, and the environment markers
+        PyO3's build script watches as they were (None: unset), so a no-change import stays a
+        no-op in any virtual environment."""
+        kept: dict[str, str | None] = {
+            k: v for k, v in env.items() if k.startswith(REBUILD_ENV_PREFIXES)
+        }
+        for name in ("VIRTUAL_ENV", "CONDA_PREFIX"):
+            kept[name] = env.get(name)
+        return {**kept, **self.options["env"]}
+
+    def _ship_rebuild(
+        self, copies: list[tuple[str, str]], modules: list[str], build_data: dict[str, Any]
+    ) -> None:
+        """Put the rebuild-on-import finder, its plan and the .pth that loads it in the wheel."""
+        if not self.rebuild_steps:
+            raise NativeBuildError(f"the `{self.PLUGIN_NAME}` hook cannot rebuild on import")
+        dist = re.sub(r"[-_.]+", "_", self.metadata.core.name).lower()
+        name = f"_hatchling_native_rebuild_{dist}_{self.PLUGIN_NAME}"
+        plan = {
+            "project": self.metadata.core.name,
+            "modules": modules,
+            "steps": self.rebuild_steps,
+            "copies": copies,
+        }
+        stage = self._stage or self._new_stage()
+        (stage / f"{name}.json").write_text(json.dumps(plan, indent=1), encoding="utf-8")
+        runtime = Path(__file__).with_name("rebuild_runtime.py")
+        shutil.copyfile(runtime, stage / f"{name}.py")
+        (stage / f"{name}.pth").write_text(f"import {name}\n", encoding="utf-8")
+        for suffix in (".json", ".py", ".pth"):
+            build_data["force_include"][str(stage / f"{name}{suffix}")] = f"{name}{suffix}"
+        info(f"editable: rebuilds {', '.join(modules)} on import ({name}.pth)")
 
     def package_source_dirs(self) -> list[Path]:
         """Directories that hold the project's top-level packages in the source tree."""

@@ -386,13 +386,15 @@ class Pyo3BuildHook(NativeBuildHook):
 
         info(f"cargo build --profile {profile} ({self.manifest.relative_to(self.root_path)})")
         started = time.monotonic()
+        command, env = self.cargo_command(cargo, profile), self.cargo_env(profile)
         run(
-            self.cargo_command(cargo, profile),
+            command,
             what=f"cargo build of {self.manifest}",
             cwd=self.root,
-            env=self.cargo_env(profile),
+            env=env,
             on_stdout_line=on_message,
         )
+        self.rebuild_steps = [{"argv": command, "cwd": self.root, "env": self.rebuild_env(env)}]
         info(f"cargo finished in {time.monotonic() - started:.2f} s")
         library = self._pick(cdylibs, module)
         name = self.resolve_module(library[0])
@@ -403,7 +405,8 @@ class Pyo3BuildHook(NativeBuildHook):
         # file an editable install left in the source tree, and strip-free cargo output stays.
         staged = stage / src.name
         staged.write_bytes(src.read_bytes())
-        return [Product(staged, self.wheel_path_for(name)), *self.stub_products(name, stage)]
+        extension = Product(staged, self.wheel_path_for(name), origin=src)
+        return [extension, *self.stub_products(name, stage)]
 
     def _pick(self, cdylibs: list[tuple[str, Path]], module: str) -> tuple[str, Path]:
         if not cdylibs:
