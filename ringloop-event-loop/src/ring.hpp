@@ -1,0 +1,43 @@
+// RAII over one io_uring instance (liburing): submission, waiting with a timeout, completions.
+#pragma once
+
+#include <liburing.h>
+
+#include <cstdint>
+
+namespace ringloop {
+
+class Ring {
+ public:
+  // Throws std::system_error naming io_uring when the kernel refuses a ring (disabled by
+  // sysctl kernel.io_uring_disabled, seccomp, too old a kernel).
+  explicit Ring(unsigned entries);
+  ~Ring();
+  Ring(const Ring&) = delete;
+  Ring& operator=(const Ring&) = delete;
+
+  // A zeroed submission entry; when the queue is full, what is queued goes to the kernel first.
+  io_uring_sqe* sqe();
+  // Hands queued entries to the kernel and waits up to `timeout_ns` for a completion
+  // (< 0: no limit, 0: no wait). Returns 0, or -errno (-EINTR: a signal arrived).
+  int submit_and_wait(std::int64_t timeout_ns);
+  // Calls f(const io_uring_cqe&) for each completion available now; returns how many.
+  template <class F>
+  unsigned drain(F&& f) {
+    unsigned n = 0;
+    unsigned head;
+    io_uring_cqe* cqe;
+    io_uring_for_each_cqe(&ring_, head, cqe) {
+      f(*cqe);
+      ++n;
+    }
+    io_uring_cq_advance(&ring_, n);
+    return n;
+  }
+  unsigned pending() const { return io_uring_sq_ready(&ring_); }
+
+ private:
+  io_uring ring_{};
+};
+
+}  // namespace ringloop
