@@ -91,6 +91,10 @@ def interpreters(results: dict[str, Any], main: bool | None = None) -> list[dict
     ]
 
 
+def version_key(p: dict[str, Any]) -> tuple[int, ...]:
+    return tuple(int(part) for part in p["version"].split(".")[:3])
+
+
 def label(p: dict[str, Any]) -> str:
     return f"{p['version']} {p['build']}"
 
@@ -188,7 +192,9 @@ def newer_python(results: dict[str, Any]) -> dict[str, Any] | None:
     main = interpreters(results, main=True)
     if len(main) < 2:
         return None
-    old, new = main[0], main[-1]
+    # By version, not by the order the run lists them in (it put 3.13 before 3.11, and the
+    # published verdict called the older Python the newer one).
+    old, new = sorted(main, key=version_key)[:: len(main) - 1]
     out: dict[str, Any] = {"old": label(old), "new": label(new)}
     for loop in ("asyncio", "uvloop"):
         samples = []
