@@ -198,8 +198,10 @@ class CMakeBuildHook(NativeBuildHook):
         kept = self.rebuild_env(env)
         # configure is not repeated: `cmake --build` reconfigures when CMakeLists.txt changed.
         self.rebuild_steps = [
-            {"argv": argv, "cwd": str(self.root_path), "env": kept} for argv in (build, install)
-        ]
+            {"argv": build, "cwd": str(self.root_path), "env": kept},
+            {"argv": install, "cwd": str(self.root_path), "env": kept,
+             "fresh": str(build_dir / "wheel")},
+        ]  # fmt: skip
         if not manifest.is_file():
             raise NativeBuildError(
                 "CMake installed nothing: add install(TARGETS <module> LIBRARY DESTINATION <pkg>)"

@@ -60,6 +60,11 @@ def rebuild(plan: dict[str, Any], here: Path) -> list[str]:
     started = time.monotonic()
     for step in plan["steps"]:
         argv = [_tool(step["argv"][0]), *step["argv"][1:]]
+        if step.get("fresh"):
+            # An install prefix emptied first: `cmake --install` keeps a file it thinks is
+            # up to date, and it compares times to the second, so a rebuild within the second
+            # of the last install was never copied (the old module stayed).
+            shutil.rmtree(step["fresh"], ignore_errors=True)
         env = dict(os.environ)
         for name, value in step["env"].items():  # None: unset, as it was at install time
             if value is None:
