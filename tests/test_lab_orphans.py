@@ -26,6 +26,15 @@ def _tree(pid: int) -> list[psutil.Process]:
         return []
 
 
+def _cmdline(proc: psutil.Process) -> str:
+    """The command line, or "" for a process that exited (or is a zombie) since it was listed:
+    the run starts and reaps short-lived helpers while this test walks its tree."""
+    try:
+        return " ".join(proc.cmdline())
+    except (psutil.NoSuchProcess, psutil.AccessDenied):  # ZombieProcess is a NoSuchProcess
+        return ""
+
+
 def test_kill_9_of_a_real_run_leaves_no_process_and_no_temp_folder(tmp_path):
     # A short state folder: redis-server's unix socket lives in the run's private TMPDIR, and a
     # socket path may not exceed 107 bytes (pytest's tmp_path is long; the harness says so).
@@ -46,8 +55,8 @@ def test_kill_9_of_a_real_run_leaves_no_process_and_no_temp_folder(tmp_path):
         deadline = time.monotonic() + 300
         while True:
             procs = _tree(lab.pid)
-            names = [" ".join(p.cmdline()) for p in procs if p.is_running()]
-            supervisors = [p for p in procs if "worker_app" in " ".join(p.cmdline())]
+            names = [_cmdline(p) for p in procs]
+            supervisors = [p for p in procs if "worker_app" in _cmdline(p)]
             workers = [c for s in supervisors for c in _tree(s.pid)]
             if workers and any("redis-server" in n for n in names):
                 break
