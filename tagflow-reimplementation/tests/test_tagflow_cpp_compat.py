@@ -96,11 +96,9 @@ def test_tagflow_cpp_compat_is_per_task_under_asyncio() -> None:
 
 
 def _tagflow_and_scenarios():
-    # The sanitizer run (run_python_under_asan.sh) has only tagflow_cpp itself; everywhere else
+    # The sanitizer run (cmake/run_python_under_asan.sh) has only tagflow_cpp; everywhere else
     # these are locked dependencies and missing one is a failure.
-    load = (
-        pytest.importorskip if os.environ.get("TAGFLOW_CPP_UNDER_ASAN") else importlib.import_module
-    )
+    load = pytest.importorskip if os.environ.get("RUNNING_UNDER_ASAN") else importlib.import_module
     return load("tagflow"), load("html_bench.tagflow_api"), load("html_bench.scenarios")
 
 

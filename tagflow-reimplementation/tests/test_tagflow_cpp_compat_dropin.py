@@ -19,9 +19,9 @@ from tagflow_cpp import compat
 
 
 def _load(name: str) -> ModuleType:
-    # The sanitizer run (run_python_under_asan.sh) may lack the locked dependencies; everywhere
+    # The sanitizer run (cmake/run_python_under_asan.sh) may lack the locked dependencies;
     # else a missing one is a failure.
-    if os.environ.get("TAGFLOW_CPP_UNDER_ASAN"):
+    if os.environ.get("RUNNING_UNDER_ASAN"):
         return pytest.importorskip(name)
     return importlib.import_module(name)
 

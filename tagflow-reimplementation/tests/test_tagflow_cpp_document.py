@@ -52,7 +52,7 @@ def test_tagflow_cpp_a_method_for_every_element() -> None:
 def test_tagflow_cpp_void_elements_are_the_ones_html5lib_knows() -> None:
     """html5lib (what a browser's parser does) is the oracle: each element it treats as void
     that tagflow_cpp knows is listed as void and written without an end tag by the engine."""
-    if os.environ.get("TAGFLOW_CPP_UNDER_ASAN"):
+    if os.environ.get("RUNNING_UNDER_ASAN"):
         constants = pytest.importorskip("html5lib.constants")
     else:
         import html5lib.constants as constants
@@ -108,8 +108,8 @@ def test_tagflow_cpp_html_convention_inserts_markup() -> None:
 
 
 def test_tagflow_cpp_markupsafe_values_work() -> None:
-    # markupsafe is absent only in the sanitizer run (run_python_under_asan.sh).
-    if os.environ.get("TAGFLOW_CPP_UNDER_ASAN"):
+    # markupsafe is absent only in the sanitizer run (cmake/run_python_under_asan.sh).
+    if os.environ.get("RUNNING_UNDER_ASAN"):
         markupsafe = pytest.importorskip("markupsafe")
     else:
         import markupsafe
