@@ -9,6 +9,8 @@
 #include <cmath>
 #include <system_error>
 
+#include "transport.hpp"
+
 namespace ringloop {
 namespace {
 
@@ -47,10 +49,33 @@ Core::Core() {
 }
 
 Core::~Core() {
+  tearing_down_ = true;
   clear();
+  for (PyObject* t : to_flush_) Py_DECREF(t);
+  to_flush_.clear();
+  // Receives write into the provided buffers and sends read transports' bytes: every such
+  // request is cancelled and its completion awaited before either is released. (Completions
+  // only drop the references their requests held; no protocol is called.)
+  if (transport_ops_ > 0) {
+    ring_.cancel_all();
+    for (int round = 0; transport_ops_ > 0 && round < 1000; ++round) {
+      (void)ring_.submit_and_wait(10'000'000);
+      ring_.drain([this](const io_uring_cqe& cqe) {
+        completions_.push_back(
+            Completion{static_cast<Op*>(io_uring_cqe_get_data(&cqe)), cqe.res, cqe.flags});
+      });
+      (void)run_completions();
+    }
+  }
   // The ring is torn down with this object, after which no request refers to an Op.
   for (Op* op : ops_) delete op;
   if (wake_fd_ >= 0) ::close(wake_fd_);
+}
+
+void Core::cancel(Op* op) {
+  io_uring_sqe* s = ring_.sqe();
+  io_uring_prep_cancel(s, op, 0);
+  io_uring_sqe_set_data(s, nullptr);  // the cancellation's own completion carries no Op
 }
 
 void Core::arm_wake() {
@@ -157,20 +182,23 @@ void Core::arm(int fd, Watch& w) {
   w.armed = op;
 }
 
-void Core::complete(const io_uring_cqe& cqe) {
-  Op* op = static_cast<Op*>(io_uring_cqe_get_data(&cqe));
-  if (op == nullptr) return;  // a poll removal's own completion
+int Core::complete(const Completion& cqe) {
+  Op* op = cqe.op;
+  if (op == nullptr) return 0;  // a removal's or cancellation's own completion
+  if (op->kind == Op::Kind::Recv) return on_recv(*this, *op->conn, cqe.res, cqe.flags);
+  if (op->kind == Op::Kind::Send) return on_send(*this, *op->conn, cqe.res);
   ops_.erase(op);
   std::unique_ptr<Op> owned(op);
+  if (tearing_down_) return 0;
   if (op->kind == Op::Kind::Wake) {
     eventfd_t count;
     (void)::eventfd_read(wake_fd_, &count);  // reset; the woken loop just runs its ready queue
     arm_wake();
-    return;
+    return 0;
   }
-  if (op->stale) return;
+  if (op->stale) return 0;
   auto it = watches_.find(op->fd);
-  if (it == watches_.end() || it->second.armed != op) return;
+  if (it == watches_.end() || it->second.armed != op) return 0;
   Watch& w = it->second;
   w.armed = nullptr;
   // A failed poll (-EBADF: the fd was closed under its watch) wakes both sides, whose
@@ -182,11 +210,31 @@ void Core::complete(const io_uring_cqe& cqe) {
   if ((got & (kOut | kErr)) && w.writer && !as_handle(w.writer.get())->cancelled) {
     push_ready(w.writer.get());
   }
-  if (cqe.res < 0 && cqe.res != -ECANCELED) return;  // not re-armed on a broken fd
+  if (cqe.res < 0 && cqe.res != -ECANCELED) return 0;  // not re-armed on a broken fd
   if (!w.queued) {
     w.queued = true;
     to_arm_.push_back(op->fd);
   }
+  return 0;
+}
+
+int Core::run_completions() {
+  // Protocol callbacks run here; one that raises SystemExit or KeyboardInterrupt leaves the
+  // rest for the next iteration.
+  while (next_completion_ < completions_.size()) {
+    const Completion c = completions_[next_completion_++];
+    if (complete(c) < 0) return -1;
+  }
+  completions_.clear();
+  next_completion_ = 0;
+  return 0;
+}
+
+void Core::flush_writes() {
+  std::vector<PyObject*> transports;
+  transports.swap(to_flush_);
+  for (PyObject* t : transports) flush(*this, t);
+  for (PyObject* t : transports) Py_DECREF(t);
 }
 
 int Core::poll(bool stopping, double now_plus_resolution, double now) {
@@ -197,9 +245,10 @@ int Core::poll(bool stopping, double now_plus_resolution, double now) {
     if (it->second.armed == nullptr && it->second.wanted() != 0) arm(fd, it->second);
   }
   to_arm_.clear();
+  flush_writes();
   drop_cancelled_timers();
   std::int64_t timeout_ns = -1;
-  if (!ready_.empty() || stopping) {
+  if (!ready_.empty() || stopping || next_completion_ < completions_.size()) {
     timeout_ns = 0;
   } else if (!timers_.empty()) {
     const double wait = std::clamp(timers_.front().when - now, 0.0, kMaxWait);
@@ -219,8 +268,11 @@ int Core::poll(bool stopping, double now_plus_resolution, double now) {
     PyErr_SetFromErrno(PyExc_OSError);
     return -1;
   }
-  ring_.drain([this](const io_uring_cqe& cqe) { complete(cqe); });
-  (void)now;
+  ring_.drain([this](const io_uring_cqe& cqe) {
+    completions_.push_back(
+        Completion{static_cast<Op*>(io_uring_cqe_get_data(&cqe)), cqe.res, cqe.flags});
+  });
+  if (run_completions() < 0) return -1;
   while (!timers_.empty()) {
     PyObject* h = timers_.front().handle;
     if (!as_handle(h)->cancelled && timers_.front().when > now_plus_resolution) break;

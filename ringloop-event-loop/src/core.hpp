@@ -34,14 +34,44 @@ struct HandleObject {
 // Runs one handle's callback in its context (module.cpp). -1 with the exception set only for
 // SystemExit and KeyboardInterrupt; anything else is passed to the loop's exception handler.
 int run_handle(HandleObject* h);
+// A new Handle running callback(*args) in a copy of the current context (module.cpp).
+PyObject* new_handle(PyObject* loop, PyObject* callback, PyObject* args);
+// Whether o is a ringloop loop (its C half is a LoopObject).
+bool is_loop(PyObject* o);
+// The raised exception as one object, the error indicator cleared (PyErr_GetRaisedException
+// before 3.12).
+PyObject* fetch_exception();
 
-// One request in flight in the ring; its address is the request's user_data.
+class Core;
+
+// The C half of ringloop.Loop (module.cpp); `core` is null once the loop is closed.
+struct LoopObject {
+  PyObject_HEAD Core* core;
+  bool running;
+  bool stopping;
+  bool closed;
+  bool debug;
+  unsigned long thread_id;  // of run_forever, while running
+};
+
+struct Conn;  // a socket transport's state (transport.hpp)
+
+// One request in flight in the ring; its address is the request's user_data. Poll and Wake
+// requests are allocated by the Core; Recv and Send live in their transport's Conn.
 struct Op {
-  enum class Kind : std::uint8_t { Poll, Wake };
+  enum class Kind : std::uint8_t { Poll, Wake, Recv, Send };
   Kind kind;
-  int fd;
+  int fd = -1;
   unsigned mask = 0;
-  bool stale = false;  // superseded or removed: its completion is only freed
+  bool stale = false;    // superseded or removed: its completion is only freed
+  Conn* conn = nullptr;  // Recv, Send
+};
+
+// A completion copied out of the ring before any Python code runs for it.
+struct Completion {
+  Op* op;
+  std::int32_t res;
+  std::uint32_t flags;
 };
 
 // Readers and writers on one file descriptor (asyncio's add_reader/add_writer).
@@ -87,6 +117,21 @@ class Core {
 
   // Cancels and drops every handle and watch (close()); the ring goes with the Core.
   void clear();
+
+  // For transports (transport.cpp). A transport with a request in flight holds a reference to
+  // itself for it; the Core's destructor cancels such requests and waits for them.
+  io_uring_sqe* sqe() { return ring_.sqe(); }
+  BufferRing& buffers() { return buffers_; }
+  // The transport's queued writes are handed to the kernel before the next wait (a strong
+  // reference is held until then).
+  void queue_flush(PyObject* transport) {
+    Py_INCREF(transport);
+    to_flush_.push_back(transport);
+  }
+  void cancel(Op* op);
+  void op_started() { ++transport_ops_; }
+  void op_finished() { --transport_ops_; }
+  bool tearing_down() const { return tearing_down_; }
   int traverse(visitproc visit, void* arg) const;
   std::size_t ready_count() const { return ready_.size(); }
   std::size_t timer_count() const { return timers_.size() - cancelled_timers_; }
@@ -95,10 +140,20 @@ class Core {
   void arm(int fd, Watch& w);
   void retire(Op* op);  // the op's request is being cancelled; its completion frees it
   void arm_wake();
-  void complete(const io_uring_cqe& cqe);
+  int complete(const Completion& c);  // -1: SystemExit/KeyboardInterrupt from a protocol
+  int run_completions();
+  void flush_writes();
   void drop_cancelled_timers();
 
-  Ring ring_{256};
+  Ring ring_{1024};
+  // 256 buffers of 64 KiB (asyncio reads up to 256 KiB at a time; a larger message arrives in
+  // several completions). Declared after the ring: unregistered before it is torn down.
+  BufferRing buffers_{ring_, 256, 64 * 1024, 0};
+  std::vector<Completion> completions_;
+  std::size_t next_completion_ = 0;  // completions_ before it have been handled
+  std::vector<PyObject*> to_flush_;  // transports with writes to submit (strong)
+  std::size_t transport_ops_ = 0;    // Recv/Send requests in flight
+  bool tearing_down_ = false;
   int wake_fd_ = -1;
   Op* wake_op_ = nullptr;
   std::deque<PyObject*> ready_;

@@ -15,6 +15,7 @@
 #include <system_error>
 
 #include "core.hpp"
+#include "transport.hpp"
 
 namespace ringloop {
 namespace {
@@ -22,15 +23,6 @@ namespace {
 PyTypeObject HandleType = {PyVarObject_HEAD_INIT(nullptr, 0)};
 PyTypeObject TimerHandleType = {PyVarObject_HEAD_INIT(nullptr, 0)};
 PyTypeObject LoopType = {PyVarObject_HEAD_INIT(nullptr, 0)};
-
-struct LoopObject {
-  PyObject_HEAD Core* core;
-  bool running;
-  bool stopping;
-  bool closed;
-  bool debug;
-  unsigned long thread_id;  // of run_forever, while running
-};
 
 LoopObject* as_loop(PyObject* o) {
   return reinterpret_cast<LoopObject*>(o);
@@ -166,7 +158,8 @@ PyMethodDef timer_methods[] = {
     {nullptr, nullptr, 0, nullptr},
 };
 
-// The raised exception as one object (PyErr_GetRaisedException before 3.12).
+}  // namespace
+
 PyObject* fetch_exception() {
 #if PY_VERSION_HEX >= 0x030C0000
   return PyErr_GetRaisedException();
@@ -180,6 +173,16 @@ PyObject* fetch_exception() {
   return value;
 #endif
 }
+
+PyObject* new_handle(PyObject* loop, PyObject* callback, PyObject* args) {
+  return handle_new(&HandleType, loop, callback, args, nullptr);
+}
+
+bool is_loop(PyObject* o) {
+  return PyObject_TypeCheck(o, &LoopType);
+}
+
+namespace {
 
 // The exception handler's context for a callback that raised, as asyncio builds it.
 void report_callback_error(HandleObject* h, PyObject* exc) {
@@ -630,13 +633,22 @@ bool ready_types() {
 PyMODINIT_FUNC PyInit__core() {
   using namespace ringloop;
   if (!ready_types()) return nullptr;
-  PyObject* m = PyModule_Create(&module_def);
-  if (m == nullptr) return nullptr;
-  if (PyModule_AddObjectRef(m, "Handle", reinterpret_cast<PyObject*>(&HandleType)) < 0 ||
-      PyModule_AddObjectRef(m, "TimerHandle", reinterpret_cast<PyObject*>(&TimerHandleType)) < 0 ||
-      PyModule_AddObjectRef(m, "Loop", reinterpret_cast<PyObject*>(&LoopType)) < 0) {
-    Py_DECREF(m);
+  Ref transports = Ref::steal(PyImport_ImportModule("asyncio.transports"));
+  Ref protocols = Ref::steal(PyImport_ImportModule("asyncio.protocols"));
+  if (!transports || !protocols) return nullptr;
+  Ref base = Ref::steal(PyObject_GetAttrString(transports.get(), "Transport"));
+  Ref buffered = Ref::steal(PyObject_GetAttrString(protocols.get(), "BufferedProtocol"));
+  if (!base || !buffered) return nullptr;
+  Ref transport_type = Ref::steal(create_transport_type(base.get(), buffered.get()));
+  if (!transport_type) return nullptr;
+  Ref m = Ref::steal(PyModule_Create(&module_def));
+  if (!m) return nullptr;
+  if (PyModule_AddObjectRef(m.get(), "Handle", reinterpret_cast<PyObject*>(&HandleType)) < 0 ||
+      PyModule_AddObjectRef(m.get(), "TimerHandle", reinterpret_cast<PyObject*>(&TimerHandleType)) <
+          0 ||
+      PyModule_AddObjectRef(m.get(), "Loop", reinterpret_cast<PyObject*>(&LoopType)) < 0 ||
+      PyModule_AddObjectRef(m.get(), "SocketTransport", transport_type.get()) < 0) {
     return nullptr;
   }
-  return m;
+  return m.release();
 }
