@@ -1,6 +1,7 @@
 """uvloop-updated-benchmark: the `lab` plug-in (see lab/experiment.py).
 
-asyncio vs uvloop vs rloop servers driven by the C++ load generator `echoload`, on the
+asyncio vs uvloop vs rloop vs ringloop (this repository's loop) servers driven by the C++ load
+generator `echoload`, on the
 interpreters users run (PGO+LTO builds: Debian's python3.11, `lab pythons`' 3.13; and the
 builds without PGO beside them). The primary result is saturation: server CPU per request and
 requests/s with the server's core >= 95 % busy; the original study's 3-connection ping-pong is
@@ -28,7 +29,7 @@ from uvloop_bench.runner import (
     run_problems,
 )
 
-TITLE = "asyncio vs uvloop vs rloop: CPU per request at saturation, C++ load generator"
+TITLE = "asyncio vs uvloop vs rloop vs ringloop: CPU per request at saturation, C++ load generator"
 ISSUE = 14
 
 CROSSCHECK_SECONDS = {"quick": 0.6, "full": 1.5}
@@ -73,7 +74,9 @@ def _prepare_pythons(ctx: Any) -> list[dict[str, Any]]:
             ctx.log(f"skipping {exe}: {exc}")
             continue
         try:
-            old = loop_venv(exe, packages=(ORIGINAL_UVLOOP,), optional=(), log=ctx.log).python
+            old = loop_venv(
+                exe, packages=(ORIGINAL_UVLOOP,), optional=(), ringloop=False, log=ctx.log
+            ).python
         except VenvError as exc:
             old = None
             ctx.log(f"{ORIGINAL_UVLOOP} does not install for {exe}: {exc}")

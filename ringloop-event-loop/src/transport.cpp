@@ -323,10 +323,12 @@ bool shutdown_write(Conn& c) {
 // ---------------------------------------------------------------------------------------------
 // Closing
 
-// connection_lost is scheduled once the transport is closing and nothing is in flight: the
-// kernel no longer reads or writes its buffers and the socket may be closed.
+// connection_lost is scheduled as soon as the transport is lost, as asyncio does, even with a
+// cancelled receive or send still in flight: each holds a reference to the transport (its Conn
+// and the bytes being sent stay alive until the completion), a receive writes only into the
+// loop's provided buffers, and the kernel keeps the socket's file open for them after close.
 void maybe_finish(Conn& c) {
-  if (!c.lost_pending || c.lost_scheduled || c.recv_armed || c.send_inflight) return;
+  if (!c.lost_pending || c.lost_scheduled) return;
   c.lost_scheduled = true;
   if (!schedule(c, names.call_connection_lost, c.lost_exc ? c.lost_exc.get() : Py_None)) {
     PyErr_WriteUnraisable(obj(c.self));

@@ -5,8 +5,9 @@
 // completion's bytes go straight to protocol.data_received (or into get_buffer()'s buffer).
 // Sending: write() queues the bytes (a reference, or a copy of a mutable buffer); before the
 // loop next waits, everything queued goes to the kernel as one send or sendmsg, with at most
-// one in flight per connection so the order holds. close()/abort() cancel what is in flight and
-// wait for it before connection_lost runs and the socket is closed.
+// one in flight per connection so the order holds. close()/abort() cancel what is in flight;
+// connection_lost follows on the next iteration, as with asyncio's transports, and a request's
+// late completion only releases what the request held (the transport, the bytes it sent).
 #pragma once
 
 #include "core.hpp"

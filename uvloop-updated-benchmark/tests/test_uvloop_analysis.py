@@ -219,3 +219,35 @@ def test_the_newer_python_is_the_newer_version_whatever_the_order(order: list[di
     r["verdicts"] = an.decide(r)
     v = find(r["verdicts"], "Is asyncio faster on Python 3.13.5 pgo than on 3.11.2 debian?")
     assert v is not None and v["answer"] == "faster on the newer Python"
+
+
+@pytest.mark.parametrize("factor, answer", [(0.7, "yes: ringloop uses less"),
+                                            (1.3, "no: uvloop uses less"),
+                                            (1.0, "no difference shown")])  # fmt: skip
+def test_ringloop_is_judged_against_uvloop_on_cpu_per_request(factor: float, answer: str) -> None:
+    rng = random.Random(7)
+    cells = []
+    for api in APIS:
+        for size in SIZES:
+            drift = [50000.0 * rng.uniform(0.9, 1.1) for _ in range(10)]
+            u = [d * rng.uniform(0.98, 1.02) for d in drift]
+            # Saturated servers: CPU per request is 1e6 * 0.99 / rate, so a lower CPU per
+            # request is a higher rate.
+            g = [d / factor * rng.uniform(0.98, 1.02) for d in drift]
+            cells.append(_cell(PY, "uvloop", api, size, u))
+            cells.append(_cell(PY, "ringloop", api, size, g))
+    results: dict[str, Any] = {"pythons": [PY], "saturation": cells, "pingpong": [],
+                               "http": [], "crosscheck": []}  # fmt: skip
+    results["analysis"] = an.analyze(results)
+    results["verdicts"] = an.decide(results)
+    d = results["analysis"]["ringloop"]["saturation"]["3.13.5 pgo uvloop"]
+    assert len(d["cells"]) == len(APIS) * len(SIZES)
+    assert d["geomean"]["low"] <= factor <= d["geomean"]["high"]
+    v = find(
+        results["verdicts"],
+        "Does ringloop use less CPU per request than uvloop at saturation on Python 3.13.5 pgo?",
+    )
+    assert v is not None
+    assert v["answer"] == answer
+    # rloop was not measured: no verdict about it
+    assert not [x for x in results["verdicts"] if "than rloop" in x["question"]]

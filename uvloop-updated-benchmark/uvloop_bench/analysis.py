@@ -15,7 +15,7 @@ from typing import Any
 
 from lab.stats import Interval, direction, geometric_mean_interval, ratio_interval
 from lab.verdicts import Verdict, verdict
-from uvloop_bench.plan import APIS, LOOPS, SIZES
+from uvloop_bench.plan import APIS, AT_RATE, LOOPS, SIZES
 
 #: The original study's figures (Python 3.13.7, uvloop 0.21.0, 3 connections; req/s).
 ORIGINAL: dict[tuple[str, int], tuple[float, float]] = {
@@ -110,18 +110,55 @@ def loop_vs_asyncio(
     results: dict[str, Any], section: str, p: dict[str, Any], loop: str, stat: str = "req_per_s"
 ) -> dict[str, Any]:
     """``loop``/asyncio on interpreter ``p``: per (api, size) intervals and their geomean."""
+    return loop_vs(results, section, p, loop, "asyncio", stat)
+
+
+def loop_vs(
+    results: dict[str, Any],
+    section: str,
+    p: dict[str, Any],
+    loop: str,
+    base: str,
+    stat: str = "req_per_s",
+    suffix: str = "",
+) -> dict[str, Any]:
+    """``loop``/``base`` on interpreter ``p``: per (api, size) intervals and their geomean, over
+    the cells where both are usable (``suffix``: of contenders named "<loop><suffix>")."""
     per: dict[str, Any] = {}
     samples = []
     for api in APIS:
         for size in SIZES:
-            a = loop_cell(results, section, p, "asyncio", api=api, size=size)
-            b = loop_cell(results, section, p, loop, api=api, size=size)
+            a = loop_cell(results, section, p, base + suffix, api=api, size=size)
+            b = loop_cell(results, section, p, loop + suffix, api=api, size=size)
             if a and b and (iv := ratio(b, a, stat)):
                 per[f"{api} {size}"] = iv.as_dict()
                 samples.append(round_ratios(b, a, stat))
     out: dict[str, Any] = {"cells": per}
     if samples:
         out["geomean"] = geometric_mean_interval(samples).as_dict()
+    return out
+
+
+#: ringloop (this repository's loop) against the two replacement loops it must beat.
+RINGLOOP_PEERS = ("uvloop", "rloop")
+CPU = "server_cpu_us_per_req"
+
+
+def ringloop_vs_peers(results: dict[str, Any]) -> dict[str, Any]:
+    """ringloop's server CPU per request over uvloop's and rloop's: at saturation on every
+    interpreter (the cells where both servers were saturated and their client was not), and
+    at the C++ servers' fixed rate on the newest one (protocol API: the same load for both)."""
+    out: dict[str, Any] = {"saturation": {}, "at_rate": {}}
+    for p in interpreters(results):
+        for peer in RINGLOOP_PEERS:
+            out["saturation"][f"{label(p)} {peer}"] = loop_vs(
+                results, "saturation", p, "ringloop", peer, CPU
+            )
+    for p in interpreters(results, main=True):
+        for peer in RINGLOOP_PEERS:
+            r = loop_vs(results, "saturation", p, "ringloop", peer, CPU, suffix=f" {AT_RATE}")
+            if r["cells"]:
+                out["at_rate"][f"{label(p)} {peer}"] = r
     return out
 
 
@@ -350,6 +387,7 @@ def analyze(results: dict[str, Any]) -> dict[str, Any]:
                 if a and b and (iv := ratio(b, a)):
                     out["http"][f"{label(p)} {loop} {api}"] = iv.as_dict()
     out["pgo"] = pgo_effect(results)
+    out["ringloop"] = ringloop_vs_peers(results)
     out["newer_python"] = newer_python(results)
     out["floor"] = floor(results)
     out["wakeups"] = wakeups(results)
@@ -401,6 +439,27 @@ def decide(results: dict[str, Any]) -> list[Verdict]:
                     f"Is uvloop faster than asyncio at saturation on Python {label(p)}?",
                     direction(_iv(g), above="uvloop faster", below="asyncio faster"),
                     f"uvloop/asyncio req/s, geometric mean over APIs and sizes: {fmt(g)}",
+                    rule,
+                    confidence=0.95,
+                )
+            )
+    rl = a.get("ringloop") or {}
+    for where, what in (("saturation", "at saturation"), ("at_rate", "at the C++ servers' rate")):
+        for name, d in (rl.get(where) or {}).items():
+            if not d.get("geomean"):
+                continue
+            python, peer = name.rsplit(" ", 1)
+            out.append(
+                verdict(
+                    f"Does ringloop use less CPU per request than {peer} {what} on Python "
+                    f"{python}?",
+                    direction(
+                        _iv(d["geomean"]),
+                        above=f"no: {peer} uses less",
+                        below="yes: ringloop uses less",
+                    ),
+                    f"ringloop/{peer} server CPU µs per request, geometric mean over "
+                    f"{len(d['cells'])} cells ({', '.join(d['cells'])}): {fmt(d['geomean'])}",
                     rule,
                     confidence=0.95,
                 )
@@ -550,6 +609,12 @@ def summary_rows(results: dict[str, Any]) -> list[tuple[str, str]]:
         g = a["saturation_cpu"].get(f"{label(p)} uvloop", {}).get("geomean")
         if g:
             rows.append((f"uvloop/asyncio CPU per request, Python {label(p)}", fmt(g)))
+        for peer in RINGLOOP_PEERS:
+            d = (a.get("ringloop") or {}).get("saturation", {}).get(f"{label(p)} {peer}", {})
+            if d.get("geomean"):
+                rows.append(
+                    (f"ringloop/{peer} CPU per request, Python {label(p)}", fmt(d["geomean"]))
+                )
     for p in interpreters(results, main=True)[-1:]:
         g = a["pingpong"].get(f"{label(p)} uvloop", {}).get("geomean")
         if g:

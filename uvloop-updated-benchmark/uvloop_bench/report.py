@@ -203,6 +203,40 @@ def _saturation(results: dict[str, Any]) -> str:
     return "\n".join(parts)
 
 
+def _ringloop(results: dict[str, Any]) -> str:
+    """ringloop's server CPU per request over each peer's, per cell, with intervals."""
+    a = results.get("analysis") or {}
+    rl = a.get("ringloop") or {}
+    rows = []
+    for where, load in (("saturation", "saturated"), ("at_rate", "at the C++ rate")):
+        for p in an.interpreters(results):
+            vs_asyncio = (a.get("saturation_cpu") or {}).get(f"{an.label(p)} ringloop", {})
+            per = {peer: (rl.get(where) or {}).get(f"{an.label(p)} {peer}", {}) for peer in
+                   an.RINGLOOP_PEERS}  # fmt: skip
+            cells = sorted(
+                {k for d in per.values() for k in d.get("cells", {})},
+                key=lambda k: (APIS.index(k.split()[0]), int(k.split()[1])),
+            )
+            for k in cells:
+                row = [an.label(p), load, k.split()[0], f"{int(k.split()[1]):,}"]
+                row += [an.fmt(per[peer].get("cells", {}).get(k)) for peer in an.RINGLOOP_PEERS]
+                row.append(
+                    an.fmt(vs_asyncio.get("cells", {}).get(k)) if where == "saturation" else "–"
+                )
+                rows.append(row)
+            geo = [per[peer].get("geomean") for peer in an.RINGLOOP_PEERS]
+            if any(geo):
+                rows.append([an.label(p), load, "**geometric mean**", "",
+                             *(an.fmt(g) for g in geo),
+                             an.fmt(vs_asyncio.get("geomean")) if where == "saturation"
+                             else "–"])  # fmt: skip
+    if not rows:
+        return "ringloop was not measured in this run."
+    head = ["Python", "load", "API", "size (B)", *(f"ringloop/{peer} CPU per request"
+            for peer in an.RINGLOOP_PEERS), "ringloop/asyncio CPU per request"]  # fmt: skip
+    return markdown(head, rows)
+
+
 def _floor(results: dict[str, Any]) -> str:
     rows = [
         [
@@ -351,6 +385,7 @@ def readme_sections(results: dict[str, Any]) -> dict[str, str]:
         "answers": verdict_table(results.get("verdicts", [])),
         "saturation": _saturation(results) + "\n\n![CPU per request](results/saturation_cpu.png)"
         "\n\n![ratios](results/ratios.png)",
+        "ringloop": _ringloop(results),
         "pingpong": _pingpong(results),
         "http": _http(results),
         "floor": _floor(results),

@@ -1,6 +1,6 @@
 """Python echo servers: one process, one event loop, one API.
 
-Run by the interpreter under test (a venv with uvloop and rloop), not imported by
+Run by the interpreter under test (a venv with uvloop, rloop and ringloop), not imported by
 the lab, so it depends on nothing but the standard library and the loop package:
 
     python servers.py --loop uvloop --api protocol --port 8000
@@ -50,7 +50,7 @@ APIS = (
     "http-httptools",
     "http-streams",
 )
-LOOPS = ("asyncio", "uvloop", "rloop")
+LOOPS = ("asyncio", "uvloop", "rloop", "ringloop")
 READ_SIZE = 256 * 1024
 #: listen() backlog. create_server(sock=...) calls listen() again with its default of 100 (uvloop
 #: too), which 256 connections opened at once overflow: connections reset before any byte.
@@ -231,6 +231,10 @@ def new_loop(name: str) -> asyncio.AbstractEventLoop:
         import rloop
 
         return rloop.new_event_loop()
+    if name == "ringloop":
+        import ringloop  # this repository's loop (ringloop-event-loop/)
+
+        return ringloop.new_event_loop()
     raise ValueError(f"unknown loop {name!r}; choose from {', '.join(LOOPS)}")
 
 
