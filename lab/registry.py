@@ -15,6 +15,7 @@ EXPERIMENTS: tuple[str, ...] = (
     "uvloop-updated-benchmark",
     "hatchling-pyo3-plugin",
     "dramatiq-memory-leak",
+    "ringloop-event-loop",
 )
 
 

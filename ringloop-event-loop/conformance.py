@@ -143,7 +143,9 @@ def run_module(loop: str, module_name: str, verbosity: int) -> dict[str, Any]:
     }
 
 
-def run_all(loop: str, modules: list[str], verbosity: int) -> list[dict[str, Any]]:
+def run_all(
+    loop: str, modules: list[str], verbosity: int, timeout: float = TIMEOUT_S
+) -> list[dict[str, Any]]:
     """Each module in a child process (a hang or crash costs that module only)."""
     rows = []
     for m in modules:
@@ -151,9 +153,9 @@ def run_all(loop: str, modules: list[str], verbosity: int) -> list[dict[str, Any
         cmd += ["-v"] * (verbosity - 1)
         print(f"conformance: {loop} {m} ...", file=sys.stderr, flush=True)
         try:
-            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=TIMEOUT_S)
+            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
         except subprocess.TimeoutExpired:
-            rows.append({"module": m, "error": f"timed out after {TIMEOUT_S} s"})
+            rows.append({"module": m, "error": f"timed out after {timeout:.0f} s"})
             continue
         if verbosity > 1:
             sys.stderr.write(proc.stderr)
@@ -190,6 +192,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--loop", default="ringloop", help="ringloop (default), uvloop or asyncio")
     p.add_argument("--module", action="append", choices=MODULES, help="default: all of them")
     p.add_argument("--json", metavar="PATH", help="write the counts and failing tests here")
+    p.add_argument("--timeout", type=float, default=TIMEOUT_S, metavar="SECONDS",
+                   help=f"time limit per module (default {TIMEOUT_S})")  # fmt: skip
     p.add_argument("-v", action="count", default=1, dest="verbosity")
     p.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
@@ -204,7 +208,7 @@ def main(argv: list[str] | None = None) -> int:
             f"{sys.executable} has no test.test_asyncio (Debian: apt install"
             f" libpython{sys.version_info[0]}.{sys.version_info[1]}-testsuite)"
         ) from None
-    rows = run_all(args.loop, modules, args.verbosity)
+    rows = run_all(args.loop, modules, args.verbosity, args.timeout)
     print(table(args.loop, rows))
     if args.json:
         with open(args.json, "w") as f:

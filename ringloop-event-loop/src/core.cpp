@@ -2,11 +2,13 @@
 
 #include <poll.h>
 #include <sys/eventfd.h>
+#include <sys/utsname.h>
 #include <unistd.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cmath>
+#include <cstdio>
 #include <system_error>
 
 #include "transport.hpp"
@@ -36,6 +38,16 @@ void cancel_handle(PyObject* o) {
   if (o != nullptr) as_handle(o)->cancelled = true;
 }
 
+// Multishot receives (IORING_RECV_MULTISHOT) arrived in Linux 6.0; an older kernel would fail
+// every connection's first receive, so the loop refuses to start there instead.
+bool kernel_has_multishot_recv() {
+  utsname u{};
+  if (::uname(&u) != 0) return true;  // unknown: let the ring decide
+  int major = 0;
+  if (std::sscanf(u.release, "%d.", &major) != 1) return true;
+  return major >= 6;
+}
+
 }  // namespace
 
 unsigned Watch::wanted() const {
@@ -43,6 +55,10 @@ unsigned Watch::wanted() const {
 }
 
 Core::Core() {
+  if (!kernel_has_multishot_recv()) {
+    throw std::system_error(ENOSYS, std::generic_category(),
+                            "ringloop needs Linux >= 6.0 (io_uring multishot receive)");
+  }
   wake_fd_ = ::eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
   if (wake_fd_ < 0) throw std::system_error(errno, std::generic_category(), "eventfd");
   arm_wake();
