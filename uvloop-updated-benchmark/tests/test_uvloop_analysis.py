@@ -183,6 +183,19 @@ def test_busy_polling_names_wake_ups_as_the_ping_pong_bound() -> None:
     # Without the busy-polling server there is no diagnosis, not a made-up one.
     results["pingpong"] = [blocking, fast_py]
     assert an.wakeups(results) is None
+    # A saturated client measures itself: no ratio, a verdict that says so (the run of
+    # 2026-11-27 07:57 published "busy polling is slower" from such windows).
+    busy["extra"]["invalid"] = ["client thread 0 saturated (0.91 cores)"]
+    results["pingpong"] = [blocking, busy, fast_py]
+    w = an.wakeups(results)
+    assert w is not None and "busy_over_blocking" not in w and "C++ epoll-busy" in w["invalid"]
+    results["analysis"] = an.analyze(results)
+    v = find(an.decide(results), q)
+    assert v is not None and v["answer"] == "not measurable"
+    from uvloop_bench import report
+
+    text = "\n".join(report._wakeups(results["analysis"]["wakeups"]))
+    assert "not measurable: client-bound windows in C++ epoll-busy" in text
 
 
 def test_the_floor_groups_hold_python_loops_at_the_cpp_rate() -> None:

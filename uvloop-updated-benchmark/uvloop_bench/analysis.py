@@ -340,6 +340,11 @@ def wakeups(results: dict[str, Any]) -> dict[str, Any] | None:
     if not blocking or not busy:
         return None
     out: dict[str, Any] = {"size": blocking["key"].get("size")}
+    # A window where echoload was saturated measures the client, not the server's wake-ups.
+    bad = [c["key"]["contender"] for c in (blocking, busy) if not usable(c, "pingpong")]
+    if bad:
+        out["invalid"] = f"client-bound windows in {', '.join(bad)}"
+        return out
     for name, cell in (("epoll", blocking), ("epoll-busy", busy)):
         out[name] = {
             "req_per_s": cell["stats"].get("req_per_s", {}).get("median"),
@@ -523,7 +528,16 @@ def decide(results: dict[str, Any]) -> list[Verdict]:
                 )
             )
     w = a.get("wakeups")
-    if w and w.get("busy_over_blocking"):
+    if w and w.get("invalid"):
+        out.append(
+            verdict(
+                "Is the C++ epoll server's 3-connection ping-pong rate bound by wake-ups?",
+                "not measurable",
+                w["invalid"],
+                "paired by round, over windows where echoload was not saturated",
+            )
+        )
+    elif w and w.get("busy_over_blocking"):
         out.append(
             verdict(
                 "Is the C++ epoll server's 3-connection ping-pong rate bound by wake-ups?",

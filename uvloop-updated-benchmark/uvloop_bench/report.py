@@ -258,8 +258,16 @@ def _floor(results: dict[str, Any]) -> str:
     head = ["mode", "size (B)", "load (every server)", "server", "CPU µs/request", "req/s"]
     head += ["cheapest Python server at that load", "its CPU µs/request", "Python / C++"]
     parts = [markdown(head, rows)]
-    w = results["analysis"].get("wakeups")
-    if w:
+    parts += _wakeups(results["analysis"].get("wakeups"))
+    return "\n".join(parts)
+
+
+def _wakeups(w: dict[str, Any] | None) -> list[str]:
+    """The ping-pong busy-polling diagnosis under the floor table."""
+    parts: list[str] = []
+    if w and w.get("invalid"):
+        parts += ["", f"Ping-pong wake-ups ({w['size']:,} B): not measurable: {w['invalid']}."]
+    elif w:
         rows = [
             [
                 f"C++ {name}",
@@ -279,7 +287,7 @@ def _floor(results: dict[str, Any]) -> str:
             "",
             markdown(["server", "req/s", "p50 µs", "CPU µs/request"], rows),
         ]
-    return "\n".join(parts)
+    return parts
 
 
 def _pingpong(results: dict[str, Any]) -> str:
