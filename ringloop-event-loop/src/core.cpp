@@ -247,10 +247,12 @@ int Core::run_completions() {
 }
 
 void Core::flush_writes() {
-  std::vector<PyObject*> transports;
-  transports.swap(to_flush_);
-  for (PyObject* t : transports) flush(*this, t);
-  for (PyObject* t : transports) Py_DECREF(t);
+  // Swapped with a spare vector that keeps its capacity: no allocation per iteration. A
+  // transport's destructor (the last DECREF) may queue writes again, into to_flush_.
+  flushing_.swap(to_flush_);
+  for (PyObject* t : flushing_) flush(*this, t);
+  for (PyObject* t : flushing_) Py_DECREF(t);
+  flushing_.clear();
 }
 
 int Core::poll(bool stopping, double now_plus_resolution, double now) {

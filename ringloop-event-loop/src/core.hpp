@@ -41,6 +41,8 @@ bool is_loop(PyObject* o);
 // The raised exception as one object, the error indicator cleared (PyErr_GetRaisedException
 // before 3.12).
 PyObject* fetch_exception();
+// Sets `exc` (a reference it takes over; null clears nothing) as the raised exception again.
+void restore_exception(PyObject* exc);
 
 class Core;
 
@@ -152,6 +154,7 @@ class Core {
   std::vector<Completion> completions_;
   std::size_t next_completion_ = 0;  // completions_ before it have been handled
   std::vector<PyObject*> to_flush_;  // transports with writes to submit (strong)
+  std::vector<PyObject*> flushing_;  // to_flush_'s contents while they are submitted
   std::size_t transport_ops_ = 0;    // Recv/Send requests in flight
   bool tearing_down_ = false;
   int wake_fd_ = -1;

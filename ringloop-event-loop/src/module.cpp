@@ -174,6 +174,16 @@ PyObject* fetch_exception() {
 #endif
 }
 
+void restore_exception(PyObject* exc) {
+  if (exc == nullptr) return;
+#if PY_VERSION_HEX >= 0x030C0000
+  PyErr_SetRaisedException(exc);
+#else
+  PyErr_Restore(Py_NewRef(reinterpret_cast<PyObject*>(Py_TYPE(exc))), exc,
+                PyException_GetTraceback(exc));
+#endif
+}
+
 PyObject* new_handle(PyObject* loop, PyObject* callback, PyObject* args) {
   return handle_new(&HandleType, loop, callback, args, nullptr);
 }

@@ -271,30 +271,29 @@ bool schedule(Conn& c, PyObject* method_name, PyObject* arg) {
 // ---------------------------------------------------------------------------------------------
 // Writing and flow control (asyncio's _FlowControlMixin)
 
-int maybe_pause_protocol(Conn& c) {
-  if (c.buffer_size <= c.high_water || c.protocol_paused) return 0;
-  c.protocol_paused = true;
+// Tells the protocol to pause or resume writing; an ordinary exception goes to the loop's
+// exception handler (as asyncio does), SystemExit and KeyboardInterrupt propagate (-1).
+int notify_writing(Conn& c, PyObject* method, const char* failed) {
   Ref protocol = Ref::borrow(c.self->protocol);
   if (!protocol) return 0;
-  Ref r = Ref::steal(call0(protocol.get(), names.pause_writing));
+  Ref r = Ref::steal(call0(protocol.get(), method));
   if (r) return 0;
   if (propagates()) return -1;
   Ref exc = Ref::steal(fetch_exception());
-  report(c, "protocol.pause_writing() failed", exc.get());
+  report(c, failed, exc.get());
   return 0;
+}
+
+int maybe_pause_protocol(Conn& c) {
+  if (c.buffer_size <= c.high_water || c.protocol_paused) return 0;
+  c.protocol_paused = true;
+  return notify_writing(c, names.pause_writing, "protocol.pause_writing() failed");
 }
 
 int maybe_resume_protocol(Conn& c) {
   if (!c.protocol_paused || c.buffer_size > c.low_water) return 0;
   c.protocol_paused = false;
-  Ref protocol = Ref::borrow(c.self->protocol);
-  if (!protocol) return 0;
-  Ref r = Ref::steal(call0(protocol.get(), names.resume_writing));
-  if (r) return 0;
-  if (propagates()) return -1;
-  Ref exc = Ref::steal(fetch_exception());
-  report(c, "protocol.resume_writing() failed", exc.get());
-  return 0;
+  return notify_writing(c, names.resume_writing, "protocol.resume_writing() failed");
 }
 
 void want_flush(Core& core, Conn& c) {
@@ -591,14 +590,7 @@ void transport_finalize(PyObject* self) {
   Ref r = Ref::steal(call0(t->sock, names.close));
   if (!r) PyErr_WriteUnraisable(self);
   Py_CLEAR(t->sock);
-#if PY_VERSION_HEX >= 0x030C0000
-  PyErr_SetRaisedException(exc);
-#else
-  if (exc) {
-    PyErr_Restore(Py_NewRef(reinterpret_cast<PyObject*>(Py_TYPE(exc))), exc,
-                  PyException_GetTraceback(exc));
-  }
-#endif
+  restore_exception(exc);
 }
 
 void transport_dealloc(PyObject* self) {
@@ -795,12 +787,7 @@ PyObject* transport_call_connection_lost(PyObject* self, PyObject* exc) {
     if (!d) PyErr_WriteUnraisable(self);
   }
   if (raised != nullptr) {
-#if PY_VERSION_HEX >= 0x030C0000
-    PyErr_SetRaisedException(raised);
-#else
-    PyErr_Restore(Py_NewRef(reinterpret_cast<PyObject*>(Py_TYPE(raised))), raised,
-                  PyException_GetTraceback(raised));
-#endif
+    restore_exception(raised);
     return nullptr;
   }
   Py_RETURN_NONE;

@@ -12,19 +12,10 @@ import sys
 import threading
 import time
 import weakref
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import ringloop
-
-
-@pytest.fixture
-def loop() -> Iterator[ringloop.Loop]:
-    lp = ringloop.new_event_loop()
-    yield lp
-    if not lp.is_closed():
-        lp.close()
 
 
 def tick(loop: ringloop.Loop) -> None:

@@ -10,20 +10,11 @@ import gc
 import os
 import socket
 import warnings
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import ringloop
 from ringloop import _core
-
-
-@pytest.fixture
-def loop() -> Iterator[ringloop.Loop]:
-    lp = ringloop.new_event_loop()
-    yield lp
-    lp.run_until_complete(lp.shutdown_asyncgens())
-    lp.close()
 
 
 def _open_fds() -> set[int]:

@@ -12,19 +12,10 @@ import resource
 import socket
 import struct
 import sys
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
 import ringloop
-
-
-@pytest.fixture
-def loop() -> Iterator[ringloop.Loop]:
-    lp = ringloop.new_event_loop()
-    yield lp
-    lp.run_until_complete(lp.shutdown_asyncgens())
-    lp.close()
 
 
 class Recorder(asyncio.Protocol):
