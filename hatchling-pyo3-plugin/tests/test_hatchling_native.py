@@ -712,16 +712,17 @@ def test_hn_mixed_layout_is_read_from_the_project(hn_builder: Builder, tmp_path:
 @pytest.mark.parametrize(
     ("option", "wheel_tag", "module_file"),
     [
-        ("", "cp39-abi3-linux_x86_64", "abi3_demo.abi3.so"),  # default: read from Cargo
-        ("abi3 = true\n", "cp39-abi3-linux_x86_64", "abi3_demo.abi3.so"),
-        ("abi3 = false\n", TAG, f"abi3_demo{EXT}"),  # a version-specific wheel on purpose
+        ("", "cp39-abi3-linux_x86_64", "abi3_demo/abi3_demo.abi3.so"),  # read from Cargo
+        ("abi3 = true\n", "cp39-abi3-linux_x86_64", "abi3_demo/abi3_demo.abi3.so"),
+        ("abi3 = false\n", TAG, f"abi3_demo/abi3_demo{EXT}"),  # version-specific on purpose
     ],
 )
 def test_hn_abi3_is_read_from_cargo_features(
     hn_builder: Builder, tmp_path: Path, option: str, wheel_tag: str, module_file: str
 ) -> None:
     """pyo3's `abi3-py39` feature in Cargo.toml (no `abi3` option) gives a cp39-abi3 wheel
-    named .abi3.so; a <module>.pyi at the project root ships next to the module."""
+    named .abi3.so; with a <module>.pyi at the project root the extension ships as a package,
+    as maturin ships it (mypy reads stubs only from packages with py.typed)."""
     project = copy_demo("abi3", tmp_path)
     edit(
         project / "Cargo.toml",
@@ -733,11 +734,19 @@ def test_hn_abi3_is_read_from_cargo_features(
     hn_builder.build(project, tmp_path / "out", "--wheel")
     wheel = tmp_path / "out" / f"abi3_demo-0.1.0-{wheel_tag}.whl"
     assert wheel.is_file(), [p.name for p in (tmp_path / "out").iterdir()]
-    payload = {n for n in wheel_files(wheel) if ".dist-info/" not in n}
-    assert payload == {module_file, "abi3_demo.pyi"}
+    files = wheel_files(wheel)
+    payload = {n for n in files if ".dist-info/" not in n}
+    assert payload == {
+        module_file,
+        "abi3_demo/__init__.py",
+        "abi3_demo/__init__.pyi",
+        "abi3_demo/py.typed",
+    }
+    assert files["abi3_demo/__init__.pyi"] == (project / "abi3_demo.pyi").read_bytes()
     if not option:
         python = hn_builder.venv(tmp_path / "venv", str(wheel))
-        assert run_py(python, "import abi3_demo; print(abi3_demo.add(40, 2))") == "42"
+        code = "import abi3_demo; print(abi3_demo.add(40, 2), abi3_demo.abi3_demo.__name__)"
+        assert run_py(python, code) == "42 abi3_demo.abi3_demo"
 
 
 def test_hn_optional_hook_without_crate_builds_a_pure_wheel(
@@ -1404,3 +1413,47 @@ def test_hn_path_dependencies_inside_and_outside_the_project_ship(
     assert result.returncode != 0
     assert f"path dependency {shared} inherits from its own workspace" in output, output
     assert output.count("hatchling-native: error:") == 1 and "Traceback" not in output
+
+
+# --------------------------------------------------------------------------- parity suite
+
+
+class _Procs:
+    def run(self, args: list[str], **kwargs: object) -> subprocess.CompletedProcess:
+        return subprocess.run(args, **kwargs)  # type: ignore[call-overload]
+
+
+class _Progress:
+    def describe(self, text: str) -> None:
+        pass
+
+    def advance(self, n: int = 1) -> None:
+        pass
+
+
+class _Ctx:
+    procs, progress, quick = _Procs(), _Progress(), True
+
+
+def test_hn_parity_fixture_end_to_end(hn_builder: Builder, tmp_path: Path) -> None:
+    """The parity harness on one real fixture (abi3-ffi: pyo3-ffi only, quick to compile),
+    maturin against ours: both build, install and behave alike; timed builds, the sdist round
+    trip and the comparison run as in `lab run`; the only differences are explained ones."""
+    from lab.experiment import Experiment
+
+    exp = Experiment(HERE.name).load()
+    bench = exp.Bench(_Ctx(), tmp_path, sys.executable)
+    bench.links = hn_builder.links
+    (fixture,) = [fx for fx in exp.parity.FIXTURES if fx.name == "abi3-ffi"]
+    result = exp.parity.Parity(bench, tmp_path / "parity", [fixture]).run(1, 1, with_sdist=True)
+    entry = result["fixtures"]["abi3-ffi"]
+    for tool in ("peer", "ours"):
+        res = entry["tools"][tool]
+        assert res["outcome"] == "works", res
+        assert res["tag"] == "cp39-abi3-linux_x86_64"
+        assert res["behaviour"] == {"add": 5, "layout": "abi3-ffi", "overflow": "OverflowError"}
+        assert res["sdist"] == "works"
+        assert len(res["cold_s"]) == 1 and len(res["warm_s"]) == 1
+    assert "parity_ffi.abi3.so" in entry["tools"]["ours"]["files"]
+    assert entry["problems"] == [], entry["problems"]
+    assert exp.parity_errors(result) == []

@@ -59,7 +59,7 @@ def test_verdicts_are_decided_from_the_run_and_rendered_as_stored(stored: dict[s
     assert problems(decided) == []
     imports = find(decided, "imports in a fresh venv: original plugin vs ours")
     assert imports is not None and imports["answer"] == "fixed"
-    cold = find(decided, "cold build time, ours vs maturin")
+    cold = find(decided, "cold build time, ours vs maturin (pyo3-demo)")
     assert cold is not None and cold["thresholds"] == {"goal": 1.10}
     # the README shows what the run stored, not what the code would decide today
     stored["verdicts"] = [{**imports, "answer": "as stored at run time"}]

@@ -256,11 +256,7 @@ class Pyo3BuildHook(NativeBuildHook):
             base.joinpath(*folder, "__init__.py").is_file() for base in self.package_source_dirs()
         ):
             return []
-        stub = next(
-            (d / f"{leaf}.pyi" for d in (self.root_path, self.manifest.parent)
-             if (d / f"{leaf}.pyi").is_file()),
-            None,
-        )  # fmt: skip
+        stub = self.root_stub(leaf)
         if stub is None:
             return []
         prefix = "".join(f"{p}/" for p in folder)
@@ -405,8 +401,42 @@ class Pyo3BuildHook(NativeBuildHook):
         # file an editable install left in the source tree, and strip-free cargo output stays.
         staged = stage / src.name
         staged.write_bytes(src.read_bytes())
+        stub = None if (module or editable or "." in name) else self.root_stub(name)
+        if stub is not None:
+            return self.stub_package(name, staged, src, stub, stage)
         extension = Product(staged, self.wheel_path_for(name), origin=src)
         return [extension, *self.stub_products(name, stage)]
+
+    def root_stub(self, leaf: str) -> Path | None:
+        """``<leaf>.pyi`` at the project root or next to Cargo.toml."""
+        for folder in (self.root_path, self.manifest.parent):
+            if (folder / f"{leaf}.pyi").is_file():
+                return folder / f"{leaf}.pyi"
+        return None
+
+    def stub_package(
+        self, lib: str, staged: Path, origin: Path, stub: Path, stage: Path
+    ) -> list[Product]:
+        """A lone crate with a ``<lib>.pyi`` ships as the package ``lib/``, as maturin does:
+        the extension at ``lib/lib``, an ``__init__.py`` re-exporting it, the stub as
+        ``__init__.pyi`` and ``py.typed``. PEP 561 type checkers (mypy) read stubs only from
+        packages; a top-level ``lib.pyi`` beside ``lib.so`` is ignored. Wheels only: an
+        editable install keeps the module at the top level, with the stub beside it."""
+        init = stage / "__init__.py"
+        init.write_text(
+            f"from .{lib} import *\n\n__doc__ = {lib}.__doc__\n"
+            f'if hasattr({lib}, "__all__"):\n    __all__ = {lib}.__all__\n'
+        )
+        marker = stage / "py.typed"
+        marker.write_text("")
+        info(f"stubs: {stub.relative_to(self.root_path)} -> {lib}/__init__.pyi (the extension"
+             f" ships as the package {lib}/, so type checkers read the stub)")  # fmt: skip
+        return [
+            Product(staged, self.wheel_path_for(f"{lib}.{lib}"), origin=origin),
+            Product(init, f"{lib}/__init__.py"),
+            Product(stub, f"{lib}/__init__.pyi"),
+            Product(marker, f"{lib}/py.typed"),
+        ]
 
     def _pick(self, cdylibs: list[tuple[str, Path]], module: str) -> tuple[str, Path]:
         if not cdylibs:
