@@ -332,7 +332,7 @@ def last_line(text: str) -> str:
 def run(ctx: Any) -> dict[str, Any]:
     from lab.paths import cache_dir
 
-    cold_runs, warm_runs = (1, 2) if ctx.quick else (3, 5)
+    cold_runs, warm_runs = (1, 2) if ctx.quick else (5, 5)
     python = ctx.pythons[0] if ctx.pythons else sys.executable
     work = cache_dir() / "hatchling-native" / "bench"
     work.mkdir(parents=True, exist_ok=True)
@@ -651,7 +651,8 @@ def parity_table(results: dict[str, Any]) -> str:
     """One row per fixture, then every difference with its reason."""
     suite = results["parity"]
     cold, warm = _parity_ratios(suite, "cold"), _parity_ratios(suite, "warm")
-    rows, notes = [], []
+    rows: list[list[str]] = []
+    notes: dict[str, list[str]] = {}  # reason -> the differences it explains
     for name, entry in suite["fixtures"].items():
         peer, ours = entry["tools"]["peer"], entry["tools"]["ours"]
         diffs = entry["differences"]
@@ -680,11 +681,9 @@ def parity_table(results: dict[str, Any]) -> str:
             _ratio_cell(cold.get(name, [])),
             warm_cell,
         ])  # fmt: skip
-        notes += [
-            f"- `{name}`: {d['what']} — "
-            + (d["reason"] or "**not explained: the run failed on it**")
-            for d in diffs
-        ]
+        for d in diffs:
+            reason = d["reason"] or "**not explained: the run failed on it**"
+            notes.setdefault(reason, []).append(f"`{name}`: {d['what']}")
     table = markdown(
         [
             "fixture",
@@ -722,7 +721,14 @@ def parity_table(results: dict[str, Any]) -> str:
             + ".\n"
         )
     if notes:
-        text += "\nDifferences, and why they are there:\n\n" + "\n".join(notes) + "\n"
+        text += (
+            "\nDifferences, and why they are there:\n\n"
+            + "\n".join(
+                f"- {reason}:\n" + "\n".join(f"  - {what}" for what in whats)
+                for reason, whats in notes.items()
+            )
+            + "\n"
+        )
     return text
 
 

@@ -1244,17 +1244,31 @@ BAD["cmake-bad-py-api"] = (
 BEFORE_BUILD.add("cmake-bad-py-api")
 
 
+@pytest.mark.parametrize("binding", ["nanobind", "pybind11"])
 def test_hn_cmake_warm_isolated_build_recompiles_nothing(
-    hn_builder: Builder, tmp_path: Path
+    hn_builder: Builder, tmp_path: Path, binding: str
 ) -> None:
-    """Two `uv build`s, each in a fresh isolated environment with its own nanobind: the second
-    compiles nothing, because nanobind_DIR points at a stable copy, not into the throwaway env."""
-    project = copy_demo("nanobind", tmp_path)
+    """Two `uv build`s, each in a fresh isolated environment with its own nanobind (the demo)
+    or pybind11 (the parity fixture: its console script's shebang names the environment, so a
+    fingerprint of the whole RECORD changed every build): the second compiles nothing, because
+    <binding>_DIR points at a stable copy, not into the throwaway env."""
+    if binding == "nanobind":
+        project, wheel = copy_demo("nanobind", tmp_path), f"nb_demo-0.1.0-{TAG}.whl"
+    else:
+        fixture = HERE / "parity" / "fixtures" / "pybind11"
+        project = tmp_path / "pybind11"
+        shutil.copytree(fixture, project, copy_function=shutil.copy)
+        pyproject = project / "pyproject.toml"
+        pyproject.write_text(
+            '[build-system]\nrequires = ["hatchling==1.33.0", "hatchling-native==0.1.0",'
+            ' "pybind11==3.0.1"]\nbuild-backend = "hatchling.build"\n\n' + pyproject.read_text()
+        )
+        wheel = f"parity_pybind11-0.1.0-{TAG}.whl"
     hn_builder.build(project, tmp_path / "out1", "--wheel")
     build_dir = project / "build" / f"cmake-{PY_TAG}-{PY_TAG}-release"
     cache = (build_dir / "CMakeCache.txt").read_text()
-    (nanobind_dir,) = [ln for ln in cache.splitlines() if ln.startswith("nanobind_DIR:")]
-    assert str(build_dir / "deps") in nanobind_dir, nanobind_dir
+    (binding_dir,) = [ln for ln in cache.splitlines() if ln.startswith(f"{binding}_DIR:")]
+    assert str(build_dir / "deps") in binding_dir, binding_dir
     second = hn_builder.build(project, tmp_path / "out2", "--wheel")
     assert "ninja: no work to do." in second.stdout + second.stderr, second.stderr
     explain = subprocess.run(
@@ -1262,7 +1276,6 @@ def test_hn_cmake_warm_isolated_build_recompiles_nothing(
     )
     assert explain.returncode == 0 and "ninja: no work to do." in explain.stdout, explain
     assert "ninja explain" not in explain.stderr, explain.stderr
-    wheel = f"nb_demo-0.1.0-{TAG}.whl"
     assert wheel_files(tmp_path / "out1" / wheel) == wheel_files(tmp_path / "out2" / wheel)
 
 

@@ -118,13 +118,21 @@ def cache_entries(
 
 
 def _fingerprint(dist_name: str, package_dir: Path) -> str:
-    """A hash of the installed distribution: its RECORD (hashes of every file) if it has one."""
+    """A hash of the package's files: the RECORD lines (path and hash of each file) under the
+    package folder if the distribution has a RECORD, else the files themselves.
+
+    Only the package folder's lines: the rest of a RECORD differs between two environments
+    with the same release (pybind11's ``pybind11-config`` script is written with the
+    environment's interpreter in its shebang), and a new fingerprint each build means a new
+    copy, new header paths, and everything recompiled."""
     digest = hashlib.sha256()
     record = None
     with contextlib.suppress(importlib.metadata.PackageNotFoundError, FileNotFoundError):
         record = importlib.metadata.distribution(dist_name).read_text("RECORD")
     if record:
-        digest.update(record.encode())
+        prefix = f"{package_dir.name}/"
+        lines = sorted(ln for ln in record.splitlines() if ln.startswith(prefix))
+        digest.update("\n".join(lines).encode())
     else:
         for path in sorted(package_dir.rglob("*")):
             if path.is_file() and "__pycache__" not in path.parts:
