@@ -15,7 +15,7 @@ help:
 	@echo "make bench    every experiment in full mode (publishable with lab publish)"
 	@echo "make lint     ruff check + format, strict mypy, clippy + rustfmt on the Rust demos, clang-format"
 	@echo "make format   apply ruff format and clang-format"
-	@echo "make pythons  build CPython 3.13 from Debian's trixie sources into ~/.cache/experiments"
+	@echo "make pythons  build CPython 3.13 (PGO+LTO, and free-threaded 3.13t) from Debian's trixie sources into ~/.cache/experiments"
 	@echo "make fuzz     run the libFuzzer targets for FUZZ_SECONDS (default 60) each"
 	@echo "make mutants  apply hand-made bugs one by one to a scratch copy; each must fail a test"
 
@@ -72,6 +72,7 @@ format: setup
 
 pythons: setup
 	$(UV) run --frozen lab pythons
+	$(UV) run --frozen lab pythons --free-threaded
 
 # The libFuzzer targets (clang, ASan+UBSan, every library they link coverage-instrumented), each
 # for FUZZ_SECONDS from its seed corpus <experiment>/fuzz/corpus/<target>/ (kept in git);

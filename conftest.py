@@ -26,6 +26,8 @@ def _interpreters() -> tuple[list[str], list[str]]:
 
     found = pythons.default()
     missing = [] if pythons.provisioned() else [f"CPython {pythons.VERSION} (make pythons)"]
+    if pythons.free_threaded() is None:  # the free-threading tests are skipped without it
+        missing.append(f"free-threaded CPython {pythons.VERSION}t (make pythons)")
     return found, missing
 
 

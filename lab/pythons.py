@@ -84,22 +84,35 @@ def pythons_dir() -> Path:
 
 
 #: Build flavours: "pgo" (--enable-optimizations --with-lto, as distributions ship CPython; the
-#: default, in ``<version>/``) and "plain" (the lab interpreter's options without PGO/LTO, in
-#: ``<version>-plain/``, built on request to measure what PGO changes).
-FLAVOURS = ("pgo", "plain")
+#: default, in ``<version>/``), "plain" (the lab interpreter's options without PGO/LTO, in
+#: ``<version>-plain/``, built on request to measure what PGO changes) and "ft" (free-threaded:
+#: the plain options plus --disable-gil, in ``<version>t/``, executable ``python<version>t``).
+FLAVOURS = ("pgo", "plain", "ft")
 PGO_ARGS = ("--enable-optimizations", "--with-lto")
+FREE_THREADED_ARGS = ("--disable-gil",)
 
 
 def flavour_dir(flavour: str = "pgo") -> Path:
     if flavour not in FLAVOURS:
         raise ValueError(f"unknown build flavour {flavour!r}; choose from {', '.join(FLAVOURS)}")
-    return pythons_dir() / (VERSION if flavour == "pgo" else f"{VERSION}-{flavour}")
+    name = {"pgo": VERSION, "ft": f"{VERSION}t"}.get(flavour, f"{VERSION}-{flavour}")
+    return pythons_dir() / name
+
+
+def executable_name(flavour: str = "pgo") -> str:
+    """``python3.13``, or ``python3.13t`` for the free-threaded build (what it installs)."""
+    return f"python{VERSION}t" if flavour == "ft" else f"python{VERSION}"
 
 
 def built(flavour: str = "pgo") -> str | None:
     """The executable of the ``flavour`` build of CPython ``VERSION``, if it is provisioned."""
-    exe = flavour_dir(flavour) / "bin" / f"python{VERSION}"
+    exe = flavour_dir(flavour) / "bin" / executable_name(flavour)
     return str(exe) if exe.is_file() and (exe.parent.parent / "PROVENANCE.json").is_file() else None
+
+
+def free_threaded() -> str | None:
+    """The free-threaded CPython ``VERSION`` (``make pythons`` builds it), if provisioned."""
+    return built("ft")
 
 
 def provenance(python: str) -> dict[str, Any] | None:
@@ -353,14 +366,17 @@ def _deb_key(s: str) -> tuple[tuple[tuple[int, ...], int], ...]:
 # --------------------------------------------------------------------------- build
 
 
-def configure_args(prefix: Path, config_args: str | None = None, *, pgo: bool = False) -> list[str]:
+def configure_args(
+    prefix: Path, config_args: str | None = None, *, pgo: bool = False, free_threaded: bool = False
+) -> list[str]:
     """Configure options for ``prefix`` with the lab interpreter's performance options.
 
     Everything in the lab interpreter's CONFIG_ARGS that points at its own
     install (prefix, libdir, -L/-I/-rpath flags) is dropped; the options that
     change performance (--enable-shared, --enable-optimizations, --with-lto,
     --with-computed-gotos, --without-pymalloc, --with-pydebug, ...) are kept.
-    ``pgo`` adds --enable-optimizations --with-lto (the distributions' way).
+    ``pgo`` adds --enable-optimizations --with-lto (the distributions' way);
+    ``free_threaded`` adds --disable-gil.
     """
     if config_args is None:
         config_args = sysconfig.get_config_var("CONFIG_ARGS") or ""
@@ -376,6 +392,8 @@ def configure_args(prefix: Path, config_args: str | None = None, *, pgo: bool = 
         kept.append(arg)
     if pgo:
         kept += [a for a in PGO_ARGS if a not in kept]
+    if free_threaded:
+        kept += [a for a in FREE_THREADED_ARGS if a not in kept]
     lib = prefix / "lib"
     return [f"--prefix={prefix}", *kept, f"LDFLAGS=-Wl,-rpath,{lib}"]
 
@@ -472,13 +490,17 @@ def _make_with_progress(tree: Path, jobs: int, log: Path) -> None:
         )
 
 
-def smoke_test(exe: Path) -> dict[str, str]:
+def smoke_test(exe: Path, *, free_threaded: bool = False) -> dict[str, str]:
+    """Import the modules that need a -dev package; a free-threaded build must also run
+    without the GIL (Py_GIL_DISABLED, and the GIL still off after the imports)."""
     code = (
         "import json, sys, sysconfig\n"
         f"for m in {SMOKE_MODULES!r}: __import__(m)\n"
         "print(json.dumps({'version': sys.version.split()[0],"
         " 'config_args': sysconfig.get_config_var('CONFIG_ARGS') or '',"
-        " 'py_enable_shared': str(sysconfig.get_config_var('Py_ENABLE_SHARED'))}))\n"
+        " 'py_enable_shared': str(sysconfig.get_config_var('Py_ENABLE_SHARED')),"
+        " 'gil_disabled': str(sysconfig.get_config_var('Py_GIL_DISABLED')),"
+        " 'gil_enabled_now': str(getattr(sys, '_is_gil_enabled', lambda: True)())}))\n"
     )
     proc = subprocess.run([str(exe), "-c", code], capture_output=True, text=True)
     if proc.returncode != 0:
@@ -487,6 +509,11 @@ def smoke_test(exe: Path) -> dict[str, str]:
             f"install the -dev package and rebuild with --force):\n  {proc.stderr.strip()}"
         )
     info: dict[str, str] = json.loads(proc.stdout)
+    if free_threaded and (info["gil_disabled"] != "1" or info["gil_enabled_now"] != "False"):
+        raise ProvisionError(
+            f"{exe} was built with --disable-gil but runs with the GIL"
+            f" (Py_GIL_DISABLED={info['gil_disabled']}, GIL enabled: {info['gil_enabled_now']})"
+        )
     return info
 
 
@@ -497,13 +524,18 @@ class BuildPlan:
     jobs: int
     force: bool
     pgo: bool = True
+    free_threaded: bool = False
+
+    @property
+    def flavour(self) -> str:
+        return "ft" if self.free_threaded else "pgo" if self.pgo else "plain"
 
 
 def provision_cpython(plan: BuildPlan) -> Path:
     """Build CPython ``VERSION`` into ``plan.prefix`` (cached); return its executable."""
-    exe = plan.prefix / "bin" / f"python{VERSION}"
+    exe = plan.prefix / "bin" / executable_name(plan.flavour)
     stamp = plan.prefix / "PROVENANCE.json"
-    want_args = configure_args(plan.prefix, pgo=plan.pgo)
+    want_args = configure_args(plan.prefix, pgo=plan.pgo, free_threaded=plan.free_threaded)
     started = time.monotonic()
     if exe.is_file() and stamp.is_file() and not plan.force:
         info = json.loads(stamp.read_text())
@@ -535,7 +567,7 @@ def provision_cpython(plan: BuildPlan) -> Path:
     tree = _extract(tarball, plan.work / "tree")
     _say(f"[5/{steps}] configure {shlex.join(want_args)}")
     _run(["./configure", *want_args], what="configure", log=log, cwd=tree)
-    how_long = "30-60 minutes with PGO on 2 cores" if plan.pgo else "a few minutes"
+    how_long = "30-60 minutes with PGO on 2 cores" if plan.pgo else "about 10 minutes"
     _say(f"[6/{steps}] make -j{plan.jobs} ({how_long}; log: {log})")
     _make_with_progress(tree, plan.jobs, log)
     _say(f"[7/{steps}] installing into {plan.prefix}")
@@ -549,7 +581,7 @@ def provision_cpython(plan: BuildPlan) -> Path:
     plan.prefix.parent.mkdir(parents=True, exist_ok=True)
     os.replace(staged, plan.prefix)
     shutil.rmtree(stage, ignore_errors=True)
-    info = smoke_test(exe)
+    info = smoke_test(exe, free_threaded=plan.free_threaded)
     provenance = {
         "python_version": info["version"],
         "source": f"Debian {SUITE} source package {SOURCE_PACKAGE}={version}",
@@ -559,7 +591,7 @@ def provision_cpython(plan: BuildPlan) -> Path:
         "configure_args": want_args,
         "reference_config_args": sysconfig.get_config_var("CONFIG_ARGS") or "",
         "built": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        "flavour": "pgo" if plan.pgo else "plain",
+        "flavour": plan.flavour,
         "build_seconds": round(time.monotonic() - started),
     }
     stamp.write_text(json.dumps(provenance, indent=2) + "\n")
@@ -585,7 +617,9 @@ what it does:
 
 Everything is cached: a second run only checks. The PGO+LTO interpreter lands in
 {pythons_dir()}/{VERSION}/ and is used by `lab run` automatically; the --plain one in
-{pythons_dir()}/{VERSION}-plain/ is used only where an experiment compares the two builds.
+{pythons_dir()}/{VERSION}-plain/ is used only where an experiment compares the two builds;
+the --free-threaded one (--disable-gil, no PGO; about 10 minutes on 2 cores) in
+{pythons_dir()}/{VERSION}t/bin/python{VERSION}t, for the free-threading tests and benchmarks.
 """
 
 
@@ -608,6 +642,12 @@ def _parse(argv: list[str]) -> argparse.Namespace:
         f"{VERSION}-plain/, to measure what PGO changes",
     )
     p.add_argument(
+        "--free-threaded",
+        action="store_true",
+        help=f"build the free-threaded interpreter (--disable-gil, without PGO/LTO) into"
+        f" {VERSION}t/",
+    )
+    p.add_argument(
         "--list", action="store_true", help="print the interpreters `lab run` uses and exit"
     )
     return p.parse_args(argv)
@@ -623,14 +663,18 @@ def provision(argv: list[str]) -> int:
     if args.jobs < 1:
         print("lab pythons: --jobs must be at least 1", file=sys.stderr)
         return 2
-    flavour = "plain" if args.plain else "pgo"
+    if args.plain and args.free_threaded:
+        print("lab pythons: --plain and --free-threaded are separate builds", file=sys.stderr)
+        return 2
+    flavour = "ft" if args.free_threaded else "plain" if args.plain else "pgo"
     prefix = flavour_dir(flavour)
     plan = BuildPlan(
         prefix=prefix,
         work=pythons_dir() / f"work-{prefix.name}",
         jobs=args.jobs,
         force=args.force,
-        pgo=not args.plain,
+        pgo=flavour == "pgo",
+        free_threaded=flavour == "ft",
     )
     try:
         provision_cpython(plan)

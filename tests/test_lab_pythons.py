@@ -115,7 +115,7 @@ def test_pgo_is_the_default_flavour_and_plain_lives_apart(tmp_path: Path, monkey
     assert "--enable-optimizations" not in pythons.configure_args(Path("/p"), "'--enable-shared'")
     monkeypatch.setattr(pythons, "pythons_dir", lambda: tmp_path)
     for flavour in pythons.FLAVOURS:
-        exe = pythons.flavour_dir(flavour) / "bin" / f"python{pythons.VERSION}"
+        exe = pythons.flavour_dir(flavour) / "bin" / pythons.executable_name(flavour)
         exe.parent.mkdir(parents=True)
         exe.write_text("")
     assert pythons.provisioned() == []  # no PROVENANCE.json: a half-built interpreter
@@ -129,3 +129,30 @@ def test_pgo_is_the_default_flavour_and_plain_lives_apart(tmp_path: Path, monkey
     ).endswith(f"{pythons.VERSION}-plain/bin/python{pythons.VERSION}")
     with pytest.raises(ValueError, match="unknown build flavour"):
         pythons.flavour_dir("debug")
+
+
+def test_free_threaded_flavour_is_built_apart_and_named_as_cpython_installs_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = pythons.configure_args(Path("/p"), "'--enable-shared'", free_threaded=True)
+    assert "--disable-gil" in args and "--enable-optimizations" not in args
+    assert "--disable-gil" not in pythons.configure_args(Path("/p"), "'--enable-shared'")
+    monkeypatch.setattr(pythons, "pythons_dir", lambda: tmp_path)
+    assert pythons.free_threaded() is None
+    exe = tmp_path / f"{pythons.VERSION}t" / "bin" / f"python{pythons.VERSION}t"
+    exe.parent.mkdir(parents=True)
+    exe.write_text("")
+    (exe.parent.parent / "PROVENANCE.json").write_text('{"flavour": "ft"}')
+    assert pythons.free_threaded() == str(exe)
+    assert pythons.provisioned() == []  # `lab run` does not use it unless asked
+    plan = pythons.BuildPlan(tmp_path, tmp_path, 1, False, pgo=False, free_threaded=True)
+    assert plan.flavour == "ft"
+    assert pythons.provision(["--plain", "--free-threaded"]) == 2
+    assert "separate builds" in capsys.readouterr().err
+
+
+def test_smoke_test_refuses_a_free_threaded_build_that_runs_with_the_gil() -> None:
+    """The lab interpreter has a GIL: as a 'free-threaded' build it must be refused."""
+    with pytest.raises(pythons.ProvisionError, match="runs with the GIL"):
+        pythons.smoke_test(Path(sys.executable), free_threaded=True)
+    assert pythons.smoke_test(Path(sys.executable))["gil_disabled"] in ("0", "None")

@@ -7,6 +7,7 @@
 #include <structmember.h>
 
 #include <array>
+#include <atomic>
 #include <cstring>
 #include <new>
 #include <string>
@@ -58,8 +59,11 @@ struct DocumentObject {
   PyObject_HEAD tagflow::Document* doc;
   PyObject* sink;       // streaming: the callable receiving finished chunks (or nullptr)
   unsigned long owner;  // thread that created the document
-  bool busy;            // re-entrancy guard (a __html__ calling back into the same document)
-  bool compat;          // tagflow 0.12.0 semantics (tagflow_cpp.compat)
+  // Re-entrancy guard (a __html__ calling back into the same document) and, for compat
+  // documents that hop threads, the guard against two threads in one document at once: on a
+  // free-threaded build nothing else serialises them. Set by compare-exchange in Enter.
+  std::atomic<bool> busy;
+  bool compat;  // tagflow 0.12.0 semantics (tagflow_cpp.compat)
   // compat: the text run ending at markup_end (buffer offset) inside the element markup_serial
   // holds a Markup (tagflow's run value, markup_value): text joining it goes through the hook.
   PyObject* markup_value;
@@ -98,17 +102,18 @@ class Enter {
                    self->owner, PyThread_get_thread_ident());
       return;
     }
-    if (self->busy) [[unlikely]] {
+    bool expected = false;
+    if (!self->busy.compare_exchange_strong(expected, true, std::memory_order_acquire))
+        [[unlikely]] {
       PyErr_SetString(PyExc_RuntimeError,
                       "Document used re-entrantly (e.g. from __html__ or __str__ of a value "
-                      "being written to the same document)");
+                      "being written to the same document) or from two threads at once");
       return;
     }
-    self->busy = true;
     ok_ = true;
   }
   ~Enter() {
-    if (ok_) self_->busy = false;
+    if (ok_) self_->busy.store(false, std::memory_order_release);
   }
   explicit operator bool() const noexcept { return ok_; }
   Enter(const Enter&) = delete;
@@ -580,7 +585,7 @@ int document_init(PyObject* op, PyObject* args, PyObject* kwds) {
     return -1;
   }
   DocumentObject* self = as_doc(op);
-  if (self->busy) {
+  if (self->busy.load(std::memory_order_acquire)) {
     PyErr_SetString(PyExc_RuntimeError, "Document.__init__ called while the document is in use");
     return -1;
   }
@@ -600,7 +605,6 @@ int document_init(PyObject* op, PyObject* args, PyObject* kwds) {
   }
   self->compat = compat != 0;
   self->owner = PyThread_get_thread_ident();
-  self->busy = false;
   Py_CLEAR(self->markup_value);
   return 0;
 }
@@ -618,6 +622,7 @@ PyObject* document_new(PyTypeObject* type, PyObject*, PyObject*) {
   self->markup_start = self->markup_end = 0;
   self->markup_serial = 0;
   self->owner = PyThread_get_thread_ident();
+  new (&self->busy) std::atomic<bool>(false);  // tp_alloc gives raw (zeroed) memory
   return op;
 }
 
@@ -1665,7 +1670,15 @@ int module_exec(PyObject* m) {
   return rc;
 }
 
+// Free-threaded CPython (3.13t): the module runs without the GIL. Its shared state is set once
+// while the module is imported (types, interned names, the element tables) or while
+// tagflow_cpp.compat is imported (the context variable and Markup hooks, under the import
+// lock); everything else is per document, whose `owner` and atomic `busy` keep one thread in
+// it at a time.
 PyModuleDef_Slot module_slots[] = {{Py_mod_exec, reinterpret_cast<void*>(module_exec)},
+#if PY_VERSION_HEX >= 0x030D0000  // from 3.13; ignored where the GIL is on
+                                   {Py_mod_gil, Py_MOD_GIL_NOT_USED},
+#endif
                                    {0, nullptr}};
 
 PyModuleDef module_def = {PyModuleDef_HEAD_INIT,
