@@ -2,7 +2,10 @@
 
 #include <cerrno>
 #include <cstdlib>
+#include <fstream>
+#include <iterator>
 #include <string>
+#include <vector>
 
 namespace echo {
 
@@ -27,6 +30,9 @@ and verifies every byte that comes back.
                      "GET /SIZE HTTP/1.1" on a keep-alive connection and the response must be
                      status 200 with Content-Length SIZE and SIZE body bytes, byte i being
                      'a' + i % 26 (abcd...zabc...); pipelined up to --depth
+  --path PATH        http: request PATH instead (any server's page; needs --body-file)
+  --body-file FILE   http: every response must be status 200 carrying exactly FILE's bytes
+                     (its size replaces --size)
   --connect-timeout SECONDS  all connections (opened in parallel) must be established
                      within this (default 5); progress on stderr after 1 s
   --stall-timeout SECONDS  a connection with a request outstanding and none completed for
@@ -50,6 +56,19 @@ malformed HTTP, no progress for --stall-timeout, no request completed); 2 bad us
 )";
 
 namespace {
+
+// The page every response must carry (--body-file): 1 byte .. 64 MiB.
+std::vector<unsigned char> read_body_file(std::string_view name) {
+  std::ifstream in{std::string(name), std::ios::binary};
+  if (!in) throw UsageError("--body-file: cannot read '" + std::string(name) + "'");
+  std::vector<unsigned char> body{std::istreambuf_iterator<char>(in),
+                                  std::istreambuf_iterator<char>()};
+  if (in.bad()) throw UsageError("--body-file: error reading '" + std::string(name) + "'");
+  if (body.empty() || body.size() > (64u << 20)) {
+    throw UsageError("--body-file: '" + std::string(name) + "' must hold 1 byte .. 64 MiB");
+  }
+  return body;
+}
 
 double parse_double(std::string_view opt, std::string_view text) {
   const std::string s(text);  // strtod needs a terminated string
@@ -84,6 +103,7 @@ long long in_range(std::string_view opt, std::string_view text, long long lo, lo
 Options parse_args(std::span<const std::string_view> args) {
   Options o;
   LoadConfig& cfg = o.load;
+  bool sized = false, body_file = false;
   for (std::size_t i = 0; i < args.size(); ++i) {
     const std::string_view a = args[i];
     const auto value = [&]() -> std::string_view {
@@ -103,6 +123,7 @@ Options parse_args(std::span<const std::string_view> args) {
       cfg.threads = static_cast<int>(in_range(a, value(), 1, 1024, "1..1024"));
     } else if (a == "-s" || a == "--size") {
       cfg.size = static_cast<std::size_t>(in_range(a, value(), 1, 64LL << 20, "1..67108864"));
+      sized = true;
     } else if (a == "-d" || a == "--depth") {
       cfg.depth = static_cast<int>(in_range(a, value(), 1, 4096, "1..4096"));
     } else if (a == "--warmup") {
@@ -140,12 +161,19 @@ Options parse_args(std::span<const std::string_view> args) {
       cfg.server_pid = static_cast<int>(pid);
     } else if (a == "--stall-timeout") {
       cfg.stall_timeout_s = parse_double(a, value());
+    } else if (a == "--path") {
+      cfg.path = std::string(value());
+    } else if (a == "--body-file") {
+      cfg.body = read_body_file(value());
+      cfg.size = cfg.body.size();
+      body_file = true;
     } else if (a == "--json") {
       o.json = true;
     } else {
       throw UsageError("unknown option '" + std::string(a) + "'");
     }
   }
+  if (body_file && sized) throw UsageError("--size and --body-file: the file gives the size");
   if (std::string bad = validate(cfg); !bad.empty()) throw UsageError(bad);
   return o;
 }

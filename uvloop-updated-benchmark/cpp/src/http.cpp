@@ -63,10 +63,26 @@ bool parse_size(std::string_view s, std::uint64_t& out) noexcept {
 }  // namespace
 
 std::string request(std::uint64_t size, std::string_view host_port) {
-  std::string r = "GET /" + std::to_string(size) + " HTTP/1.1\r\nHost: ";
+  return request("/" + std::to_string(size), host_port);
+}
+
+std::string request(std::string_view target, std::string_view host_port) {
+  std::string r = "GET ";
+  r += target;
+  r += " HTTP/1.1\r\nHost: ";
   r += host_port;
   r += kEnd;
   return r;
+}
+
+std::string bad_target(std::string_view target) {
+  if (target.empty() || target.front() != '/') return "must start with '/'";
+  if (target.size() > 2048) return "is longer than 2048 bytes";
+  for (const char ch : target) {
+    const auto c = static_cast<unsigned char>(ch);
+    if (c <= 0x20 || c >= 0x7f) return "may hold only printable ASCII without spaces";
+  }
+  return "";
 }
 
 void check_response_head(std::string_view head, std::uint64_t body_size) {

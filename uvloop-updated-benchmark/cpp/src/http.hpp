@@ -2,6 +2,8 @@
 //
 // Request (one per response, pipelined up to --depth):
 //   "GET /<size> HTTP/1.1\r\nHost: <host>:<port>\r\n\r\n"
+// or, with echoload --path and --body-file, "GET <path> ..." answered by any server with a
+// fixed page: the response must then carry exactly the file's bytes.
 // Response: status 200, a Content-Length header equal to <size>, and a body of exactly <size>
 // bytes where byte i is 'a' + i % 26 ("abcdefghijklmnopqrstuvwxyzabcd..."). In Python:
 //   (b"abcdefghijklmnopqrstuvwxyz" * (size // 26 + 1))[:size]
@@ -27,6 +29,13 @@ constexpr std::uint64_t kMaxBody = 64ULL << 20;
 
 // "GET /<size> HTTP/1.1\r\nHost: <host>\r\n\r\n"; host_port as it goes into Host.
 [[nodiscard]] std::string request(std::uint64_t size, std::string_view host_port);
+
+// "GET <target> HTTP/1.1\r\nHost: <host>\r\n\r\n" (echoload --path: any server's page).
+[[nodiscard]] std::string request(std::string_view target, std::string_view host_port);
+
+// "" if `target` can go into a request line as it is (starts with '/', printable ASCII, no
+// space), else why not.
+[[nodiscard]] std::string bad_target(std::string_view target);
 
 // What went wrong with a response; wrong_body distinguishes a bad byte in an otherwise
 // well-formed response from a malformed one.

@@ -828,6 +828,19 @@ std::string validate(const LoadConfig& cfg) {
   if (!(cfg.stall_timeout_s >= 0.001) || cfg.stall_timeout_s > 86400) {
     return "--stall-timeout must be 0.001..86400 seconds";
   }
+  if ((!cfg.path.empty() || !cfg.body.empty()) && cfg.protocol != Protocol::Http) {
+    return "--path and --body-file need --mode http";
+  }
+  if (!cfg.path.empty()) {
+    if (const std::string why = http::bad_target(cfg.path); !why.empty()) {
+      return "--path " + why;
+    }
+    if (cfg.body.empty()) return "--path needs --body-file (the page every response must be)";
+  }
+  if (!cfg.body.empty() && cfg.path.empty()) return "--body-file needs --path";
+  if (!cfg.body.empty() && cfg.body.size() != cfg.size) {
+    return "--size must be the --body-file's size (leave --size out)";
+  }
   return "";
 }
 
@@ -889,8 +902,12 @@ std::optional<ProcessClock> ProcessClock::take(int pid) {
 LoadResult run_load(const LoadConfig& cfg, std::ostream* progress) {
   if (const std::string bad = validate(cfg); !bad.empty()) throw std::invalid_argument(bad);
   const bool is_http = cfg.protocol == Protocol::Http;
-  const auto pattern = is_http ? make_http_body(cfg.size) : make_pattern(cfg.size);
-  const std::string request = is_http ? http::request(cfg.size, host_port(cfg)) : std::string();
+  const auto pattern = !is_http           ? make_pattern(cfg.size)
+                       : cfg.body.empty() ? make_http_body(cfg.size)
+                                          : cfg.body;
+  const std::string request = !is_http           ? std::string()
+                              : cfg.path.empty() ? http::request(cfg.size, host_port(cfg))
+                                                 : http::request(cfg.path, host_port(cfg));
   ErrorSlot errors;
   if (cfg.io == IoBackend::Uring) {  // before connecting: say so at once, not per thread
     if (const std::string why = uring_unavailable(); !why.empty()) {

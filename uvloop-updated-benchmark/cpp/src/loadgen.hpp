@@ -59,6 +59,10 @@ struct LoadConfig {
   double stall_timeout_s = 3.0;     // a connection with work outstanding and no completion
                                     // for this long fails the run
   IoBackend io = IoBackend::Uring;  // how worker threads multiplex their connections
+  // http only: the request target ("" = "/<size>", the C++ server's workload) and the exact
+  // body every response must carry ("" = the alphabet pattern; else size == body.size()).
+  std::string path;
+  std::vector<unsigned char> body;
 };
 
 // A completion gap above this is flagged as a stall: max(100 x median latency, 10 ms).

@@ -1,5 +1,6 @@
 #include <gtest/gtest.h>
 
+#include <fstream>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -89,4 +90,38 @@ TEST(EcholoadCli, ParsesTheFailureAndProtocolOptions) {
   EXPECT_EQ(parse({"--port", "1", "--io", "uring"}).load.io, echo::IoBackend::Uring);
   EXPECT_EQ(error_of({"--port", "1", "--io", "poll"}), "--io must be uring or epoll, not 'poll'");
   EXPECT_EQ(error_of({"--port", "1", "--server-pid", "0"}), "--server-pid: not a process id");
+}
+
+TEST(EcholoadCli, PathAndBodyFileAskForAnyServersPage) {
+  const std::string file = ::testing::TempDir() + "echoload_page.html";
+  {
+    std::ofstream out(file, std::ios::binary);
+    out << "<!doctype html>\n<p>page</p>";
+  }
+  const auto o =
+      parse({"--port", "1", "--mode", "http", "--path", "/report?rows=5", "--body-file", file});
+  EXPECT_EQ(o.load.path, "/report?rows=5");
+  EXPECT_EQ(std::string(o.load.body.begin(), o.load.body.end()), "<!doctype html>\n<p>page</p>");
+  EXPECT_EQ(o.load.size, o.load.body.size());
+
+  EXPECT_EQ(error_of({"--port", "1", "--path", "/x", "--body-file", file}),
+            "--path and --body-file need --mode http");
+  EXPECT_EQ(error_of({"--port", "1", "--mode", "http", "--path", "/x"}),
+            "--path needs --body-file (the page every response must be)");
+  EXPECT_EQ(error_of({"--port", "1", "--mode", "http", "--body-file", file}),
+            "--body-file needs --path");
+  EXPECT_EQ(error_of({"--port", "1", "--mode", "http", "--path", "x", "--body-file", file}),
+            "--path must start with '/'");
+  EXPECT_EQ(error_of({"--port", "1", "--mode", "http", "--path", "/a b", "--body-file", file}),
+            "--path may hold only printable ASCII without spaces");
+  EXPECT_EQ(
+      error_of({"--port", "1", "--mode", "http", "--path", "/x", "--body-file", file, "-s", "3"}),
+      "--size and --body-file: the file gives the size");
+  const std::string missing = ::testing::TempDir() + "no_such_page.html";
+  EXPECT_EQ(error_of({"--port", "1", "--mode", "http", "--path", "/x", "--body-file", missing}),
+            "--body-file: cannot read '" + missing + "'");
+  const std::string empty = ::testing::TempDir() + "echoload_empty.html";
+  std::ofstream{empty, std::ios::binary}.flush();
+  EXPECT_EQ(error_of({"--port", "1", "--mode", "http", "--path", "/x", "--body-file", empty}),
+            "--body-file: '" + empty + "' must hold 1 byte .. 64 MiB");
 }

@@ -2,6 +2,7 @@
 // C++ HTTP server, and against servers that answer wrongly.
 #include <gtest/gtest.h>
 
+#include <atomic>
 #include <string>
 #include <vector>
 
@@ -218,5 +219,62 @@ TEST_P(Http, ExtraResponsesFailTheRun) {
   } catch (const LoadError& e) {
     EXPECT_EQ(e.kind(), LoadError::Kind::Protocol) << e.what();
     EXPECT_NE(std::string(e.what()).find("more responses"), std::string::npos) << e.what();
+  }
+}
+
+namespace {
+
+// A server that answers every request with `page` as a 200, counting requests whose line is
+// not "GET <target> HTTP/1.1".
+auto page_server(std::string target, std::string page, std::atomic<int>* wrong) {
+  const std::string reply =
+      "HTTP/1.1 200 OK\r\ncontent-type: text/html; charset=utf-8\r\n"
+      "content-length: " +
+      std::to_string(page.size()) + "\r\n\r\n" + page;
+  const std::string line = "GET " + target + " HTTP/1.1\r\n";
+  return [reply, line, wrong](int fd) {
+    std::string in;
+    std::array<char, 4096> buf{};
+    for (;;) {
+      const ssize_t r = ::read(fd, buf.data(), buf.size());
+      if (r <= 0) return;
+      in.append(buf.data(), static_cast<std::size_t>(r));
+      for (std::size_t end; (end = in.find("\r\n\r\n")) != std::string::npos;) {
+        if (in.compare(0, line.size(), line) != 0) ++*wrong;
+        in.erase(0, end + 4);
+        if (!echo::testing::write_all(fd, reply.data(), reply.size())) return;
+      }
+    }
+  };
+}
+
+}  // namespace
+
+TEST_P(Http, PathAndBodyFileDriveAnyServersPage) {
+  const std::string page = "<!doctype html>\n<table><tr><td>1 &amp; 2</td></tr></table>";
+  std::atomic<int> wrong{0};
+  ScriptedServer server(2, page_server("/report?rows=5", page, &wrong));
+  LoadConfig cfg = http_load(server.port(), 2, page.size(), 50, 3);
+  cfg.path = "/report?rows=5";
+  cfg.body.assign(page.begin(), page.end());
+  const auto r = echo::run_load(cfg);
+  EXPECT_EQ(r.requests, 100u);
+  EXPECT_EQ(r.bytes, 100u * page.size());
+  EXPECT_EQ(wrong.load(), 0);
+}
+
+TEST_P(Http, ABodyOtherThanTheFileFailsTheRun) {
+  const std::string page = "<!doctype html>\n<p>the page</p>";
+  std::atomic<int> wrong{0};
+  ScriptedServer server(1, page_server("/p", page, &wrong));
+  LoadConfig cfg = http_load(server.port(), 1, page.size(), 10, 1);
+  cfg.path = "/p";
+  cfg.body.assign(page.begin(), page.end());
+  cfg.body[cfg.body.size() - 2] = 'X';  // the file says X where the server sends '>'
+  try {
+    echo::run_load(cfg);
+    ADD_FAILURE() << "a different page passed";
+  } catch (const LoadError& e) {
+    EXPECT_EQ(e.kind(), LoadError::Kind::Mismatch) << e.what();
   }
 }
