@@ -567,7 +567,7 @@ def provision_cpython(plan: BuildPlan) -> Path:
     tree = _extract(tarball, plan.work / "tree")
     _say(f"[5/{steps}] configure {shlex.join(want_args)}")
     _run(["./configure", *want_args], what="configure", log=log, cwd=tree)
-    how_long = "30-60 minutes with PGO on 2 cores" if plan.pgo else "about 10 minutes"
+    how_long = "30-60 minutes with PGO on 2 cores" if plan.pgo else "a few minutes"
     _say(f"[6/{steps}] make -j{plan.jobs} ({how_long}; log: {log})")
     _make_with_progress(tree, plan.jobs, log)
     _say(f"[7/{steps}] installing into {plan.prefix}")
@@ -618,7 +618,7 @@ what it does:
 Everything is cached: a second run only checks. The PGO+LTO interpreter lands in
 {pythons_dir()}/{VERSION}/ and is used by `lab run` automatically; the --plain one in
 {pythons_dir()}/{VERSION}-plain/ is used only where an experiment compares the two builds;
-the --free-threaded one (--disable-gil, no PGO; about 10 minutes on 2 cores) in
+the --free-threaded one (--disable-gil, no PGO; 4 minutes on 2 cores here) in
 {pythons_dir()}/{VERSION}t/bin/python{VERSION}t, for the free-threading tests and benchmarks.
 """
 
