@@ -1,9 +1,10 @@
 #include "cli.hpp"
 
 #include <cerrno>
+#include <cstdint>
 #include <cstdlib>
+#include <filesystem>
 #include <fstream>
-#include <iterator>
 #include <string>
 #include <vector>
 
@@ -57,15 +58,21 @@ malformed HTTP, no progress for --stall-timeout, no request completed); 2 bad us
 
 namespace {
 
-// The page every response must carry (--body-file): 1 byte .. 64 MiB.
+// The page every response must carry (--body-file): a regular file of 1 byte .. 64 MiB.
 std::vector<unsigned char> read_body_file(std::string_view name) {
-  std::ifstream in{std::string(name), std::ios::binary};
-  if (!in) throw UsageError("--body-file: cannot read '" + std::string(name) + "'");
-  std::vector<unsigned char> body{std::istreambuf_iterator<char>(in),
-                                  std::istreambuf_iterator<char>()};
-  if (in.bad()) throw UsageError("--body-file: error reading '" + std::string(name) + "'");
-  if (body.empty() || body.size() > (64u << 20)) {
-    throw UsageError("--body-file: '" + std::string(name) + "' must hold 1 byte .. 64 MiB");
+  const std::string path(name);
+  const auto said = [&](std::string_view why) {
+    return UsageError("--body-file: '" + path + "' " + std::string(why));
+  };
+  std::error_code ec;
+  if (!std::filesystem::is_regular_file(path, ec)) throw said("is not a readable file");
+  const std::uintmax_t size = std::filesystem::file_size(path, ec);
+  if (ec || size == 0 || size > (64u << 20)) throw said("must hold 1 byte .. 64 MiB");
+  std::vector<unsigned char> body(static_cast<std::size_t>(size));
+  std::ifstream in(path, std::ios::binary);
+  in.read(reinterpret_cast<char*>(body.data()), static_cast<std::streamsize>(body.size()));
+  if (!in || in.gcount() != static_cast<std::streamsize>(body.size())) {
+    throw said("could not be read whole");
   }
   return body;
 }
