@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import contextlib
 import csv
-import importlib.util
 import io
 import os
 import re
@@ -32,6 +31,7 @@ import zipfile
 from pathlib import Path
 from typing import Any
 
+from lab.experiment import import_file
 from lab.stats import geometric_mean_interval, ratio_interval
 from lab.tables import markdown
 from lab.verdicts import Verdict, verdict
@@ -98,21 +98,8 @@ except OverflowError:
 """
 
 
-def _load_parity() -> Any:
-    """parity/harness.py (the parity suite), imported by path like this file."""
-    path = HERE / "parity" / "harness.py"
-    name = "hatchling_native_parity_harness"
-    if name in sys.modules:
-        return sys.modules[name]
-    spec = importlib.util.spec_from_file_location(name, path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[name] = module
-    spec.loader.exec_module(module)
-    return module
-
-
-parity = _load_parity()
+#: parity/harness.py, the parity suite (a file beside this one, imported by path like it).
+parity = import_file("hatchling_native_parity_harness", HERE / "parity" / "harness.py")
 
 
 def uv_binary() -> str:
@@ -558,6 +545,15 @@ def comparison_table(results: dict[str, Any]) -> str:
 BUILD_TIME_GOAL = 1.10
 
 
+def _goal_answer(iv: Any) -> str:
+    """The build time goal against a ratio's interval: decided only outside it."""
+    if iv.high <= BUILD_TIME_GOAL:
+        return "within the goal"
+    if iv.low > BUILD_TIME_GOAL:
+        return "outside the goal"
+    return "not decided (interval spans the goal)"
+
+
 def verdicts(results: dict[str, Any]) -> list[Verdict]:
     """Decided when the run ends: each check where the original plugin and ours differ, and
     the build time goal (ours within 10 % of maturin), on the interval where there is one."""
@@ -594,13 +590,7 @@ def verdicts(results: dict[str, Any]) -> list[Verdict]:
         a, b = ours.get(f"{kind}_s", []), maturin.get(f"{kind}_s", [])
         if len(a) >= 2 and len(b) >= 2:
             iv = ratio_interval(a, b, paired=False)
-            answer = (
-                "within the goal"
-                if iv.high <= BUILD_TIME_GOAL
-                else "outside the goal"
-                if iv.low > BUILD_TIME_GOAL
-                else "not decided (interval spans the goal)"
-            )
+            answer = _goal_answer(iv)
             measured = f"{iv.value:.2f}x maturin's time, 95 % CI [{iv.low:.2f}, {iv.high:.2f}]"
         elif results.get(f"ours_vs_maturin_{kind}"):
             ratio = results[f"ours_vs_maturin_{kind}"]
@@ -638,7 +628,7 @@ def _ratio_cell(ratios: list[float]) -> str:
         return "–"
     if len(ratios) < 2:
         return f"{ratios[0]:.2f}x (1 round)"
-    iv = ratio_interval(ratios, [1.0] * len(ratios))
+    iv = geometric_mean_interval([ratios])
     return f"{iv.value:.2f}x [{iv.low:.2f}, {iv.high:.2f}]"
 
 
@@ -752,13 +742,7 @@ def parity_verdicts(suite: dict[str, Any]) -> list[Verdict]:
     cold = _parity_ratios(suite, "cold")
     if cold and all(len(r) >= 2 for r in cold.values()):
         iv = geometric_mean_interval(list(cold.values()))
-        answer = (
-            "within the goal"
-            if iv.high <= BUILD_TIME_GOAL
-            else "outside the goal"
-            if iv.low > BUILD_TIME_GOAL
-            else "not decided (interval spans the goal)"
-        )
+        answer = _goal_answer(iv)
         out.append(
             verdict(
                 "cold build time, ours vs the peer, geometric mean over the parity fixtures",

@@ -125,6 +125,24 @@ class Context:
         return p
 
 
+def import_file(mod_name: str, path: Path) -> ModuleType:
+    """Import the Python file ``path`` as ``mod_name`` once (later calls return that module);
+    a file that fails to import leaves nothing behind in ``sys.modules``. For an experiment's
+    own modules that live beside its experiment.py rather than in an installed package."""
+    if mod_name in sys.modules:
+        return sys.modules[mod_name]
+    spec = importlib.util.spec_from_file_location(mod_name, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[mod_name] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        del sys.modules[mod_name]
+        raise
+    return module
+
+
 @dataclass
 class Experiment:
     name: str
@@ -142,19 +160,7 @@ class Experiment:
         path = self.module_path
         if not path.is_file():
             raise FileNotFoundError(f"{self.name}: no experiment.py in {self.folder}")
-        mod_name = "lab_experiment_" + self.name.replace("-", "_")
-        if mod_name in sys.modules:
-            return sys.modules[mod_name]
-        spec = importlib.util.spec_from_file_location(mod_name, path)
-        assert spec is not None and spec.loader is not None
-        module = importlib.util.module_from_spec(spec)
-        sys.modules[mod_name] = module
-        try:
-            spec.loader.exec_module(module)
-        except BaseException:
-            del sys.modules[mod_name]
-            raise
-        return module
+        return import_file("lab_experiment_" + self.name.replace("-", "_"), path)
 
     def describe(self) -> dict[str, Any]:
         """Title and issue, without failing on a broken module."""

@@ -422,11 +422,7 @@ def run_serving(ctx: Any) -> dict[str, Any]:
                     continue
                 res["cells"][engine].append(_serving_cell(json.loads(proc.stdout)))
     finally:
-        server.terminate()
-        try:
-            server.wait(10)
-        except subprocess.TimeoutExpired:
-            server.kill()
+        ctx.procs.stop(server, grace=10)
     return res
 
 

@@ -1431,34 +1431,21 @@ def test_hn_path_dependencies_inside_and_outside_the_project_ship(
 # --------------------------------------------------------------------------- parity suite
 
 
-class _Procs:
-    def run(self, args: list[str], **kwargs: object) -> subprocess.CompletedProcess:
-        return subprocess.run(args, **kwargs)  # type: ignore[call-overload]
-
-
-class _Progress:
-    def describe(self, text: str) -> None:
-        pass
-
-    def advance(self, n: int = 1) -> None:
-        pass
-
-
-class _Ctx:
-    procs, progress, quick = _Procs(), _Progress(), True
-
-
 def test_hn_parity_fixture_end_to_end(hn_builder: Builder, tmp_path: Path) -> None:
     """The parity harness on one real fixture (abi3-ffi: pyo3-ffi only, quick to compile),
     maturin against ours: both build, install and behave alike; timed builds, the sdist round
     trip and the comparison run as in `lab run`; the only differences are explained ones."""
-    from lab.experiment import Experiment
+    from lab.experiment import Context, Experiment
+    from lab.procs import ProcessGroup
 
     exp = Experiment(HERE.name).load()
-    bench = exp.Bench(_Ctx(), tmp_path, sys.executable)
-    bench.links = hn_builder.links
     (fixture,) = [fx for fx in exp.parity.FIXTURES if fx.name == "abi3-ffi"]
-    result = exp.parity.Parity(bench, tmp_path / "parity", [fixture]).run(1, 1, with_sdist=True)
+    with ProcessGroup() as procs:
+        ctx = Context(HERE.name, quick=True, pythons=[], procs=procs, out=tmp_path)
+        bench = exp.Bench(ctx, tmp_path, sys.executable)
+        bench.links = hn_builder.links
+        suite = exp.parity.Parity(bench, tmp_path / "parity", [fixture])
+        result = suite.run(1, 1, with_sdist=True)
     entry = result["fixtures"]["abi3-ffi"]
     for tool in ("peer", "ours"):
         res = entry["tools"][tool]

@@ -4,40 +4,29 @@ uvicorn with echoload, and how a run's serving figures are judged and reported."
 from __future__ import annotations
 
 import copy
-import subprocess
 import time
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from lab.experiment import Experiment
+from lab.experiment import Context, Experiment
+from lab.procs import ProcessGroup
 
 exp = Experiment(Path(__file__).resolve().parents[1].name).load()
 
 
-class _Procs:
-    def run(self, args: list[str], **kwargs: Any) -> subprocess.CompletedProcess:
-        return subprocess.run(args, **kwargs)
-
-    def popen(self, args: list[str], **kwargs: Any) -> subprocess.Popen:
-        return subprocess.Popen(args, **kwargs)
-
-
-class _Progress:
-    def describe(self, text: str) -> None:
-        pass
-
-    def advance(self, n: int = 1) -> None:
-        pass
-
-
 def test_a_quick_serving_run_measures_every_engine(tmp_path: Path) -> None:
-    class Ctx:
-        quick, procs, progress, out = True, _Procs(), _Progress(), tmp_path
-
     started = time.monotonic()
-    res = exp.run_serving(Ctx())
+    with ProcessGroup() as procs:  # the lab's own: uvicorn is stopped even if the test fails
+        ctx = Context(
+            Path(__file__).resolve().parents[1].name,
+            quick=True,
+            pythons=[],
+            procs=procs,
+            out=tmp_path,
+        )
+        res = exp.run_serving(ctx)
     assert res["available"], res.get("reason")
     assert set(res["page_bytes"]) == set(exp.SERVING_ENGINES)
     for engine, cells in res["cells"].items():

@@ -71,9 +71,10 @@ class Http : public echo::testing::BackendTest {
 };
 ECHO_ON_EVERY_BACKEND(Http);
 
-// A server answering every request with `reply` (read one request head at a time).
-auto replying(std::string reply) {
-  return [reply](int fd) {
+// A server answering every request with `reply` (read one request head at a time); with
+// `wrong`, it counts the requests whose head does not start with `line`.
+auto replying(std::string reply, std::string line = "", std::atomic<int>* wrong = nullptr) {
+  return [reply, line, wrong](int fd) {
     std::string in;
     std::array<char, 4096> buf{};
     for (;;) {
@@ -81,6 +82,7 @@ auto replying(std::string reply) {
       if (r <= 0) return;
       in.append(buf.data(), static_cast<std::size_t>(r));
       for (std::size_t end; (end = in.find("\r\n\r\n")) != std::string::npos;) {
+        if (wrong != nullptr && in.compare(0, line.size(), line) != 0) ++*wrong;
         in.erase(0, end + 4);
         if (!echo::testing::write_all(fd, reply.data(), reply.size())) return;
       }
@@ -226,26 +228,12 @@ namespace {
 
 // A server that answers every request with `page` as a 200, counting requests whose line is
 // not "GET <target> HTTP/1.1".
-auto page_server(std::string target, std::string page, std::atomic<int>* wrong) {
-  const std::string reply =
+auto page_server(const std::string& target, const std::string& page, std::atomic<int>* wrong) {
+  return replying(
       "HTTP/1.1 200 OK\r\ncontent-type: text/html; charset=utf-8\r\n"
       "content-length: " +
-      std::to_string(page.size()) + "\r\n\r\n" + page;
-  const std::string line = "GET " + target + " HTTP/1.1\r\n";
-  return [reply, line, wrong](int fd) {
-    std::string in;
-    std::array<char, 4096> buf{};
-    for (;;) {
-      const ssize_t r = ::read(fd, buf.data(), buf.size());
-      if (r <= 0) return;
-      in.append(buf.data(), static_cast<std::size_t>(r));
-      for (std::size_t end; (end = in.find("\r\n\r\n")) != std::string::npos;) {
-        if (in.compare(0, line.size(), line) != 0) ++*wrong;
-        in.erase(0, end + 4);
-        if (!echo::testing::write_all(fd, reply.data(), reply.size())) return;
-      }
-    }
-  };
+          std::to_string(page.size()) + "\r\n\r\n" + page,
+      "GET " + target + " HTTP/1.1\r\n", wrong);
 }
 
 }  // namespace
