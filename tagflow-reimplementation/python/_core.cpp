@@ -10,6 +10,7 @@
 #include <atomic>
 #include <cstring>
 #include <new>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -53,6 +54,9 @@ struct GuardObject {
   std::uint64_t serial;
   bool void_guard;  // compat: void elements used with `with` (nothing to close)
   bool entered;     // inside its `with` block (a guard cannot be entered twice)
+  // Its __enter__ and __exit__, made once (see GuardMethodObject); owned.
+  PyObject* bound_enter;
+  PyObject* bound_exit;
 };
 
 struct DocumentObject {
@@ -77,6 +81,7 @@ struct DocumentObject {
 
 PyTypeObject* g_document_type = nullptr;
 PyTypeObject* g_guard_type = nullptr;
+PyTypeObject* g_guard_method_type = nullptr;
 PyObject* g_leaf_result = nullptr;  // returned by leaf / void calls; refuses `with`
 PyObject* g_str_html = nullptr;     // "__html__"
 
@@ -387,16 +392,54 @@ bool write_kwargs(tagflow::Document& doc, PyObject* const* values, PyObject* kwn
   return true;
 }
 
+// `with` looks __enter__ and __exit__ up on the guard's type and, for ordinary methods, binds
+// each to the guard: two new bound-method objects per element, about a tenth of a compat page's
+// time. A guard is reused for every element opened at its depth, so it holds its two bound
+// callables, made once, and the type's __enter__/__exit__ are descriptors that hand them out.
+struct GuardMethodObject {
+  PyObject_HEAD GuardObject* guard;  // borrowed; nullptr once the guard is gone
+  vectorcallfunc vectorcall;
+  bool exit;  // __exit__, else __enter__
+};
+
+PyObject* guard_method_vectorcall(PyObject* op, PyObject* const* args, std::size_t nargsf,
+                                  PyObject* kwnames);
+
+PyObject* new_guard_method(GuardObject* g, bool exit) {
+  auto* m = PyObject_New(GuardMethodObject, g_guard_method_type);
+  if (m == nullptr) return nullptr;
+  m->guard = g;
+  m->exit = exit;
+  m->vectorcall = guard_method_vectorcall;
+  return reinterpret_cast<PyObject*>(m);
+}
+
+// A guard for `self`'s elements (a void guard: compat's `with tag.br():`, nothing to close).
+GuardObject* new_guard(DocumentObject* self, bool void_guard) {
+  GuardObject* g = PyObject_New(GuardObject, g_guard_type);
+  if (g == nullptr) return nullptr;
+  g->doc = self;
+  g->serial = 0;
+  g->void_guard = void_guard;
+  g->entered = false;
+  g->bound_enter = new_guard_method(g, false);
+  g->bound_exit = g->bound_enter == nullptr ? nullptr : new_guard_method(g, true);
+  if (g->bound_exit == nullptr) {
+    g->doc = nullptr;
+    Py_DECREF(g);
+    return nullptr;
+  }
+  return g;
+}
+
 GuardObject* guard_for_top(DocumentObject* self) {
   const std::size_t depth = self->doc->depth() - 1;
   auto& guards = *self->guards;
   if (guards.size() <= depth) guards.resize(depth + 1, nullptr);
   GuardObject* g = guards[depth];
   if (g == nullptr) {
-    g = PyObject_New(GuardObject, g_guard_type);
+    g = new_guard(self, false);
     if (g == nullptr) return nullptr;
-    g->doc = self;
-    g->void_guard = false;
     guards[depth] = g;
   }
   g->serial = self->doc->top_serial();
@@ -525,22 +568,114 @@ PyObject* guard_exit(PyObject* op, PyObject* const*, Py_ssize_t) {
 }
 
 void guard_dealloc(PyObject* op) {
+  auto* g = reinterpret_cast<GuardObject*>(op);
+  for (PyObject* m : {g->bound_enter, g->bound_exit}) {
+    if (m != nullptr) {
+      reinterpret_cast<GuardMethodObject*>(m)->guard = nullptr;  // a `with` may still hold it
+      Py_DECREF(m);
+    }
+  }
   PyTypeObject* type = Py_TYPE(op);
   PyObject_Free(op);
   Py_DECREF(type);
 }
 
-PyMethodDef guard_methods[] = {
-    {"__enter__", guard_enter, METH_NOARGS, nullptr},
-    {"__exit__", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(guard_exit)),
-     METH_FASTCALL, nullptr},
-    {nullptr, nullptr, 0, nullptr}};
-
 PyType_Slot guard_slots[] = {
     {Py_tp_dealloc, reinterpret_cast<void*>(guard_dealloc)},
-    {Py_tp_methods, guard_methods},
     {Py_tp_doc, const_cast<char*>("Context manager returned by doc.<element>(): closes it.")},
     {0, nullptr}};
+
+PyObject* guard_method_vectorcall(PyObject* op, PyObject* const* args, std::size_t nargsf,
+                                  PyObject* kwnames) {
+  auto* m = reinterpret_cast<GuardMethodObject*>(op);
+  const Py_ssize_t nargs = PyVectorcall_NARGS(nargsf);
+  if (kwnames != nullptr && PyTuple_GET_SIZE(kwnames) != 0) {
+    PyErr_SetString(PyExc_TypeError, "__enter__/__exit__ take no keyword arguments");
+    return nullptr;
+  }
+  if (m->guard == nullptr) {
+    PyErr_SetString(PyExc_RuntimeError, "the Document of this element no longer exists");
+    return nullptr;
+  }
+  if (m->exit) return guard_exit(reinterpret_cast<PyObject*>(m->guard), args, nargs);
+  if (nargs != 0) {
+    PyErr_Format(PyExc_TypeError, "__enter__() takes no arguments (%zd given)", nargs);
+    return nullptr;
+  }
+  return guard_enter(reinterpret_cast<PyObject*>(m->guard), nullptr);
+}
+
+void guard_method_dealloc(PyObject* op) {
+  PyTypeObject* type = Py_TYPE(op);
+  PyObject_Free(op);
+  Py_DECREF(type);
+}
+
+PyMemberDef guard_method_members[] = {{"__vectorcalloffset__", T_PYSSIZET,
+                                       offsetof(GuardMethodObject, vectorcall), READONLY, nullptr},
+                                      {nullptr, 0, 0, 0, nullptr}};
+
+PyType_Slot guard_method_slots[] = {
+    {Py_tp_dealloc, reinterpret_cast<void*>(guard_method_dealloc)},
+    {Py_tp_call, reinterpret_cast<void*>(PyVectorcall_Call)},
+    {Py_tp_members, guard_method_members},
+    {Py_tp_doc, const_cast<char*>("An element guard's __enter__ or __exit__, bound to it.")},
+    {0, nullptr}};
+
+PyType_Spec guard_method_spec = {"tagflow_cpp._core._ElementMethod", sizeof(GuardMethodObject), 0,
+                                 Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_VECTORCALL,
+                                 guard_method_slots};
+
+// Element.__enter__ / Element.__exit__: `element.__enter__` is the guard's own bound callable.
+struct GuardDescrObject {
+  PyObject_HEAD bool exit;
+};
+
+PyObject* guard_descr_get(PyObject* op, PyObject* obj, PyObject*) {
+  if (obj == nullptr || obj == Py_None) return Py_NewRef(op);
+  if (!PyObject_TypeCheck(obj, g_guard_type)) {
+    PyErr_SetString(PyExc_TypeError, "descriptor of tagflow_cpp._core.Element on another type");
+    return nullptr;
+  }
+  auto* g = reinterpret_cast<GuardObject*>(obj);
+  return Py_NewRef(reinterpret_cast<GuardDescrObject*>(op)->exit ? g->bound_exit : g->bound_enter);
+}
+
+void guard_descr_dealloc(PyObject* op) {
+  PyTypeObject* type = Py_TYPE(op);
+  PyObject_Free(op);
+  Py_DECREF(type);
+}
+
+PyType_Slot guard_descr_slots[] = {{Py_tp_dealloc, reinterpret_cast<void*>(guard_descr_dealloc)},
+                                   {Py_tp_descr_get, reinterpret_cast<void*>(guard_descr_get)},
+                                   {0, nullptr}};
+
+PyType_Spec guard_descr_spec = {"tagflow_cpp._core._ElementMethodDescriptor",
+                                sizeof(GuardDescrObject), 0, Py_TPFLAGS_DEFAULT, guard_descr_slots};
+
+// Puts the two descriptors into the Element type.
+int add_guard_methods() {
+  g_guard_method_type = reinterpret_cast<PyTypeObject*>(PyType_FromSpec(&guard_method_spec));
+  if (g_guard_method_type == nullptr) return -1;
+  auto* descr_type = reinterpret_cast<PyTypeObject*>(PyType_FromSpec(&guard_descr_spec));
+  if (descr_type == nullptr) return -1;
+  int rc = 0;
+  for (const bool exit : {false, true}) {
+    auto* d = PyObject_New(GuardDescrObject, descr_type);
+    if (d == nullptr) {
+      rc = -1;
+      break;
+    }
+    d->exit = exit;
+    rc = PyObject_SetAttrString(reinterpret_cast<PyObject*>(g_guard_type),
+                                exit ? "__exit__" : "__enter__", reinterpret_cast<PyObject*>(d));
+    Py_DECREF(d);
+    if (rc < 0) break;
+  }
+  Py_DECREF(descr_type);
+  return rc;
+}
 
 PyType_Spec guard_spec = {"tagflow_cpp._core.Element", sizeof(GuardObject), 0, Py_TPFLAGS_DEFAULT,
                           guard_slots};
@@ -1066,25 +1201,49 @@ bool is_word_byte(unsigned char c) {
          c >= 0x80;
 }
 
+// Text collected by a compat call before anything is written: borrowed (the UTF-8 of a str
+// that outlives the call) or owned by the call's scratch string, as an offset (the scratch may
+// grow and move while more is collected).
+struct Piece {       // trivial: PendingAttrs keeps a few uninitialised on the stack
+  const char* data;  // nullptr: in the scratch string at `offset`
+  std::size_t offset;
+  std::size_t size;
+
+  static Piece borrowed(std::string_view s) noexcept { return {s.data(), 0, s.size()}; }
+  static Piece owned(const std::string& scratch, std::size_t from) noexcept {
+    return {nullptr, from, scratch.size() - from};
+  }
+  [[nodiscard]] std::string_view view(const std::string& scratch) const noexcept {
+    return data != nullptr ? std::string_view(data, size)
+                           : std::string_view(scratch).substr(offset, size);
+  }
+};
+
 // tagflow's attr_name_to_xml: "classes"/"class_" -> "class", else re.sub(r"(\w)_(\w)", r"\1-\2")
-// (non-overlapping, so data_a_b_c -> data-a_b-c, exactly as tagflow does).
-bool tagflow_name(PyObject* key, std::string& out) {
+// (non-overlapping, so data_a_b_c -> data-a_b-c, exactly as tagflow does). The key's own bytes
+// when nothing changes, else a copy in `scratch`.
+bool tagflow_name(PyObject* key, std::string& scratch, Piece& out) {
   std::string_view k;
   if (!utf8(key, k)) return false;
   if (k == "classes" || k == "class_") {
-    out = "class";
+    out = Piece::borrowed("class");
     return true;
   }
-  out.assign(k);
-  std::size_t consumed = 0;  // first index a new match may start at
-  for (std::size_t i = 1; i + 1 < out.size(); ++i) {
-    if (out[i] == '_' && i - 1 >= consumed && is_word_byte(static_cast<unsigned char>(k[i - 1])) &&
+  std::size_t copied = std::string::npos;  // where the copy starts in scratch, once made
+  std::size_t consumed = 0;                // first index a new match may start at
+  for (std::size_t i = 1; i + 1 < k.size(); ++i) {
+    if (k[i] == '_' && i - 1 >= consumed && is_word_byte(static_cast<unsigned char>(k[i - 1])) &&
         is_word_byte(static_cast<unsigned char>(k[i + 1]))) {
-      out[i] = '-';
+      if (copied == std::string::npos) {
+        copied = scratch.size();
+        scratch.append(k);
+      }
+      scratch[copied + i] = '-';
       consumed = i + 2;
     }
   }
-  if (!tagflow::is_valid_attr_name(out)) {
+  out = copied == std::string::npos ? Piece::borrowed(k) : Piece::owned(scratch, copied);
+  if (!tagflow::is_valid_attr_name(out.view(scratch))) {
     PyErr_Format(PyExc_ValueError, "invalid attribute name %R", key);
     return false;
   }
@@ -1122,11 +1281,6 @@ bool tagflow_strs(PyObject* v, std::string& out, int depth = 0) {
   return true;  // anything else contributes ""
 }
 
-struct PendingAttr {
-  std::string name;
-  std::string value;
-};
-
 // compat: a keyword attribute value that is a str subclass with __html__ (Markup) is handed to
 // this hook (set by _tf_bind_markup), which returns the plain string whose escaping gives what
 // tagflow's xml.etree writes for that Markup.
@@ -1138,11 +1292,137 @@ PyObject* no_compat_document() {
   return nullptr;
 }
 
+// The attributes of one compat element in tagflow's dict order: a later duplicate replaces the
+// earlier value in place. A few live on the stack; more spill to the heap.
+class PendingAttrs {
+ public:
+  struct Attr {
+    Piece name, value;
+  };
+  explicit PendingAttrs(std::size_t capacity) {
+    if (capacity > kInline) {
+      heap_.resize(capacity);
+      items_ = heap_.data();
+    }
+  }
+  void set(Piece name, Piece value, const std::string& scratch) {
+    const std::string_view n = name.view(scratch);
+    for (std::size_t i = 0; i < size_; ++i) {
+      if (items_[i].name.view(scratch) == n) {
+        items_[i].value = value;
+        return;
+      }
+    }
+    items_[size_++] = {name, value};
+  }
+  [[nodiscard]] const Attr* find(std::string_view name, const std::string& scratch) const {
+    for (std::size_t i = 0; i < size_; ++i) {
+      if (items_[i].name.view(scratch) == name) return &items_[i];
+    }
+    return nullptr;
+  }
+  [[nodiscard]] const Attr* begin() const noexcept { return items_; }
+  [[nodiscard]] const Attr* end() const noexcept { return items_ + size_; }
+
+ private:
+  static constexpr std::size_t kInline = 8;
+  Attr inline_[kInline];
+  std::vector<Attr> heap_;
+  Attr* items_ = inline_;
+  std::size_t size_ = 0;
+};
+
+// One keyword attribute value by tagflow's rules, into `out` (borrowed or in `scratch`).
+bool tagflow_value(PyObject* key, PyObject* v, bool class_merged, std::string& scratch,
+                   Piece& out) {
+  if (v == Py_True) {  // tagflow: True -> empty value
+    out = Piece::borrowed(std::string_view());
+    return true;
+  }
+  if (PyUnicode_CheckExact(v)) {
+    std::string_view s;
+    if (!utf8(v, s)) return false;
+    out = Piece::borrowed(s);
+    return true;
+  }
+  const std::size_t from = scratch.size();
+  if (PyUnicode_Check(v) && g_tf_markup_attr != nullptr && !class_merged) {
+    PyObject* plain = PyObject_CallOneArg(g_tf_markup_attr, v);
+    if (plain == nullptr) return false;
+    const bool ok = PyUnicode_Check(plain) && tagflow_strs(plain, scratch);
+    Py_DECREF(plain);
+    if (!ok) {
+      if (!PyErr_Occurred()) PyErr_SetString(PyExc_TypeError, "markup attribute hook: not str");
+      return false;
+    }
+  } else if (PyUnicode_Check(v) || PyList_Check(v)) {
+    if (!tagflow_strs(v, scratch)) return false;
+  } else if (PyLong_Check(v) || PyFloat_Check(v)) {
+    PyObject* s = PyObject_Str(v);
+    if (s == nullptr) return false;
+    std::string_view sv;
+    const bool ok = utf8(s, sv);
+    if (ok) scratch.append(sv);
+    Py_DECREF(s);
+    if (!ok) return false;
+  } else {
+    PyErr_Format(PyExc_TypeError,
+                 "Attribute values must be strings, numbers, booleans, or lists. Got %R for "
+                 "attribute '%U'",
+                 reinterpret_cast<PyObject*>(Py_TYPE(v)), key);
+    return false;
+  }
+  out = Piece::owned(scratch, from);
+  return true;
+}
+
+// The class value of tag(name, *klasses, class_=...): strs(list(klasses) + [class] if class),
+// appended to `scratch`.
+bool tagflow_class_value(PyObject* const* klasses, Py_ssize_t nklasses, std::string_view existing,
+                         std::string& scratch) {
+  bool plain = true;  // every class an exact str: join the non-empty ones, no list needed
+  for (Py_ssize_t i = 0; i < nklasses && plain; ++i) plain = PyUnicode_CheckExact(klasses[i]);
+  if (plain) {
+    bool first = true;
+    for (Py_ssize_t i = 0; i < nklasses; ++i) {
+      std::string_view s;
+      if (!utf8(klasses[i], s)) return false;
+      if (s.empty()) continue;
+      if (!first) scratch.push_back(' ');
+      first = false;
+      scratch.append(s);
+    }
+    if (!existing.empty()) {
+      if (!first) scratch.push_back(' ');
+      scratch.append(existing);
+    }
+    return true;
+  }
+  PyObject* list = PyList_New(nklasses);
+  if (list == nullptr) return false;
+  for (Py_ssize_t i = 0; i < nklasses; ++i) PyList_SET_ITEM(list, i, Py_NewRef(klasses[i]));
+  if (!existing.empty()) {
+    PyObject* s =
+        PyUnicode_FromStringAndSize(existing.data(), static_cast<Py_ssize_t>(existing.size()));
+    if (s == nullptr || PyList_Append(list, s) < 0) {
+      Py_XDECREF(s);
+      Py_DECREF(list);
+      return false;
+    }
+    Py_DECREF(s);
+  }
+  const bool ok = tagflow_strs(list, scratch);
+  Py_DECREF(list);
+  return ok;
+}
+
 // tag(name, *klasses, **kwargs) with tagflow's rules for values and class merging. `doc_obj`
 // is the current document (None if there is none); keys/values are the keyword arguments.
-PyObject* tf_open_impl(PyObject* doc_obj, PyObject* name_obj, PyObject* const* klasses,
-                       Py_ssize_t nklasses, PyObject* const* keys, PyObject* const* values,
-                       Py_ssize_t nkw) {
+// `kind` is the element's kind when the caller knows it and has validated the name (an opener
+// does both once), else nullopt.
+PyObject* tf_open_impl(PyObject* doc_obj, PyObject* name_obj, std::optional<ElementKind> known,
+                       PyObject* const* klasses, Py_ssize_t nklasses, PyObject* const* keys,
+                       PyObject* const* values, Py_ssize_t nkw) {
   if (doc_obj == Py_None) return no_compat_document();
   if (!PyObject_TypeCheck(doc_obj, g_document_type) || !PyUnicode_Check(name_obj)) {
     PyErr_SetString(PyExc_TypeError, "tag(): expected a Document and a str tag name");
@@ -1151,100 +1431,46 @@ PyObject* tf_open_impl(PyObject* doc_obj, PyObject* name_obj, PyObject* const* k
   DocumentObject* self = as_doc(doc_obj);
   std::string_view name;
   if (!utf8(name_obj, name)) return nullptr;
-  // Attributes first (no document change yet): tagflow's dict semantics, later duplicates
-  // replace earlier values in place.
-  std::vector<PendingAttr> attrs;
-  std::string xml_name;
-  auto set = [&attrs](std::string&& n, std::string&& value) {
-    for (auto& a : attrs) {
-      if (a.name == n) {
-        a.value = std::move(value);
-        return;
-      }
-    }
-    attrs.push_back({std::move(n), std::move(value)});
-  };
+  // Attributes first (no document change yet): tagflow's dict semantics.
+  std::string scratch;  // converted names and values
+  PendingAttrs attrs(static_cast<std::size_t>(nkw) + 1);
   for (Py_ssize_t i = 0; i < nkw; ++i) {
-    PyObject* key = keys[i];
     PyObject* v = values[i];
     if (v == Py_None || v == Py_False) continue;
-    if (!tagflow_name(key, xml_name)) return nullptr;
-    std::string value;
-    if (v == Py_True) {
-      // tagflow: True -> empty value
-    } else if (!PyUnicode_CheckExact(v) && PyUnicode_Check(v) && g_tf_markup_attr != nullptr &&
-               !(nklasses > 0 && xml_name == "class")) {
-      PyObject* plain = PyObject_CallOneArg(g_tf_markup_attr, v);
-      if (plain == nullptr) return nullptr;
-      const bool ok = PyUnicode_Check(plain) && tagflow_strs(plain, value);
-      Py_DECREF(plain);
-      if (!ok) {
-        if (!PyErr_Occurred()) PyErr_SetString(PyExc_TypeError, "markup attribute hook: not str");
-        return nullptr;
-      }
-    } else if (PyUnicode_Check(v) || PyList_Check(v)) {
-      if (!tagflow_strs(v, value)) return nullptr;
-    } else if (PyLong_Check(v) || PyFloat_Check(v)) {
-      PyObject* s = PyObject_Str(v);
-      if (s == nullptr) return nullptr;
-      std::string_view sv;
-      const bool ok = utf8(s, sv);
-      if (ok) value.assign(sv);
-      Py_DECREF(s);
-      if (!ok) return nullptr;
-    } else {
-      PyErr_Format(PyExc_TypeError,
-                   "Attribute values must be strings, numbers, booleans, or lists. Got %R for "
-                   "attribute '%U'",
-                   reinterpret_cast<PyObject*>(Py_TYPE(v)), key);
-      return nullptr;
-    }
-    set(std::string(xml_name), std::move(value));
+    Piece xml_name{};
+    Piece value{};
+    if (!tagflow_name(keys[i], scratch, xml_name)) return nullptr;
+    const bool class_merged = nklasses > 0 && xml_name.view(scratch) == "class";
+    if (!tagflow_value(keys[i], v, class_merged, scratch, value)) return nullptr;
+    attrs.set(xml_name, value, scratch);
   }
   if (nklasses > 0) {
-    // class_values = list(klasses) + [attrs["class"]] if it is truthy; then strs(class_values)
-    PyObject* list = PyList_New(nklasses);
-    if (list == nullptr) return nullptr;
-    for (Py_ssize_t i = 0; i < nklasses; ++i) PyList_SET_ITEM(list, i, Py_NewRef(klasses[i]));
-    for (auto& a : attrs) {
-      if (a.name == "class" && !a.value.empty()) {
-        PyObject* s =
-            PyUnicode_FromStringAndSize(a.value.data(), static_cast<Py_ssize_t>(a.value.size()));
-        if (s == nullptr || PyList_Append(list, s) < 0) {
-          Py_XDECREF(s);
-          Py_DECREF(list);
-          return nullptr;
-        }
-        Py_DECREF(s);
-      }
+    const auto* existing = attrs.find("class", scratch);
+    const std::size_t from = scratch.size();
+    if (!tagflow_class_value(klasses, nklasses,
+                             existing != nullptr ? existing->value.view(scratch) : "", scratch)) {
+      return nullptr;
     }
-    std::string value;
-    const bool ok = tagflow_strs(list, value);
-    Py_DECREF(list);
-    if (!ok) return nullptr;
-    set("class", std::move(value));
+    attrs.set(Piece::borrowed("class"), Piece::owned(scratch, from), scratch);
   }
   Enter enter(self);
   if (!enter) return nullptr;
   tagflow::Document& doc = *self->doc;
-  const ElementKind kind = tagflow::element_kind(name, true);
+  const ElementKind kind = known ? *known : tagflow::element_kind(name, true);
   const auto mark = doc.checkpoint();
   try {
-    tagflow::validate_tag_name(name);
+    if (!known) tagflow::validate_tag_name(name);
     doc.start_trusted(name, kind);
-    for (const auto& a : attrs) doc.attr_trusted(a.name, AttrValue(std::string_view(a.value)));
+    for (const auto& a : attrs) {
+      doc.attr_trusted(a.name.view(scratch), AttrValue(a.value.view(scratch)));
+    }
   } catch (...) {
     return fail_and_undo(doc, mark);
   }
   if (kind == ElementKind::kVoid) {
     if (self->void_guard == nullptr) {
-      GuardObject* g = PyObject_New(GuardObject, g_guard_type);
-      if (g == nullptr) return nullptr;
-      g->doc = self;
-      g->serial = 0;
-      g->void_guard = true;
-      g->entered = false;
-      self->void_guard = g;
+      self->void_guard = new_guard(self, true);
+      if (self->void_guard == nullptr) return nullptr;
     }
     return Py_NewRef(reinterpret_cast<PyObject*>(self->void_guard));
   }
@@ -1254,29 +1480,6 @@ PyObject* tf_open_impl(PyObject* doc_obj, PyObject* name_obj, PyObject* const* k
     return nullptr;
   }
   return Py_NewRef(reinterpret_cast<PyObject*>(g));
-}
-
-// _tf_open(doc, name, klasses: tuple, kwargs: dict): tag("div", ...) and the decorators.
-PyObject* tf_open(PyObject*, PyObject* const* args, Py_ssize_t nargs) {
-  if (nargs != 4 || !PyTuple_Check(args[2]) || !PyDict_Check(args[3])) {
-    PyErr_SetString(PyExc_TypeError, "_tf_open(doc, name: str, klasses: tuple, kwargs: dict)");
-    return nullptr;
-  }
-  std::vector<PyObject*> keys;
-  std::vector<PyObject*> values;
-  PyObject* key = nullptr;
-  PyObject* value = nullptr;
-  Py_ssize_t pos = 0;
-  while (PyDict_Next(args[3], &pos, &key, &value)) {
-    keys.push_back(Py_NewRef(key));
-    values.push_back(Py_NewRef(value));
-  }
-  PyObject* result =
-      tf_open_impl(args[0], args[1], &PyTuple_GET_ITEM(args[2], 0), PyTuple_GET_SIZE(args[2]),
-                   keys.data(), values.data(), static_cast<Py_ssize_t>(keys.size()));
-  for (PyObject* k : keys) Py_DECREF(k);
-  for (PyObject* v : values) Py_DECREF(v);
-  return result;
 }
 
 // The compat module's ContextVar holding the current document (bound once by _tf_bind).
@@ -1319,8 +1522,9 @@ PyObject* tf_bind_markup(PyObject*, PyObject* const* args, Py_ssize_t nargs) {
 // tag.<name>: a callable bound to one tag name, calling straight into the engine (no Python
 // frame per element).
 struct OpenerObject {
-  PyObject_HEAD PyObject* name;
+  PyObject_HEAD PyObject* name;  // validated when the opener is made
   vectorcallfunc vectorcall;
+  ElementKind kind;  // tagflow's kind of that name (etree's void elements included)
 };
 
 PyObject* opener_vectorcall(PyObject* op, PyObject* const* args, std::size_t nargsf,
@@ -1331,8 +1535,8 @@ PyObject* opener_vectorcall(PyObject* op, PyObject* const* args, std::size_t nar
   PyObject* doc = current_compat_doc();
   if (doc == nullptr) return nullptr;
   PyObject* result =
-      tf_open_impl(doc, self->name, args, nargs, nkw == 0 ? nullptr : &PyTuple_GET_ITEM(kwnames, 0),
-                   args + nargs, nkw);
+      tf_open_impl(doc, self->name, self->kind, args, nargs,
+                   nkw == 0 ? nullptr : &PyTuple_GET_ITEM(kwnames, 0), args + nargs, nkw);
   Py_DECREF(doc);
   return result;
 }
@@ -1355,6 +1559,7 @@ PyObject* opener_new(PyTypeObject* type, PyObject* args, PyObject* kwds) {
   if (self == nullptr) return nullptr;
   self->name = Py_NewRef(name);
   self->vectorcall = opener_vectorcall;
+  self->kind = tagflow::element_kind(sv, true);
   return reinterpret_cast<PyObject*>(self);
 }
 
@@ -1387,6 +1592,115 @@ PyType_Slot opener_slots[] = {
 
 PyType_Spec opener_spec = {"tagflow_cpp._core._TagOpener", sizeof(OpenerObject), 0,
                            Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_VECTORCALL, opener_slots};
+
+PyTypeObject* g_opener_type = nullptr;
+
+// compat's `tag`: tag.<name> is that element's opener, made on first use and kept, so a later
+// tag.<name> is one dictionary lookup (a Python __getattr__ class would cost two type lookups
+// and a slot wrapper per use); tag("div", ...) opens any name.
+struct TagBuilderObject {
+  PyObject_HEAD PyObject* openers;  // dict: name -> _TagOpener
+  vectorcallfunc vectorcall;
+};
+
+PyObject* builder_getattro(PyObject* op, PyObject* name) {
+  auto* self = reinterpret_cast<TagBuilderObject*>(op);
+  if (PyUnicode_CheckExact(name)) {
+#if PY_VERSION_HEX >= 0x030D0000
+    PyObject* hit = nullptr;
+    if (PyDict_GetItemRef(self->openers, name, &hit) != 0) return hit;  // found, or an error
+#else
+    PyObject* hit = PyDict_GetItemWithError(self->openers, name);
+    if (hit != nullptr) return Py_NewRef(hit);
+    if (PyErr_Occurred()) return nullptr;
+#endif
+  }
+  PyObject* found = PyObject_GenericGetAttr(op, name);
+  if (found != nullptr || !PyErr_ExceptionMatches(PyExc_AttributeError)) return found;
+  // Dunder names stay missing (copy, pickle and IPython probe for them).
+  if (!PyUnicode_Check(name) ||
+      (PyUnicode_GetLength(name) >= 2 && PyUnicode_ReadChar(name, 0) == '_' &&
+       PyUnicode_ReadChar(name, 1) == '_')) {
+    return nullptr;
+  }
+  PyErr_Clear();
+  PyObject* opener = PyObject_CallOneArg(reinterpret_cast<PyObject*>(g_opener_type), name);
+  if (opener == nullptr) return nullptr;
+#if PY_VERSION_HEX >= 0x030D0000
+  PyObject* kept = nullptr;  // another thread may have made it first: use one opener
+  if (PyDict_SetDefaultRef(self->openers, name, opener, &kept) < 0) {
+    Py_DECREF(opener);
+    return nullptr;
+  }
+  Py_DECREF(opener);
+  return kept;
+#else
+  if (PyDict_SetItem(self->openers, name, opener) < 0) {
+    Py_DECREF(opener);
+    return nullptr;
+  }
+  return opener;
+#endif
+}
+
+// tag(name, *classes, **attrs)
+PyObject* builder_vectorcall(PyObject*, PyObject* const* args, std::size_t nargsf,
+                             PyObject* kwnames) {
+  const Py_ssize_t nargs = PyVectorcall_NARGS(nargsf);
+  if (nargs < 1 || !PyUnicode_Check(args[0])) {
+    PyErr_SetString(PyExc_TypeError, "tag(name: str, *classes, **attrs)");
+    return nullptr;
+  }
+  const Py_ssize_t nkw = kwnames == nullptr ? 0 : PyTuple_GET_SIZE(kwnames);
+  PyObject* doc = current_compat_doc();
+  if (doc == nullptr) return nullptr;
+  PyObject* result =
+      tf_open_impl(doc, args[0], std::nullopt, args + 1, nargs - 1,
+                   nkw == 0 ? nullptr : &PyTuple_GET_ITEM(kwnames, 0), args + nargs, nkw);
+  Py_DECREF(doc);
+  return result;
+}
+
+PyObject* builder_new(PyTypeObject* type, PyObject* args, PyObject* kwds) {
+  if (PyTuple_GET_SIZE(args) != 0 || (kwds != nullptr && PyDict_GET_SIZE(kwds) != 0)) {
+    PyErr_SetString(PyExc_TypeError, "HTMLTagBuilder() takes no arguments");
+    return nullptr;
+  }
+  auto* self = reinterpret_cast<TagBuilderObject*>(type->tp_alloc(type, 0));
+  if (self == nullptr) return nullptr;
+  self->openers = PyDict_New();
+  if (self->openers == nullptr) {
+    Py_DECREF(self);
+    return nullptr;
+  }
+  self->vectorcall = builder_vectorcall;
+  return reinterpret_cast<PyObject*>(self);
+}
+
+void builder_dealloc(PyObject* op) {
+  Py_XDECREF(reinterpret_cast<TagBuilderObject*>(op)->openers);
+  PyTypeObject* type = Py_TYPE(op);
+  type->tp_free(op);
+  Py_DECREF(type);
+}
+
+PyMemberDef builder_members[] = {
+    {"__vectorcalloffset__", T_PYSSIZET, offsetof(TagBuilderObject, vectorcall), READONLY, nullptr},
+    {nullptr, 0, 0, 0, nullptr}};
+
+PyType_Slot builder_slots[] = {
+    {Py_tp_new, reinterpret_cast<void*>(builder_new)},
+    {Py_tp_dealloc, reinterpret_cast<void*>(builder_dealloc)},
+    {Py_tp_getattro, reinterpret_cast<void*>(builder_getattro)},
+    {Py_tp_call, reinterpret_cast<void*>(PyVectorcall_Call)},
+    {Py_tp_members, builder_members},
+    {Py_tp_doc, const_cast<char*>("tagflow's `tag`: tag.div(*classes, **attrs) or "
+                                  "tag(\"div\", ...) opens an element of the current compat "
+                                  "document (use with `with`).")},
+    {0, nullptr}};
+
+PyType_Spec builder_spec = {"tagflow_cpp.compat.HTMLTagBuilder", sizeof(TagBuilderObject), 0,
+                            Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_VECTORCALL, builder_slots};
 
 // tagflow's text(content) on the current compat document.
 PyObject* tf_text(PyObject*, PyObject* content) {
@@ -1436,8 +1750,10 @@ PyObject* tf_attr(PyObject*, PyObject* const* args, Py_ssize_t nargs) {
     return nullptr;
   }
   DocumentObject* self = as_doc(args[0]);
-  std::string name;
-  if (!tagflow_name(args[1], name)) return nullptr;
+  std::string scratch;
+  Piece piece{};
+  if (!tagflow_name(args[1], scratch, piece)) return nullptr;
+  const std::string_view name = piece.view(scratch);
   PyObject* v = args[2];
   PyObject* s = nullptr;
   if (v != Py_None && v != Py_False && v != Py_True) {
@@ -1595,8 +1911,6 @@ PyObject* kernel_name(PyObject*, PyObject*) {
 }
 
 PyMethodDef module_methods[] = {
-    {"_tf_open", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(tf_open)),
-     METH_FASTCALL, nullptr},
     {"_tf_attr", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(tf_attr)),
      METH_FASTCALL, nullptr},
     {"_tf_classes", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(tf_classes)),
@@ -1636,11 +1950,16 @@ int module_exec(PyObject* m) {
   g_document_type = reinterpret_cast<PyTypeObject*>(PyType_FromSpec(&doc_spec));
   if (g_document_type == nullptr) return -1;
   g_guard_type = reinterpret_cast<PyTypeObject*>(PyType_FromSpec(&guard_spec));
-  if (g_guard_type == nullptr) return -1;
-  PyObject* opener_type = PyType_FromSpec(&opener_spec);
-  if (opener_type == nullptr) return -1;
-  const int added = PyModule_AddObjectRef(m, "_TagOpener", opener_type);
-  Py_DECREF(opener_type);
+  if (g_guard_type == nullptr || add_guard_methods() < 0) return -1;
+  g_opener_type = reinterpret_cast<PyTypeObject*>(PyType_FromSpec(&opener_spec));
+  if (g_opener_type == nullptr ||
+      PyModule_AddObjectRef(m, "_TagOpener", reinterpret_cast<PyObject*>(g_opener_type)) < 0) {
+    return -1;
+  }
+  PyObject* builder_type = PyType_FromSpec(&builder_spec);
+  if (builder_type == nullptr) return -1;
+  const int added = PyModule_AddObjectRef(m, "_TagBuilder", builder_type);
+  Py_DECREF(builder_type);
   if (added < 0) return -1;
   auto* leaf_type = reinterpret_cast<PyTypeObject*>(PyType_FromSpec(&leaf_spec));
   if (leaf_type == nullptr) return -1;

@@ -138,3 +138,34 @@ def test_tagflow_cpp_compat_tag_call_and_invalid_names() -> None:
         getattr(tag, "1bad")
     with document(), pytest.raises(ValueError, match="invalid attribute name"):
         tag.div(**{"a b": "v"})
+
+
+def test_tagflow_cpp_compat_tag_attributes() -> None:
+    # tag.<name> is made once and kept; dunder names stay missing (copy/pickle probe them);
+    # names that are not identifiers work through getattr and tag(...).
+    assert tag.div is tag.div and tag.div.name == "div"
+    with pytest.raises(AttributeError):
+        tag.__wrapped__  # noqa: B018
+    assert isinstance(tag, compat.HTMLTagBuilder)
+    with document() as doc:
+        with getattr(tag, "my-widget")("w", data_x=1):
+            text("a")
+        with tag("br"):
+            pass
+        with tag.img(src="a.png"):  # a void element used with `with`, as tagflow allows
+            pass
+    assert doc.to_html() == '<my-widget data-x="1" class="w">a</my-widget><br><img src="a.png">'
+    with pytest.raises(TypeError, match="tag\\(name: str"):
+        tag()
+    with document(), pytest.raises(TypeError, match="tag\\(name: str"):
+        tag(5)
+
+
+def test_tagflow_cpp_compat_many_attributes_and_duplicates() -> None:
+    # More attributes than are kept on the stack, and names that collide after tagflow's
+    # renaming (the later value replaces the earlier one in its place).
+    attrs = {f"a{i}": str(i) for i in range(12)}
+    with document() as doc, tag.div("k", class_="c", classes="d", **attrs, data_x_y="1"):
+        pass
+    expected = "".join(f' a{i}="{i}"' for i in range(12))
+    assert doc.to_html() == f'<div class="k d"{expected} data-x_y="1"></div>'

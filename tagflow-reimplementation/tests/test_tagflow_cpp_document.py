@@ -310,6 +310,25 @@ def test_tagflow_cpp_guard_outlives_document() -> None:
         guard.__exit__(None, None, None)
 
 
+def test_tagflow_cpp_guard_methods() -> None:
+    # A guard's __enter__/__exit__ are made once per guard (the `with` fast path); called
+    # directly they do what `with` does, and one kept after its guard is gone refuses.
+    doc = Document()
+    guard = doc.div()
+    assert guard.__enter__ is guard.__enter__
+    assert guard.__enter__() is guard
+    doc.text("x")
+    assert guard.__exit__(None, None, None) is False
+    assert doc.render() == "<div>x</div>"
+    with pytest.raises(TypeError):
+        guard.__enter__(1)
+    exit_ = Document().div().__exit__  # the document and its guards die here
+    with pytest.raises(RuntimeError, match="no longer exists"):
+        exit_(None, None, None)
+    with pytest.raises(RuntimeError, match="no longer exists"), Document().div():
+        pass
+
+
 def test_tagflow_cpp_escape_kernel_is_reported() -> None:
     assert escape_kernel() in {"avx2", "sse2", "scalar"}
 

@@ -43,13 +43,11 @@ from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 from tagflow_cpp._core import (
     Document,
-    Element,
-    _TagOpener,
+    _TagBuilder,
     _tf_attr,
     _tf_bind,
     _tf_bind_markup,
     _tf_classes,
-    _tf_open,
     _tf_text,
 )
 
@@ -230,20 +228,10 @@ def document() -> Iterator[Fragment]:
         _current.reset(token)
 
 
-class HTMLTagBuilder:
-    """``tag.div(*classes, **attrs)`` or ``tag("div", ...)``: opens an element (use ``with``)."""
-
-    def __call__(self, tagname: str, *klasses: Any, **kwargs: Any) -> Element:
-        return _tf_open(_get(), tagname, klasses, kwargs)
-
-    def __getattr__(self, name: str) -> Callable[..., Element]:
-        if name.startswith("__"):
-            raise AttributeError(name)
-        # A C callable bound to the name (no Python frame per element), cached on the instance
-        # so the next tag.<name> is a plain attribute lookup.
-        opener = _TagOpener(name)
-        setattr(self, name, opener)
-        return opener
+#: ``tag.div(*classes, **attrs)`` or ``tag("div", ...)``: opens an element (use ``with``).
+#: ``tag.<name>`` is a C callable bound to the name (no Python frame per element), made on
+#: first use and kept on ``tag``.
+HTMLTagBuilder = _TagBuilder
 
 
 tag = HTMLTagBuilder()
