@@ -27,21 +27,62 @@ from lab.verdicts import Verdict, verdict
 TITLE = "tagflow_cpp: tagflow's syntax on a C++ engine, faster than Jinja2 with autoescape"
 ISSUE = 3
 
-ENGINES = ["tagflow_cpp", "tagflow_cpp.compat", "jinja2", "tagflow"]
+ENGINES = ["tagflow_cpp", "tagflow_cpp.compat", "fstring", "jinja2", "tagflow"]
 LABELS = {
     "tagflow_cpp": "tagflow_cpp (explicit API)",
     "tagflow_cpp.compat": "tagflow_cpp.compat",
+    "fstring": "hand-written f-strings + html.escape",
     "jinja2": "Jinja2 (cached, autoescape)",
     "tagflow": "tagflow 0.12.0",
 }
 SCENARIOS = ["simple", "complex", "table100", "table1000", "escaping"]
 
-# The issue's goals: (description, engine measured, engine compared, minimum geomean speedup).
+# The issues' goals (3, then 13's speed floor): (description, engine measured, engine compared,
+# minimum geomean speedup, column label). "Within 1.1x of the f-string renderer" is a speedup
+# of at least 1/1.1 over it.
 GOALS = [
-    ("explicit API vs Jinja2, geometric mean", "tagflow_cpp", "jinja2", 2.0),
-    ("explicit API vs tagflow 0.12.0, geometric mean", "tagflow_cpp", "tagflow", 40.0),
-    ("compat API vs tagflow 0.12.0, geometric mean", "tagflow_cpp.compat", "tagflow", 15.0),
+    ("explicit API vs Jinja2, geometric mean", "tagflow_cpp", "jinja2", 4.0, "vs Jinja2"),
+    (
+        "explicit API within 1.1x of hand-written f-strings, geometric mean",
+        "tagflow_cpp",
+        "fstring",
+        1 / 1.1,
+        "vs f-strings",
+    ),
+    (
+        "compat API vs Jinja2, geometric mean",
+        "tagflow_cpp.compat",
+        "jinja2",
+        2.0,
+        "compat vs Jinja2",
+    ),
+    (
+        "explicit API vs tagflow 0.12.0, geometric mean",
+        "tagflow_cpp",
+        "tagflow",
+        40.0,
+        "vs tagflow",
+    ),
+    (
+        "compat API vs tagflow 0.12.0, geometric mean",
+        "tagflow_cpp.compat",
+        "tagflow",
+        15.0,
+        "compat vs tagflow",
+    ),
 ]
+
+
+def _times(x: float) -> str:
+    """A goal as "4x", "0.909x", "40x"."""
+    return f"{x:.3g}x"
+
+
+def _measured(g: dict[str, Any]) -> str:
+    """A goal's measured geometric mean (two decimals near 1x, where one would hide the margin)."""
+    if not g["complete"]:
+        return "incomplete"
+    return f"{g['geomean']:.2f}x" if g["minimum"] < 2 else f"{g['geomean']:.1f}x"
 
 
 def _elements() -> dict[str, int]:
@@ -177,7 +218,7 @@ def analyse(rows: list[dict[str, Any]]) -> dict[str, Any]:
             median[e][s] = r["median_s"]
             spread[e][s] = [r["q1_s"], r["q3_s"]]
     speedups: dict[str, dict[str, float]] = {}
-    for _, mine, other, _ in GOALS:
+    for _, mine, other, _, _ in GOALS:
         key = f"{mine}/{other}"
         speedups[key] = {
             s: median[other][s] / median[mine][s]
@@ -185,7 +226,7 @@ def analyse(rows: list[dict[str, Any]]) -> dict[str, Any]:
             if s in median[mine] and s in median[other]
         }
     goals = []
-    for desc, mine, other, minimum in GOALS:
+    for desc, mine, other, minimum, _ in GOALS:
         per = speedups[f"{mine}/{other}"]
         complete = len(per) == len(SCENARIOS)
         g = geometric_mean(per.values()) if complete else float("nan")
@@ -268,7 +309,7 @@ def run(ctx: Any) -> dict[str, Any]:
     per_python = len(SCENARIOS) * len(ENGINES) * 2
     serving_steps = SERVING_ROUNDS["quick" if ctx.quick else "full"] * len(SERVING_ENGINES)
     ctx.progress.set_total(
-        per_python * (1 + sum("python" in o for o in others)) + 2 + serving_steps
+        per_python * (1 + sum("python" in o for o in others)) + 2 + serving_steps + 2
     )
     rows = measure_all(ctx, sys.executable)
     for other in others:
@@ -284,6 +325,7 @@ def run(ctx: Any) -> dict[str, Any]:
     ctx.progress.advance()
     ctx.progress.describe("serving: one page per engine behind uvicorn")
     serving = run_serving(ctx)
+    scaling = run_scaling(ctx)
     import tagflow_cpp
 
     results = {
@@ -294,6 +336,7 @@ def run(ctx: Any) -> dict[str, Any]:
         "ceiling": ceiling,
         "binding_choice": binding,
         "serving": serving,
+        "scaling": scaling,
         "escape_kernel": tagflow_cpp.escape_kernel(),
         "load_average_at_start": load_at_start,
         "cpus": os.cpu_count(),
@@ -301,6 +344,8 @@ def run(ctx: Any) -> dict[str, Any]:
     results["verdicts"] = goal_verdicts(results["python_version"], results["analysis"])
     if serving.get("available"):
         results["verdicts"] += serving_verdicts(serving)
+    if scaling.get("available"):
+        results["verdicts"] += scaling_verdicts(scaling)
     for other in others:
         if "analysis" in other:
             results["verdicts"] += goal_verdicts(other["python_version"], other["analysis"])
@@ -446,7 +491,7 @@ def goal_verdicts(python_version: str, analysis: dict[str, Any]) -> list[Verdict
     """The issue's goals as the run decided them (``analyse`` compares with the minimums)."""
     out = []
     for g in analysis["goals"]:
-        measured = f"{g['geomean']:.1f}x" if g["complete"] else "incomplete"
+        measured = _measured(g)
         every = g["goal"].endswith("every scenario")
         out.append(
             verdict(
@@ -454,7 +499,7 @@ def goal_verdicts(python_version: str, analysis: dict[str, Any]) -> list[Verdict
                 "met" if g["met"] else "not met",
                 f"slowest scenario {measured}" if every else f"geometric mean {measured}",
                 f"met when {'every scenario' if every else 'the geometric mean'} reaches "
-                f"{g['minimum']:g}x",
+                + _times(g["minimum"]),
                 minimum=g["minimum"],
             )
         )
@@ -553,13 +598,16 @@ def errors(results: dict[str, Any]) -> list[str]:
     for g in (results.get("analysis") or {}).get("goals", []):
         if not g.get("complete"):
             out.append(f"goal not computed (cells missing): {g.get('goal')}")
-    # "serving" joined the run after the published one of 2026-11-26: judged where present
-    # (run() always records it, available or with the reason it is not).
+    # "serving" and "scaling" joined the run after the published one of 2026-11-26: judged
+    # where present (run() always records them, available or with the reason they are not).
     for part in ("ceiling", "binding_choice", "serving"):
         res = results.get(part) or {}
         if (part in results or part != "serving") and not res.get("available"):
             out.append(f"{part}: {res.get('reason') or 'not run'}")
     out += serving_errors(results.get("serving") or {})
+    scaling = results.get("scaling") or {}
+    if "scaling" in results and not scaling.get("available") and scaling.get("required", True):
+        out.append(f"scaling: {scaling.get('reason') or 'not run'}")
     return out
 
 
@@ -594,7 +642,7 @@ def summarize(results: dict[str, Any]) -> list[tuple[str, str]]:
     out = []
     for g in results["analysis"]["goals"]:
         verdict = "met" if g["met"] else "NOT met"
-        out.append((g["goal"], f"{g['geomean']:.1f}x (goal {g['minimum']:g}x): {verdict}"))
+        out.append((g["goal"], f"{_measured(g)} (goal {_times(g['minimum'])}): {verdict}"))
     return out
 
 
@@ -608,8 +656,8 @@ def readme_sections(results: dict[str, Any]) -> dict[str, str]:
         "",
     ]
     header = [
-        "scenario", "elements", "tagflow_cpp", "compat", "Jinja2 (autoescape)", "tagflow 0.12.0",
-        "vs Jinja2", "vs tagflow", "compat vs tagflow", "ns/element",
+        "scenario", "elements", "tagflow_cpp", "compat", "f-strings", "Jinja2 (autoescape)",
+        "tagflow 0.12.0", *[label for *_, label in GOALS], "ns/element",
     ]  # fmt: skip
     body = []
     sp = a["speedups"]
@@ -617,8 +665,10 @@ def readme_sections(results: dict[str, Any]) -> dict[str, str]:
         cells = [_fmt_us(m[e].get(s)) for e in ENGINES]
 
         def ratio(key: str, scenario: str = s) -> str:
-            v = sp[key].get(scenario)
-            return f"{v:.1f}x" if v else "n/a"
+            v = sp.get(key, {}).get(scenario)  # (a run from before a goal existed has none)
+            if not v:
+                return "n/a"
+            return f"{v:.2f}x" if v < 2 else f"{v:.1f}x"
 
         nspe = a["ns_per_element"]["tagflow_cpp"].get(s)
         body.append(
@@ -626,13 +676,11 @@ def readme_sections(results: dict[str, Any]) -> dict[str, str]:
                 s,
                 a["elements"][s],
                 *cells,
-                ratio("tagflow_cpp/jinja2"),
-                ratio("tagflow_cpp/tagflow"),
-                ratio("tagflow_cpp.compat/tagflow"),
+                *[ratio(f"{mine}/{other}") for _, mine, other, _, _ in GOALS],
                 f"{nspe:.0f}" if nspe else "n/a",
             ]
         )
-    lines.append(markdown(header, body, "l" + "r" * 9))
+    lines.append(markdown(header, body, "l" + "r" * (len(header) - 1)))
     for e in ENGINES:
         bad = {s: st for s, st in a["status"].get(e, {}).items() if st != "ok"}
         if bad:
@@ -640,11 +688,11 @@ def readme_sections(results: dict[str, Any]) -> dict[str, str]:
             lines.append(f"**{LABELS[e]}** did not complete: {bad} (see results/published.json).")
     goals = []
     for g in a["goals"]:
-        measured = f"{g['geomean']:.1f}x" if g["complete"] else "incomplete"
+        measured = _measured(g)
         if g["goal"].endswith("every scenario"):
             measured = f"slowest scenario {measured}"
         verdict = "met" if g["met"] else "**not met**"
-        goals.append([g["goal"], f"{g['minimum']:g}x", measured, verdict])
+        goals.append([g["goal"], _times(g["minimum"]), measured, verdict])
     lines += ["", markdown(["goal", "required", "measured", "verdict"], goals, "lrrl")]
     lines += ["", "![render times](results/render_times.png)"]
 
@@ -696,6 +744,8 @@ def readme_sections(results: dict[str, Any]) -> dict[str, str]:
     }
     if (results.get("serving") or {}).get("available"):
         sections["serving"] = serving_section(results["serving"])
+    if "scaling" in results:
+        sections["scaling"] = scaling_section(results["scaling"])
     return sections
 
 
@@ -772,6 +822,159 @@ def serving_section(serving: dict[str, Any]) -> str:
     )
 
 
+#: The free-threading benchmark: rounds (every thread count and page once per round) and
+#: seconds per cell.
+SCALING_ROUNDS = {"quick": 2, "full": 10}
+SCALING_SECONDS = {"quick": 0.3, "full": 1.0}
+SCALING_PAGES = {"explicit": "explicit API", "compat": "compat"}
+
+
+def _thread_counts() -> list[int]:
+    """1, 2 and, where there are more cores, all of them (up to 8)."""
+    return sorted({1, 2, min(len(os.sched_getaffinity(0)), 8)})
+
+
+def _native_stamp() -> list[str]:
+    """What a tagflow_cpp build depends on (editing experiment.py must not rebuild it)."""
+    import hashlib
+
+    from lab.venvs import tree_stamp
+
+    here = Path(__file__).resolve().parent
+    files = b"".join((here / f).read_bytes() for f in ("CMakeLists.txt", "pyproject.toml"))
+    return [
+        *(tree_stamp(here / d) for d in ("include", "src", "python")),
+        hashlib.sha256(files).hexdigest()[:16],
+    ]
+
+
+def run_scaling(ctx: Any) -> dict[str, Any]:
+    """Pages/s of tagflow_cpp rendered from 1 and more threads at once (a document each), on the
+    free-threaded CPython 3.13t and on the GIL build beside it (3.13 PGO+LTO when provisioned,
+    else the lab interpreter), each from a venv with tagflow_cpp built for it
+    (bench/ft_scaling.py does the timing and checks every thread's page)."""
+    import json
+    import sys
+
+    from lab import pythons
+    from lab.venvs import Step, VenvError, ensure
+
+    free_threaded = pythons.free_threaded()
+    if free_threaded is None:
+        # A quick run on a machine without 3.13t says so; a full (published) run needs it.
+        return {
+            "available": False,
+            "required": not ctx.quick,
+            "reason": "free-threaded CPython 3.13t is not built (make pythons)",
+        }
+    here = Path(__file__).resolve().parent
+    mode = "quick" if ctx.quick else "full"
+    rounds, seconds, counts = SCALING_ROUNDS[mode], SCALING_SECONDS[mode], _thread_counts()
+    res: dict[str, Any] = {
+        "available": True, "rounds": rounds, "seconds": seconds, "threads": counts, "builds": {},
+    }  # fmt: skip
+    for label, python in (("free-threaded", free_threaded),
+                          ("GIL", pythons.built("pgo") or sys.executable)):  # fmt: skip
+        ctx.progress.describe(f"free-threading: tagflow_cpp built for {python}")
+        try:
+            venv = ensure(
+                "tagflow-scaling",
+                python,
+                [Step((str(here),), what="tagflow_cpp")],
+                fingerprint=_native_stamp(),
+                log=ctx.log,
+            )
+        except VenvError as exc:
+            return {"available": False, "reason": f"{label} build ({python}): {exc}"}
+        ctx.progress.describe(f"free-threading: {label} build, {counts} threads")
+        cmd = [str(venv.python), str(here / "bench" / "ft_scaling.py"), "--rounds", str(rounds),
+               "--seconds", str(seconds), "--threads", ",".join(map(str, counts))]  # fmt: skip
+        budget = 120 + rounds * len(counts) * len(SCALING_PAGES) * (seconds + 5)
+        proc = ctx.procs.run(cmd, timeout=budget, stdout=-1, stderr=-1, text=True)
+        if proc.returncode != 0:
+            why = (proc.stderr or proc.stdout)[-600:]
+            return {"available": False, "reason": f"{label} build: exit {proc.returncode}: {why}"}
+        data = json.loads(proc.stdout)
+        data["interpreter"] = python
+        res["builds"][label] = data
+        ctx.progress.advance()
+    return res
+
+
+def _scaling_rates(build: dict[str, Any], page: str, threads: int) -> list[float]:
+    """Pages/s per round for one page and thread count, in round order."""
+    cells = [c for c in build["cells"] if c["page"] == page and c["threads"] == threads]
+    return [c["pages"] / c["wall_s"] for c in sorted(cells, key=lambda c: c["round"])]
+
+
+def _scaling_cores(build: dict[str, Any], page: str, threads: int) -> float:
+    import statistics
+
+    cells = [c for c in build["cells"] if c["page"] == page and c["threads"] == threads]
+    return statistics.median(c["cpu_s"] / c["wall_s"] for c in cells)
+
+
+def scaling_interval(build: dict[str, Any], page: str, threads: int) -> Any:
+    """Pages/s with ``threads`` threads over pages/s with one, per round (paired), 95 % CI."""
+    from lab.stats import ratio_interval
+
+    return ratio_interval(_scaling_rates(build, page, threads), _scaling_rates(build, page, 1))
+
+
+def scaling_verdicts(scaling: dict[str, Any]) -> list[Verdict]:
+    from lab.stats import direction
+
+    out = []
+    top = max(scaling["threads"])
+    for label, build in scaling["builds"].items():
+        for page, name in SCALING_PAGES.items():
+            iv = scaling_interval(build, page, top)
+            out.append(
+                verdict(
+                    f"{name} pages/s from {top} threads vs 1, Python {build['python']} {label}",
+                    direction(iv, above=f"{top} threads faster", below=f"{top} threads slower"),
+                    f"{iv.value:.2f}x, 95 % CI [{iv.low:.2f}, {iv.high:.2f}]",
+                    "faster or slower only when the interval excludes 1",
+                )
+            )
+    return out
+
+
+def scaling_section(scaling: dict[str, Any]) -> str:
+    import statistics
+
+    if not scaling.get("available"):
+        return f"Not measured: {scaling.get('reason')}."
+    top = max(scaling["threads"])
+    rows = []
+    for build in scaling["builds"].values():
+        kind = "free-threaded, GIL off" if not build["gil_enabled"] else "with the GIL"
+        for page, name in SCALING_PAGES.items():
+            iv = scaling_interval(build, page, top)
+            rows.append([
+                f"{build['python']} {kind}",
+                name,
+                f"{statistics.median(_scaling_rates(build, page, 1)):,.0f}",
+                f"{statistics.median(_scaling_rates(build, page, top)):,.0f}",
+                f"{iv.value:.2f}x [{iv.low:.2f}, {iv.high:.2f}]",
+                f"{_scaling_cores(build, page, top):.2f}",
+            ])  # fmt: skip
+    table = markdown(
+        ["Python", "API", "pages/s, 1 thread", f"pages/s, {top} threads",
+         f"{top} threads / 1 [95 % CI]", f"CPU cores busy, {top} threads"],
+        rows,
+        "llrrrr",
+    )  # fmt: skip
+    first = next(iter(scaling["builds"].values()))
+    return table + (
+        f"\n\nEach thread renders its own document, a {first['rows']:,}-row table "
+        f"(`bench/ft_scaling.py`), for {scaling['seconds']:g} s per cell; {scaling['rounds']} "
+        "rounds, thread counts interleaved within each, the ratio paired by round. Before timing, "
+        "every thread's page is checked against the one-thread page, and on 3.13t a re-enabled "
+        f"GIL would fail the run. {first['cpus']} CPUs here.\n"
+    )
+
+
 def _other_interpreters_section(results: dict[str, Any]) -> list[str]:
     others = results.get("other_interpreters", [])
     if not others:
@@ -787,9 +990,7 @@ def _other_interpreters_section(results: dict[str, Any]) -> list[str]:
     header = [
         "Python",
         *(f"vs Jinja2 {s}" for s in SCENARIOS),
-        "vs Jinja2 (geo)",
-        "vs tagflow (geo)",
-        "compat vs tagflow (geo)",
+        *(f"{label} (geo)" for *_, label in GOALS),
     ]
     body: list[list[object]] = []
     for o in others:
@@ -802,17 +1003,11 @@ def _other_interpreters_section(results: dict[str, Any]) -> list[str]:
         cells = [f"{per[s]:.1f}x" if s in per else "n/a" for s in SCENARIOS]
         geo = {g["goal"]: g for g in a["goals"]}
 
-        def fmt(goal: str, geo: dict[str, Any] = geo) -> str:
-            g = geo[goal]
-            return f"{g['geomean']:.1f}x" if g["complete"] else "incomplete"
-
         body.append(
             [
                 o.get("python_version") or o["requested"],
                 *cells,
-                fmt(GOALS[0][0]),
-                fmt(GOALS[1][0]),
-                fmt(GOALS[2][0]),
+                *(_measured(geo[desc]) if desc in geo else "n/a" for desc, *_ in GOALS),
             ]
         )
     out.append(markdown(header, body, "l" + "r" * (len(header) - 1)))
