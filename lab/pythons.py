@@ -119,6 +119,33 @@ def free_threaded() -> str | None:
     return built("ft")
 
 
+#: Where the distribution's interpreters are (Debian's python3.X packages).
+SYSTEM_BIN = Path("/usr/bin")
+
+
+def elsewhere(minor: str) -> str | None:
+    """An interpreter for ``minor`` ("3.12") already on this machine, not built by the lab:
+    Debian's ``/usr/bin/python<minor>``, else the newest pyenv one (a stock Debian 12 has
+    neither for 3.12; this image has pyenv's); None if there is none that runs."""
+    root = Path(os.environ.get("PYENV_ROOT", Path.home() / ".pyenv")) / "versions"
+    pyenv = sorted(
+        root.glob(f"{minor}.*/bin/python{minor}"),
+        key=lambda p: [int(x) for x in re.findall(r"\d+", p.parents[1].name)],
+        reverse=True,
+    )
+    for exe in [SYSTEM_BIN / f"python{minor}", *pyenv]:
+        if not exe.is_file():
+            continue
+        proc = subprocess.run(
+            [str(exe), "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
+            capture_output=True,
+            text=True,
+        )
+        if proc.returncode == 0 and proc.stdout.strip() == minor:
+            return str(exe)
+    return None
+
+
 def provenance(python: str) -> dict[str, Any] | None:
     """What ``lab pythons`` recorded about the interpreter ``python`` (None: not built by it)."""
     stamp = Path(python).resolve().parent.parent / "PROVENANCE.json"

@@ -156,3 +156,22 @@ def test_smoke_test_refuses_a_free_threaded_build_that_runs_with_the_gil() -> No
     with pytest.raises(pythons.ProvisionError, match="runs with the GIL"):
         pythons.smoke_test(Path(sys.executable), free_threaded=True)
     assert pythons.smoke_test(Path(sys.executable))["gil_disabled"] in ("0", "None")
+
+
+def test_elsewhere_takes_the_newest_pyenv_interpreter_that_runs(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def fake(version: str, prints: str, ok: bool = True) -> None:
+        exe = tmp_path / "versions" / version / "bin" / "python3.12"
+        exe.parent.mkdir(parents=True)
+        exe.write_text(f"#!/bin/sh\necho {prints}\nexit {0 if ok else 1}\n")
+        exe.chmod(0o755)
+
+    fake("3.12.1", "3.12")
+    fake("3.12.10", "3.12", ok=False)  # newest, but does not run
+    fake("3.12.9", "3.12")
+    fake("3.12.11", "3.11")  # says it is another version
+    monkeypatch.setenv("PYENV_ROOT", str(tmp_path))
+    monkeypatch.setattr(pythons, "SYSTEM_BIN", tmp_path / "usr-bin")  # none from the system
+    assert pythons.elsewhere("3.12") == str(tmp_path / "versions/3.12.9/bin/python3.12")
+    assert pythons.elsewhere("3.99") is None
