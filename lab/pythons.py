@@ -75,8 +75,8 @@ BUILD_DEPS = (
 SMOKE_MODULES = ("ssl", "ctypes", "sqlite3", "zlib", "lzma", "bz2", "readline", "uuid", "_asyncio")
 
 
-#: The PGO training task (upstream's default plus --rerun, see _make_with_progress).
-PROFILE_TASK = "-m test --pgo --rerun --timeout=1200"
+#: The PGO training task: upstream's default, its exit status ignored (see _make_with_progress).
+PROFILE_TASK = "-m test --pgo --timeout=1200 || true"
 
 
 class ProvisionError(RuntimeError):
@@ -495,8 +495,9 @@ def _make_with_progress(tree: Path, jobs: int, log: Path) -> None:
     ):
         # The PGO training run is CPython's test suite; since 3.13 one failing test fails the
         # build, and a few are timing-sensitive on a loaded 2-core machine (test_generators
-        # failed once here, then passed alone). --rerun runs a failed test again, verbosely:
-        # only a test failing twice fails the build. Same training set as upstream's default.
+        # failed once here, then passed alone). The profile is what the run executes, pass or
+        # fail, so its exit status is ignored, as CPython's Makefile did up to 3.12 ("|| true";
+        # regrtest refuses --rerun with --pgo). The smoke test still checks the result.
         cmd = ["make", f"-j{jobs}", f"PROFILE_TASK={PROFILE_TASK}"]
         fh.write(f"\n$ {' '.join(cmd)}\n".encode())
         fh.flush()
