@@ -172,6 +172,50 @@ def analyse(raw: dict[str, Any]) -> dict[str, Any]:
         "live_exceptions_max": max(lives),
         "live_exceptions_final": lives[-1],
         "accounting": raw["accounting"],
+        "idle": idle_figures(raw, t, rss, gcs, ticks) if cfg.scenario.burst else None,
+    }
+
+
+#: Memory counts as released while idle once RSS is back below boot + this share of what the
+#: burst added.
+IDLE_RELEASED_SHARE = 0.5
+
+
+def idle_figures(
+    raw: dict[str, Any],
+    t: list[float],
+    rss: list[float],
+    gcs: list[dict[str, Any]],
+    ticks: list[dict[str, Any]],
+) -> dict[str, Any] | None:
+    """A burst cell's idle period: what the burst left in RSS above the lowest RSS before it
+    ended (``boot``), for how long, and whether the collector ran at all (None when the burst
+    did not finish within the cell)."""
+    done = raw.get("burst_done")
+    if done is None or not rss:
+        return None
+    b = done - raw["t0"]
+    boot = min(r for ti, r in zip(t, rss, strict=True) if ti <= b)  # before the burst's first
+    burst_peak = max((r for ti, r in zip(t, rss, strict=True) if ti <= b + 0.5), default=boot)
+    idle = [(ti, r) for ti, r in zip(t, rss, strict=True) if ti >= b]
+    if not idle:
+        return None
+    threshold = boot + IDLE_RELEASED_SHARE * (burst_peak - boot)
+    released = next((ti - b for ti, r in idle if r < threshold), None)
+    live = [e["live"] for e in ticks if e["t"] - raw["t0"] >= b]
+    return {
+        "burst_end_s": round(b, 2),
+        "watched_s": round(idle[-1][0] - b, 1),
+        "boot_mb": round(boot, 1),
+        "burst_peak_mb": round(burst_peak, 1),
+        "end_mb": round(idle[-1][1], 1),
+        "held_mb": round(idle[-1][1] - boot, 1),
+        "released_after_s": None if released is None else round(released, 2),
+        "collections_while_idle": sum(1 for e in gcs if e["t"] - raw["t0"] >= b),
+        "full_collections_while_idle": sum(
+            1 for e in gcs if e["t"] - raw["t0"] >= b and e["gen"] == 2
+        ),
+        "live_exceptions_end": live[-1] if live else None,
     }
 
 

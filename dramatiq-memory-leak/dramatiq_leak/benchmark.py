@@ -32,6 +32,8 @@ class Plan:
     variants: dict[str, tuple[str, ...]]  # scenario -> variant keys
     #: cells repeated on each other interpreter (e.g. CPython 3.13 from `lab pythons`)
     other_pythons: tuple[tuple[str, str], ...] = (("async-raise", "2.2.0"),)
+    #: burst scenarios: how long the worker is watched idle after its last message
+    idle_s: float = 60.0
 
     def cells(self) -> list[tuple[Scenario, Variant]]:
         return [
@@ -52,6 +54,9 @@ class Plan:
 
 
 ALL = tuple(v.key for v in VARIANTS)
+#: The scenarios issue 16 added run with the three variants it names, on every interpreter.
+ADDED = ("taskgroup", "reraise", "sync-async", "idle")
+THREE = ("2.2.0", "2.2.1", "2.2.0+fix")
 QUICK = Plan(
     quick=True,
     scale=0.5,
@@ -61,8 +66,21 @@ QUICK = Plan(
         "sync-raise": 3,
         "async-sleep": 3,
         "concurrent": 4,
+        "taskgroup": 4,
+        "reraise": 3,
+        "sync-async": 3,
+        "idle": 30,  # at most: the burst, then idle_s
     },
-    variants={"sync-raise": ("2.2.0", "2.2.1"), "async-sleep": ("2.2.0", "2.2.1")},
+    variants={
+        "sync-raise": ("2.2.0", "2.2.1"),
+        "async-sleep": ("2.2.0", "2.2.1"),
+        "taskgroup": THREE,
+        "reraise": ("2.2.0", "2.2.1"),
+        "sync-async": ("2.2.0", "2.2.1"),
+        "idle": ("2.2.0", "2.2.1"),
+    },
+    other_pythons=(("async-raise", "2.2.0"), ("taskgroup", "2.2.1")),
+    idle_s=4.0,
 )
 FULL = Plan(
     quick=False,
@@ -75,9 +93,19 @@ FULL = Plan(
         "sync-raise": 15,
         "async-sleep": 15,
         "concurrent": 30,
+        "taskgroup": 20,
+        "reraise": 20,
+        "sync-async": 20,
+        "idle": 120,  # at most: the burst (a few seconds), then 60 s idle
     },
-    variants={},
-    other_pythons=(("async-raise", "2.2.0"), ("async-raise", "2.2.1"), ("chained", "2.2.0")),
+    variants={k: THREE for k in ADDED},
+    other_pythons=(
+        ("async-raise", "2.2.0"),
+        ("async-raise", "2.2.1"),
+        ("chained", "2.2.0"),
+        *((k, v) for k in ADDED for v in THREE),
+    ),
+    idle_s=60.0,
 )
 
 
@@ -122,7 +150,7 @@ def select(plan: Plan, scenarios: list[str] | None, variants: list[str] | None) 
     if variants:  # an explicit variant list overrides the quick-mode subsets
         chosen = {k: tuple(variants) for k in chosen}
     others = tuple((s, v) for s, v in plan.other_pythons if not variants or v in variants)
-    return Plan(plan.quick, plan.scale, durations, chosen, others)
+    return Plan(plan.quick, plan.scale, durations, chosen, others, plan.idle_s)
 
 
 def source_diff(procs: ProcessGroup, redis_url: str) -> dict[str, Any]:
@@ -250,7 +278,16 @@ def _run_all(
         figures: dict[str, list[tuple[str, dict, dict]]] = {}
         for sc, var, py in cells:
             mb = max(1, round(sc.mb_per_exception * plan.scale))
-            cfg = harness.CellConfig(sc, var, mb, plan.durations[sc.key], cap_mb, python=py)
+            cfg = harness.CellConfig(
+                sc,
+                var,
+                mb,
+                plan.durations[sc.key],
+                cap_mb,
+                python=py,
+                max_retries=0 if sc.burst else None,
+                idle_s=plan.idle_s if sc.burst else 0.0,
+            )
             tag = "" if py is None else f"py{envs.python_tag(py)}"
             step_note = f"{sc.key} / {var.key}" + (f" / {tag}" if tag else "")
             try:

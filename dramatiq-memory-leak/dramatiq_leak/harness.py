@@ -51,6 +51,8 @@ class CellConfig:
     max_retries: int | None = None  # None: the actor's (practically infinite)
     queue: str = "leak"
     python: str | None = None  # interpreter of the variant env (default: this one)
+    #: burst scenarios: seconds the worker is watched idle after its last message
+    idle_s: float = 0.0
 
     @property
     def name(self) -> str:
@@ -240,6 +242,7 @@ def run_cell(
     crashed: dict[str, Any] | None = None
     boot: dict[str, Any] | None = None
     stop_reason = "duration"
+    burst_done: float | None = None  # burst scenarios: when the last message was processed
 
     def trouble(phase: str) -> tuple[str, dict[str, Any] | None] | None:
         """Why the cell must stop now (memory cap, dead worker), or None."""
@@ -269,6 +272,16 @@ def run_cell(
                 stop_reason, crashed = bad
                 break
             tick = reader.last("tick")
+            if (
+                cfg.scenario.burst
+                and burst_done is None
+                and tick is not None
+                and tick["attempts"] >= messages_for(cfg)
+            ):
+                burst_done = tick["t"]
+            if burst_done is not None and time.monotonic() >= burst_done + cfg.idle_s:
+                stop_reason = "idle watched"
+                break
             if (
                 cfg.stop_after_attempts is not None
                 and tick is not None
@@ -308,6 +321,7 @@ def run_cell(
         "crashed": crashed,
         "accounting": accounting,
         "boot": boot,
+        "burst_done": burst_done,
     }
 
 

@@ -14,7 +14,10 @@ Runs in a variant's environment (``python -m dramatiq_leak.proof --failures N``)
    until it reaches the exception again, and prints the cycle forwards
    (exception -> traceback -> ... -> frame of ``run_coroutine`` -> ``future`` ->
    exception), naming each edge (attribute, local variable);
-5. finally runs ``gc.collect()`` and counts again: a cycle is garbage the collector
+5. says where the retained bytes are: ``tracemalloc`` (started before the worker, 25 frames)
+   takes a snapshot once the worker has stopped, and the largest allocation sites still
+   alive are listed with the Python stack that made them, beside the process's RSS;
+6. finally runs ``gc.collect()`` and counts again: a cycle is garbage the collector
    can free, a true leak would survive.
 
 Prints one JSON document (also written to ``--out``).
@@ -26,13 +29,44 @@ import argparse
 import gc
 import itertools
 import json
+import os
 import sys
 import time
+import tracemalloc
 import types
 import uuid
 from typing import Any
 
 MB_DEFAULT = 8
+#: Allocation sites listed by ``where_the_bytes_are`` (largest first) and frames shown per site.
+TOP_SITES = 3
+SITE_FRAMES = 4
+
+
+def rss_mb() -> float:
+    """This process's resident set (``/proc/self/statm``), in MiB."""
+    with open("/proc/self/statm") as f:
+        pages = int(f.read().split()[1])
+    return pages * os.sysconf("SC_PAGE_SIZE") / (1 << 20)
+
+
+def where_the_bytes_are(snapshot: tracemalloc.Snapshot) -> list[dict[str, Any]]:
+    """The largest live allocation sites of ``snapshot`` by traceback: MiB, blocks, and the
+    innermost frames (file:line function), the snapshot machinery itself left out."""
+    snapshot = snapshot.filter_traces(
+        (
+            tracemalloc.Filter(False, tracemalloc.__file__),
+            tracemalloc.Filter(False, "<frozen importlib._bootstrap*>"),
+        )
+    )
+    out = []
+    for stat in snapshot.statistics("traceback")[:TOP_SITES]:
+        frames = [  # a Traceback runs from the oldest frame to the newest: newest first here
+            f"{fr.filename.rsplit('/', 1)[-1]}:{fr.lineno}"
+            for fr in reversed(list(stat.traceback)[-SITE_FRAMES:])
+        ]
+        out.append({"mib": round(stat.size / (1 << 20), 2), "blocks": stat.count, "at": frames})
+    return out
 
 
 def _frames_of_this_stack() -> set[int]:
@@ -158,6 +192,8 @@ def edge(src: object, dst: object) -> str:
 
 def run(failures: int, mb: int) -> dict[str, Any]:
     gc.disable()
+    tracemalloc.start(25)
+    rss_before = rss_mb()
     import dramatiq
 
     from dramatiq_leak import probe as probe_mod
@@ -189,6 +225,10 @@ def run(failures: int, mb: int) -> dict[str, Any]:
         "dead_lettered": dead,
         "seconds": round(elapsed, 2),
         "live_after_processing": probe_mod.live_count(),
+        "rss_before_mb": round(rss_before, 1),
+        "rss_after_processing_mb": round(rss_mb(), 1),
+        "traced_after_processing_mib": round(tracemalloc.get_traced_memory()[0] / (1 << 20), 2),
+        "top_sites": where_the_bytes_are(tracemalloc.take_snapshot()),
         "cycle": [],
     }
     alive = probe_mod.live_objects()
@@ -210,6 +250,9 @@ def run(failures: int, mb: int) -> dict[str, Any]:
         del alive
     result["collected_by_gc_collect"] = gc.collect()
     result["live_after_gc_collect"] = probe_mod.live_count()
+    result["traced_after_gc_collect_mib"] = round(tracemalloc.get_traced_memory()[0] / (1 << 20), 2)
+    result["rss_after_gc_collect_mb"] = round(rss_mb(), 1)
+    tracemalloc.stop()
     return result
 
 
@@ -231,7 +274,24 @@ def render(result: dict[str, Any]) -> str:
         else:
             refs = ", ".join(result.get("referrers") or []) or "nothing the collector can see"
             lines.append(f"  {n} alive, no cycle found from them; they are referenced by {refs}")
-    lines.append(f"  after gc.collect(): {result['live_after_gc_collect']} alive")
+    if "top_sites" not in result:  # a proof from before tracemalloc was part of it
+        lines.append(f"  after gc.collect(): {result['live_after_gc_collect']} alive")
+        return "\n".join(lines)
+    lines.append(
+        f"  where the bytes are (tracemalloc, after processing): "
+        f"{result['traced_after_processing_mib']:.1f} MiB traced, RSS "
+        f"{result['rss_after_processing_mb']:.0f} MB (before the worker "
+        f"{result['rss_before_mb']:.0f} MB); largest sites:"
+    )
+    for site in result["top_sites"]:
+        lines.append(
+            f"    {site['mib']:8.2f} MiB in {site['blocks']} blocks at {' <- '.join(site['at'])}"
+        )
+    lines.append(
+        f"  after gc.collect(): {result['live_after_gc_collect']} alive, "
+        f"{result['traced_after_gc_collect_mib']:.1f} MiB traced, RSS "
+        f"{result['rss_after_gc_collect_mb']:.0f} MB"
+    )
     return "\n".join(lines)
 
 

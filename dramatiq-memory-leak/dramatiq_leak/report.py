@@ -167,6 +167,16 @@ Q_CONTROLS = "sync and sleeping controls stay flat"
 Q_SHAPE = "2.2.0's growth is delayed freeing (drops), not a leak"
 Q_FIX_COST = "the fix middleware costs nothing measurable"
 Q_CONCURRENT = "retention costs throughput with 5 concurrent failures"
+#: The scenarios of issue 16 (each on every interpreter, with 2.2.0, 2.2.1 and the fix).
+ADDED_RETRY = ("taskgroup", "reraise", "sync-async")
+ADDED_VARIANTS = ("2.2.0", "2.2.1", "2.2.0+fix")
+#: How the added scenarios are named in verdicts and tables.
+ADDED_NAMES = {
+    "taskgroup": "TaskGroup child raises (ExceptionGroup)",
+    "reraise": "catch, log, bare re-raise",
+    "sync-async": "sync actor calls async code (async_to_sync)",
+    "idle": "burst of 8 failures, then idle",
+}
 
 
 def decide(results: dict[str, Any]) -> list[Verdict]:
@@ -244,7 +254,114 @@ def decide(results: dict[str, Any]) -> list[Verdict]:
                 ratio=CONCURRENT_COST,
             )
         )
+    out += added_verdicts(results)
     return out
+
+
+def _python_tags(results: dict[str, Any]) -> list[str | None]:
+    """None (the lab's interpreter) and the tags of the other interpreters, in run order."""
+    tags: list[str | None] = [None]
+    for c in results.get("cells", []):
+        if c.get("python_tag") and c["python_tag"] not in tags:
+            tags.append(c["python_tag"])
+    return tags
+
+
+def _python_name(results: dict[str, Any], tag: str | None) -> str:
+    return f"Python {results.get('python', '?')}" if tag is None else f"Python {tag[2:]}"
+
+
+def _retains(c: dict[str, Any]) -> bool:
+    """More exceptions alive at once than one failure in flight."""
+    return c["live_exceptions_max"] > FLAT_LIVE_EXCEPTIONS
+
+
+def added_verdicts(results: dict[str, Any]) -> list[Verdict]:
+    """Which variants keep the exceptions of the added scenarios alive, per interpreter, and
+    how long an idle 2.2.0 worker holds a burst's memory."""
+    out: list[Verdict] = []
+    for tag in _python_tags(results):
+        on = _python_name(results, tag)
+        for key in ADDED_RETRY:
+            cells = {v: _cell(results, key, v, tag) for v in ADDED_VARIANTS}
+            have = {v: c for v, c in cells.items() if c}
+            if len(have) < len(ADDED_VARIANTS):
+                continue
+            keep = [v for v, c in have.items() if _retains(c)]
+            free = [v for v in have if v not in keep]
+            answer = (f"retained by {', '.join(keep)}" if keep else "retained by none") + (
+                f"; freed by {', '.join(free)}" if free else ""
+            )
+            out.append(
+                verdict(
+                    f"{ADDED_NAMES[key]}: exceptions kept alive ({on})",
+                    answer,
+                    "; ".join(
+                        f"{v}: up to {c['live_exceptions_max']} alive, peak {c['peak_mb']:.0f} MB"
+                        for v, c in have.items()
+                    ),
+                    f"a variant retains when more than {FLAT_LIVE_EXCEPTIONS} exception is alive "
+                    "at once (one failure in flight)",
+                    live_exceptions=FLAT_LIVE_EXCEPTIONS,
+                )
+            )
+        c = _cell(results, "idle", "2.2.0", tag)
+        idle = (c or {}).get("idle")
+        if idle:
+            held = idle["released_after_s"] is None
+            if held and idle["full_collections_while_idle"] == 0:
+                answer = "held until the next collection, which an idle worker never triggers"
+            elif held:
+                answer = "held through the idle period (collections ran but freed nothing)"
+            else:
+                answer = f"released after {idle['released_after_s']:.1f} s idle"
+            out.append(
+                verdict(
+                    f"an idle 2.2.0 worker after a burst of failures ({on})",
+                    answer,
+                    f"{idle['held_mb']:.0f} MB above boot after {idle['watched_s']:.0f} s idle "
+                    f"(burst peak {idle['burst_peak_mb']:.0f} MB, boot {idle['boot_mb']:.0f} MB); "
+                    f"{idle['collections_while_idle']} collections while idle "
+                    f"({idle['full_collections_while_idle']} full)",
+                    "released when RSS falls below boot + half the burst's growth while idle",
+                    share=0.5,
+                )
+            )
+    return out
+
+
+def added_section(results: dict[str, Any]) -> str:
+    """The added scenarios, cell by cell on every interpreter."""
+    rows = []
+    for tag in _python_tags(results):
+        for key in (*ADDED_RETRY, "idle"):
+            for v in ADDED_VARIANTS:
+                c = _cell(results, key, v, tag)
+                if c is None:
+                    continue
+                idle = c.get("idle") or {}
+                rows.append([
+                    ADDED_NAMES[key],
+                    _python_name(results, tag).removeprefix("Python "),
+                    v,
+                    _fmt(c["peak_mb"]),
+                    _fmt(c["final_mb"]),
+                    c["live_exceptions_max"],
+                    c["attempts"],
+                    _fmt(idle.get("held_mb")) if idle else "",
+                    (_fmt(idle.get("released_after_s"), 1, " s")
+                     if idle.get("released_after_s") is not None else
+                     (f"not in {idle['watched_s']:.0f} s" if idle else "")),
+                    idle.get("collections_while_idle", "") if idle else "",
+                ])  # fmt: skip
+    if not rows:
+        return "(not in this run)\n"
+    return markdown(
+        ["scenario", "Python", "variant", "peak MB", "final MB", "live exceptions (max)",
+         "attempts", "held MB after idle", "released while idle", "collections while idle"],
+        rows,
+        "lllrrrrrrr",
+    ) + "\n"  # fmt: skip
 
 
 def _answer(results: dict[str, Any], question: str) -> str:
@@ -475,4 +592,5 @@ def readme_sections(results: dict[str, Any]) -> dict[str, str]:
         "proof": proof_section(results),
         "diff": diff_section(results),
         "figures": figures_section(results),
+        "added": added_section(results),
     }

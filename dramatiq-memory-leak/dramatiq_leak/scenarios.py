@@ -1,4 +1,4 @@
-"""The five scenarios: which actor, how many messages, how many worker threads."""
+"""The scenarios: which actor, how many messages, how many worker threads."""
 
 from __future__ import annotations
 
@@ -16,6 +16,13 @@ class Scenario:
     exceptions_per_failure: int = 1
     sleep_ms: int = 0  # sleep control only
     control: bool = False
+    #: a burst instead of endless retries: each message fails once (max_retries 0, then the
+    #: dead-letter queue); the worker is then watched idle for this many seconds (full scale)
+    idle_s: float = 0.0
+
+    @property
+    def burst(self) -> bool:
+        return self.idle_s > 0
 
     def args(self, mb: int) -> list[int]:
         return [mb, self.sleep_ms] if self.actor == "sleep_async" else [mb]
@@ -49,6 +56,39 @@ SCENARIOS: tuple[Scenario, ...] = (
         control=True,
     ),
     Scenario("concurrent", "5 threads x async raise, 64 MB each", "fail_async", 5, 5, 64),
+    Scenario(
+        "taskgroup",
+        "asyncio.TaskGroup child raises (ExceptionGroup), 128 MB",
+        "fail_async_taskgroup",
+        1,
+        1,
+        128,
+    ),
+    Scenario(
+        "reraise",
+        "async actor catches, logs and re-raises (bare raise), 128 MB",
+        "fail_async_reraise",
+        1,
+        1,
+        128,
+    ),
+    Scenario(
+        "sync-async",
+        "sync actor calls async code (async_to_sync), 128 MB",
+        "fail_sync_via_async",
+        1,
+        1,
+        128,
+    ),
+    Scenario(
+        "idle",
+        "a burst of 8 async failures, 128 MB each, then the worker sits idle",
+        "fail_async",
+        1,
+        8,
+        128,
+        idle_s=60.0,
+    ),
 )
 BY_KEY = {s.key: s for s in SCENARIOS}
 

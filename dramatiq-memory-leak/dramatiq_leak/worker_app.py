@@ -17,11 +17,13 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import logging
 import os
 import time
 from typing import Any
 
 import dramatiq
+from dramatiq.asyncio import async_to_sync
 from dramatiq.brokers.redis import RedisBroker
 from dramatiq.middleware import AsyncIO, Middleware
 from dramatiq_async_exc_fix import BreakAsyncioCycle
@@ -119,6 +121,35 @@ async def fail_async_chained(mb: int) -> None:
     raise OuterError(written_buffer(mb)) from InnerError(written_buffer(mb))
 
 
+async def _raise_big(mb: int) -> None:
+    raise BigError(written_buffer(mb))
+
+
+@dramatiq.actor(queue_name=QUEUE, **RETRY_OPTIONS)
+async def fail_async_taskgroup(mb: int) -> None:
+    """A child task of an ``asyncio.TaskGroup`` raises: the actor fails with an ExceptionGroup
+    holding the ``mb`` MiB exception (Python 3.11+)."""
+    async with asyncio.TaskGroup() as tg:
+        tg.create_task(_raise_big(mb))
+
+
+@dramatiq.actor(queue_name=QUEUE, **RETRY_OPTIONS)
+async def fail_async_reraise(mb: int) -> None:
+    """The common handler shape: catch, log, re-raise the same exception (bare ``raise``)."""
+    try:
+        await _raise_big(mb)
+    except BigError:
+        logging.getLogger("dramatiq_leak").debug("re-raising")
+        raise
+
+
+@dramatiq.actor(queue_name=QUEUE, **RETRY_OPTIONS)
+def fail_sync_via_async(mb: int) -> None:
+    """A sync actor that runs async code on dramatiq's event-loop thread (``async_to_sync``,
+    the same ``run_coroutine`` as async actors) and lets its exception through."""
+    async_to_sync(_raise_big)(mb)
+
+
 @dramatiq.actor(queue_name=QUEUE, **RETRY_OPTIONS)
 def fail_sync(mb: int) -> None:
     """Control: the same failure from a sync actor (no event-loop thread involved)."""
@@ -148,5 +179,15 @@ def crash_worker(code: int) -> None:
 
 
 ACTORS = {
-    a.actor_name: a for a in (fail_async, fail_async_chained, fail_sync, sleep_async, crash_worker)
+    a.actor_name: a
+    for a in (
+        fail_async,
+        fail_async_chained,
+        fail_async_taskgroup,
+        fail_async_reraise,
+        fail_sync_via_async,
+        fail_sync,
+        sleep_async,
+        crash_worker,
+    )
 }

@@ -47,6 +47,15 @@ def test_dleak_cycle_on_2_2_0_is_exception_traceback_frame_future(dleak_redis_ur
     # A cycle, not a leak: the collector frees it.
     assert res["live_after_gc_collect"] == 0
     assert "run_coroutine" in res["text"]
+    # Where the bytes are: the 8 MiB buffer, allocated by written_buffer for fail_async, is
+    # the largest site tracemalloc still sees; the collector frees it.
+    top = res["top_sites"][0]
+    assert 7.9 <= top["mib"] <= 8.1, res["top_sites"]
+    assert top["at"][0].startswith("worker_app.py:") and any(
+        "worker_app.py" in f for f in top["at"][1:]
+    ), top
+    assert res["traced_after_processing_mib"] - res["traced_after_gc_collect_mib"] >= 7.9
+    assert "where the bytes are" in res["text"]
 
 
 @pytest.mark.parametrize("key", ["2.2.1", "2.2.0+fix"])
@@ -55,6 +64,7 @@ def test_dleak_fixed_variants_free_the_exception_at_once(dleak_redis_url: str, k
     assert res["failures"] == 1
     assert res["live_after_processing"] == 0
     assert res["cycle"] == []
+    assert all(site["mib"] < 1 for site in res["top_sites"]), res["top_sites"]
 
 
 def test_dleak_fix_leaves_zero_live_exceptions_after_n_failures(dleak_redis_url: str) -> None:

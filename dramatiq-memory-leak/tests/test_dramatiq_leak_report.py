@@ -102,3 +102,44 @@ def test_dleak_readme_renders_the_stored_verdicts_not_new_ones() -> None:
     assert controls["answer"] == "does not hold" and controls["thresholds"]["live_exceptions"] == 1
     results["verdicts"] = [{**controls, "answer": "holds"}]  # what an older run decided
     assert "The controls stay flat" in report.findings(results)
+
+
+def _added(tag: str | None, taskgroup_live: dict[str, int], idle: dict[str, Any]) -> list:
+    cells = []
+    for key in report.ADDED_RETRY:
+        for v in report.ADDED_VARIANTS:
+            live = taskgroup_live.get(v, 1) if key == "taskgroup" else 1
+            cells.append(_cell(key, v, python_tag=tag, live_exceptions_max=live))
+    for v in report.ADDED_VARIANTS:
+        cells.append(_cell("idle", v, python_tag=tag, idle=idle if v == "2.2.0" else None))
+    return cells
+
+
+IDLE_HELD = {
+    "burst_end_s": 4.0, "watched_s": 60.0, "boot_mb": 30.0, "burst_peak_mb": 1050.0,
+    "end_mb": 1040.0, "held_mb": 1010.0, "released_after_s": None,
+    "collections_while_idle": 0, "full_collections_while_idle": 0, "live_exceptions_end": 8,
+}  # fmt: skip
+
+
+def test_dleak_added_verdicts_follow_each_interpreters_cells() -> None:
+    results = {
+        "python": "3.11",
+        "cells": [
+            *_added(None, {"2.2.0": 12, "2.2.1": 12}, IDLE_HELD),
+            *_added("py3.13", {"2.2.0": 12}, {**IDLE_HELD, "released_after_s": 9.5}),
+        ],
+    }
+    got = {v["question"]: v["answer"] for v in report.added_verdicts(results)}
+    tg311 = "TaskGroup child raises (ExceptionGroup): exceptions kept alive (Python 3.11)"
+    tg313 = tg311.replace("3.11", "3.13")
+    assert got[tg311] == "retained by 2.2.0, 2.2.1; freed by 2.2.0+fix"
+    assert got[tg313] == "retained by 2.2.0; freed by 2.2.1, 2.2.0+fix"
+    re311 = next(q for q in got if q.startswith("catch, log, bare re-raise") and "3.11" in q)
+    assert got[re311] == "retained by none; freed by 2.2.0, 2.2.1, 2.2.0+fix"
+    idle311 = "an idle 2.2.0 worker after a burst of failures (Python 3.11)"
+    assert got[idle311] == "held until the next collection, which an idle worker never triggers"
+    assert got[idle311.replace("3.11", "3.13")] == "released after 9.5 s idle"
+    table = report.added_section(results)
+    assert "| TaskGroup child raises (ExceptionGroup) | 3.11 | 2.2.1 |" in table
+    assert "not in 60 s" in table and "9.5 s" in table

@@ -63,7 +63,14 @@ def test_dleak_unknown_names_and_bad_cap_are_clear_errors(monkeypatch) -> None:
 
 def test_dleak_quick_plan_and_selection() -> None:
     cells = benchmark.QUICK.cells()
-    assert len(cells) == 16
+    # 16 of the original five scenarios, and issue 16's four (taskgroup with all three
+    # variants, the others with 2.2.0 and 2.2.1)
+    assert len(cells) == 16 + 3 + 2 + 2 + 2
+    full = benchmark.FULL.cells_on(["/elsewhere/python3.13"])
+    for key in benchmark.ADDED:  # every added scenario with three variants on both interpreters
+        for py in (None, "/elsewhere/python3.13"):
+            got = sorted(v.key for s, v, p in full if s.key == key and p == py)
+            assert got == sorted(benchmark.THREE), (key, py, got)
     sel = benchmark.select(benchmark.FULL, ["concurrent"], ["2.2.0", "2.2.0+fix"])
     assert [(s.key, v.key) for s, v in sel.cells()] == [
         ("concurrent", "2.2.0"),
@@ -206,8 +213,11 @@ def test_dleak_other_interpreters_skips_this_version_and_duplicates() -> None:
 
     assert benchmark.other_interpreters([sys.executable, sys.executable]) == []
     cells = benchmark.QUICK.cells_on(["/some/python3.13"])
-    assert cells[-1][0].key == "async-raise" and cells[-1][2] == "/some/python3.13"
-    assert len(cells) == len(benchmark.QUICK.cells()) + 1
+    extra = [(s.key, v.key, p) for s, v, p in cells[len(benchmark.QUICK.cells()) :]]
+    assert extra == [
+        ("async-raise", "2.2.0", "/some/python3.13"),
+        ("taskgroup", "2.2.1", "/some/python3.13"),
+    ]
 
 
 def test_dleak_unwritten_bytes_do_not_show_in_rss_but_written_buffers_do() -> None:
@@ -247,3 +257,23 @@ def test_dleak_proof_names_what_holds_exceptions_outside_a_cycle() -> None:
         }
     )  # fmt: skip
     assert "(no exception alive: nothing keeps it" in freed
+
+
+def test_dleak_idle_figures_say_how_long_a_burst_is_held() -> None:
+    from dramatiq_leak import analysis
+
+    t = [i * 0.5 for i in range(41)]  # 20 s, burst ends at 5 s
+    held = [100.0 if ti < 2 else 1100.0 for ti in t]  # never falls back
+    raw = {"t0": 1000.0, "burst_done": 1005.0}
+    ticks = [{"t": 1000.0 + ti, "live": 8} for ti in t]
+    gcs: list[dict] = []
+    idle = analysis.idle_figures(raw, t, held, gcs, ticks)
+    assert idle is not None
+    assert idle["burst_end_s"] == 5.0 and idle["watched_s"] == 15.0
+    assert idle["held_mb"] == 1000.0 and idle["released_after_s"] is None
+    assert idle["collections_while_idle"] == 0 and idle["live_exceptions_end"] == 8
+    freed = [r if ti < 12 else 150.0 for ti, r in zip(t, held, strict=True)]
+    gcs = [{"t": 1011.9, "gen": 2, "collected": 30}]
+    idle = analysis.idle_figures(raw, t, freed, gcs, ticks)
+    assert idle["released_after_s"] == 7.0 and idle["full_collections_while_idle"] == 1
+    assert analysis.idle_figures({"t0": 1000.0, "burst_done": None}, t, held, [], ticks) is None
