@@ -28,8 +28,14 @@ def _interpreters() -> tuple[list[str], list[str]]:
     missing = [] if pythons.provisioned() else [f"CPython {pythons.VERSION} (make pythons)"]
     if pythons.free_threaded() is None:  # the free-threading tests are skipped without it
         missing.append(f"free-threaded CPython {pythons.VERSION}t (make pythons)")
-    if pythons.elsewhere("3.12") is None:  # tagflow_cpp's wheel test builds cp312 where it can
-        missing.append("CPython 3.12 (none on this machine: the cp312 wheel is not tested)")
+    # Interpreters already on the machine that some tests use where they can (Debian's or
+    # pyenv's, lab.pythons.elsewhere).
+    for minor, used in (
+        ("3.10", "dramatiq-async-exc-fix's oldest supported Python is not tested"),
+        ("3.12", "the cp312 tagflow_cpp wheel is not tested"),
+    ):
+        if pythons.elsewhere(minor) is None:
+            missing.append(f"CPython {minor} (none on this machine: {used})")
     return found, missing
 
 

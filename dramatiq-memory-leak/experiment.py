@@ -1,17 +1,22 @@
 """dramatiq-memory-leak: the `lab` plug-in (see lab/experiment.py).
 
-Quick mode: 16 cells of 3-8 s with half-size buffers, plus one on each other
-interpreter (about 2 minutes).
-Full mode (`lab run dramatiq-memory-leak --full`, ~14 min, budget 15): all 20 cells (5 scenarios
-x 4 variants) at 128 MB, plus async-raise (2.2.0, 2.2.1) and chained (2.2.0) on each other
-interpreter. Cells last 60 s for async-raise (the headline cell, kept as before), 40 s for chained,
-30 s for concurrent, 15 s for the sync-raise and async-sleep controls. Cut to fit the budget (it
-took ~19 min): chained 60 -> 40 s, concurrent 60 -> 30 s, sync-raise and async-sleep 30 -> 15 s.
+Quick mode (about 4-5 minutes): the original five scenarios' 16 cells of 3-8 s with half-size
+buffers, issue 16's four scenarios (taskgroup, reraise, sync-async, idle) with 2.2.0 and 2.2.1
+(taskgroup with the fix too), async-raise / 2.2.0 and taskgroup / 2.2.1 on each other
+interpreter, one crash cell of 300 messages and 2 rounds of the fix's throughput cost.
+Full mode (`lab run dramatiq-memory-leak --full`, ~35 min): the five original scenarios x 4
+variants at 128 MB (async-raise 60 s, chained 40 s, concurrent 30 s, the sync-raise and
+async-sleep controls 15 s: cut from 60/60/30/30 s to fit the earlier 15-minute budget), issue
+16's four scenarios with 2.2.0, 2.2.1 and 2.2.0+fix on every interpreter (20 s each; idle: a
+burst of 8, then 60 s idle), async-raise and chained on each other interpreter, crash cells of
+1,000 messages on 2.2.1 and 2.2.0+fix, and 8 paired rounds of 12 s of the fix's cost.
 Memory cap: $DRAMATIQ_LEAK_MEM_CAP_GB (default 6).
 
 A harness error (see ``errors``): a cell that failed to run, a worker that crashed, a message
 lost or unexpected in a cell's accounting, an RSS probe that does not see written memory, a
-missing proof. A 2.2.0 cell that grows to the memory cap is the finding, not an error.
+missing proof, a crash cell that does not account for every message, fewer than 2 complete
+rounds of the fix's cost. A 2.2.0 cell that grows to the memory cap is the finding, not an
+error.
 """
 
 from __future__ import annotations

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from dramatiq_leak import analysis, envs, harness, plots
+from dramatiq_leak import analysis, crash, envs, harness, plots
 from dramatiq_leak.envs import VARIANTS, Variant
 from dramatiq_leak.scenarios import SCENARIOS, Scenario
 from dramatiq_leak.scenarios import scenario as get_scenario
@@ -34,6 +34,13 @@ class Plan:
     other_pythons: tuple[tuple[str, str], ...] = (("async-raise", "2.2.0"),)
     #: burst scenarios: how long the worker is watched idle after its last message
     idle_s: float = 60.0
+    #: crash cells (dramatiq_leak.crash): the variants, and their size
+    crash_variants: tuple[str, ...] = ("2.2.1",)
+    crash_plan: crash.CrashPlan = crash.FULL
+    #: the fix's throughput cost: rounds of (2.2.1, 2.2.0+fix) cells of FIX_COST, the order
+    #: alternating, and seconds per cell
+    cost_rounds: int = 2
+    cost_seconds: float = 4.0
 
     def cells(self) -> list[tuple[Scenario, Variant]]:
         return [
@@ -81,6 +88,7 @@ QUICK = Plan(
     },
     other_pythons=(("async-raise", "2.2.0"), ("taskgroup", "2.2.1")),
     idle_s=4.0,
+    crash_plan=crash.QUICK,
 )
 FULL = Plan(
     quick=False,
@@ -106,6 +114,10 @@ FULL = Plan(
         *((k, v) for k in ADDED for v in THREE),
     ),
     idle_s=60.0,
+    crash_variants=("2.2.1", "2.2.0+fix"),
+    crash_plan=crash.FULL,
+    cost_rounds=8,
+    cost_seconds=12.0,
 )
 
 
@@ -150,7 +162,18 @@ def select(plan: Plan, scenarios: list[str] | None, variants: list[str] | None) 
     if variants:  # an explicit variant list overrides the quick-mode subsets
         chosen = {k: tuple(variants) for k in chosen}
     others = tuple((s, v) for s, v in plan.other_pythons if not variants or v in variants)
-    return Plan(plan.quick, plan.scale, durations, chosen, others, plan.idle_s)
+    return Plan(
+        plan.quick,
+        plan.scale,
+        durations,
+        chosen,
+        others,
+        plan.idle_s,
+        tuple(v for v in plan.crash_variants if not variants or v in variants),
+        plan.crash_plan,
+        plan.cost_rounds,
+        plan.cost_seconds,
+    )
 
 
 def source_diff(procs: ProcessGroup, redis_url: str) -> dict[str, Any]:
@@ -234,7 +257,9 @@ def _run_all(
     cells = plan.cells_on(pythons)
     proof_variants = [v for v in VARIANTS if v.extra != "gc"]
     if set_total:
-        set_total(len(cells) + len(proof_variants) + 2)
+        set_total(
+            len(cells) + len(proof_variants) + 2 + len(plan.crash_variants) + plan.cost_rounds
+        )
     register = artifact or (lambda p: p)
     step = advance or (lambda note: None)
 
@@ -319,6 +344,19 @@ def _run_all(
                 log(f"{step_note}: worker crashed: {harness.describe_crash(summary['crashed'])}")
             step(step_note)
 
+        crashes = []
+        for key in plan.crash_variants:
+            try:
+                cell = crash.run_crash_cell(procs, redis.url, key, work, plan.crash_plan, log=log)
+            except (RuntimeError, TimeoutError) as exc:  # recorded, the run goes on (and fails)
+                cell = {"variant": key, "python_tag": None, "error": str(exc)}
+            for problem in crash.crash_errors(cell):
+                log(problem)
+            crashes.append(cell)
+            step(f"crash / {key}")
+        results["crash"] = crashes
+        results["fix_cost"] = fix_cost_rounds(procs, redis.url, work, plan, cap_mb, log, step)
+
     mine = f"Python {envs.python_tag()}"
     for fig_key, fig_cells in figures.items():
         sc = get_scenario(fig_key.split("-py")[0])
@@ -336,6 +374,54 @@ def _run_all(
     summary_csv = write_summary_csv(summaries, out / "summary.csv")
     register(summary_csv)
     return results
+
+
+COST_VARIANTS = ("2.2.1", "2.2.0+fix")
+
+
+def fix_cost_rounds(
+    procs: ProcessGroup,
+    redis_url: str,
+    work: Path,
+    plan: Plan,
+    cap_mb: float,
+    log: Callable[[str], None],
+    step: Callable[[str], None],
+) -> dict[str, Any]:
+    """Messages/s of FIX_COST on 2.2.1 and on 2.2.0 + the fix, side by side in each round."""
+    from dramatiq_leak.scenarios import FIX_COST
+
+    rounds: list[dict[str, float]] = []
+    errors: list[str] = []
+    for r in range(plan.cost_rounds):
+        order = COST_VARIANTS if r % 2 == 0 else COST_VARIANTS[::-1]
+        got: dict[str, float] = {}
+        for key in order:
+            cfg = harness.CellConfig(FIX_COST, envs.variant(key), FIX_COST.mb_per_exception,
+                                     plan.cost_seconds, cap_mb, queue="cost")  # fmt: skip
+            try:
+                summary = analysis.analyse(harness.run_cell(procs, redis_url, cfg, work, log=log))
+            except (RuntimeError, TimeoutError) as exc:
+                errors.append(f"fix cost round {r + 1} / {key}: {exc}")
+                continue
+            if summary["crashed"] or not summary["accounting"]["ok"]:
+                errors.append(f"fix cost round {r + 1} / {key}: crashed or lost messages")
+                continue
+            got[key] = summary["throughput_per_s"]
+        if len(got) == len(COST_VARIANTS):
+            rounds.append(got)
+        step(f"fix cost round {r + 1}")
+    return {"seconds": plan.cost_seconds, "rounds": rounds, "errors": errors}
+
+
+def fix_cost_interval(cost: dict[str, Any]) -> Any:
+    """2.2.0+fix's messages/s over 2.2.1's, paired by round, 95 % CI (None: < 2 rounds)."""
+    from lab.stats import ratio_interval
+
+    rounds = cost.get("rounds") or []
+    if len(rounds) < 2:
+        return None
+    return ratio_interval([r["2.2.0+fix"] for r in rounds], [r["2.2.1"] for r in rounds])
 
 
 def run_errors(results: dict[str, Any]) -> list[str]:
@@ -364,6 +450,13 @@ def run_errors(results: dict[str, Any]) -> list[str]:
             )
         if c.get("peak_mb") is None:
             out.append(f"{where}: no RSS measured")
+    for cell in results.get("crash") or []:
+        out += crash.crash_errors(cell)
+    if "fix_cost" in results:
+        cost = results["fix_cost"]
+        out += cost.get("errors") or []
+        if len(cost.get("rounds") or []) < 2:
+            out.append("fix cost: fewer than 2 complete rounds")
     check = results.get("alloc_check") or {}
     if not check or check.get("written_rss_growth_mb", 0) < 0.5 * check.get("mb", 0):
         out.append(f"RSS probe does not see written memory: {check}")

@@ -18,7 +18,14 @@ import sys
 from typing import Any
 
 
-def enqueue(actor: str, args: list[Any], count: int, options: dict[str, Any], flush: bool) -> dict:
+def enqueue(
+    actor: str,
+    args: list[Any],
+    count: int,
+    options: dict[str, Any],
+    flush: bool,
+    numbered: bool = False,
+) -> dict:
     from dramatiq_leak import worker_app as app
 
     if actor not in app.ACTORS:
@@ -27,8 +34,10 @@ def enqueue(actor: str, args: list[Any], count: int, options: dict[str, Any], fl
         _check_own_server(app.broker.client)
         app.broker.client.flushdb()
     ids = [
-        app.ACTORS[actor].send_with_options(args=tuple(args), **options).message_id
-        for _ in range(count)
+        app.ACTORS[actor]
+        .send_with_options(args=(i, *args) if numbered else tuple(args), **options)
+        .message_id
+        for i in range(count)
     ]
     return {"ids": ids}
 
@@ -128,13 +137,16 @@ def main(argv: list[str] | None = None) -> int:
     e.add_argument("--count", type=int, default=1)
     e.add_argument("--options", default="{}", help="JSON object of message options")
     e.add_argument("--flush", action="store_true", help="empty the Redis database first")
+    e.add_argument("--numbered", action="store_true", help="message i gets i as its first argument")
     sub.add_parser("account", help="state of every message still in Redis")
     sub.add_parser("source", help="dramatiq's run_coroutine and clear_exception source")
     c = sub.add_parser("alloc-check", help="RSS growth: bytes(n) versus a written buffer")
     c.add_argument("--mb", type=int, default=128)
     a = p.parse_args(argv)
     if a.cmd == "enqueue":
-        out = enqueue(a.actor, json.loads(a.args), a.count, json.loads(a.options), a.flush)
+        out = enqueue(
+            a.actor, json.loads(a.args), a.count, json.loads(a.options), a.flush, a.numbered
+        )
     elif a.cmd == "account":
         out = account()
     elif a.cmd == "alloc-check":

@@ -192,6 +192,30 @@ def messages_for(cfg: CellConfig) -> int:
     return sc.messages
 
 
+def start_worker(
+    procs: ProcessGroup,
+    python: Path,
+    env: dict[str, str],
+    threads: int,
+    queue: str,
+    worker_log: Path,
+    supervisor_log: Path,
+) -> subprocess.Popen:
+    """The ``dramatiq`` command (dramatiq.cli.main) with one worker process of ``threads``
+    threads on ``queue``, its output in ``worker_log`` and the supervisor's own log records in
+    ``supervisor_log`` (see supervise.py)."""
+    supervisor_log.unlink(missing_ok=True)
+    env = {**env, "DLEAK_SUPERVISOR_LOG": str(supervisor_log)}
+    with open(worker_log, "wb") as logf:
+        return procs.popen(
+            [
+                str(python), "-m", "dramatiq_leak.supervise", "dramatiq_leak.worker_app",
+                "--processes", "1", "--threads", str(threads), "--queues", queue,
+            ],
+            env=env, stdout=logf, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+
+
 def run_cell(
     procs: ProcessGroup, redis_url: str, cfg: CellConfig, workdir: Path, log=print
 ) -> dict[str, Any]:
@@ -223,18 +247,9 @@ def run_cell(
 
     worker_log = workdir / f"{cfg.name}.worker.log"
     supervisor_log = workdir / f"{cfg.name}.supervisor.log"
-    supervisor_log.unlink(missing_ok=True)
-    env["DLEAK_SUPERVISOR_LOG"] = str(supervisor_log)
-    with open(worker_log, "wb") as logf:
-        # The dramatiq command (dramatiq.cli.main), keeping its exit log: see supervise.py.
-        proc = procs.popen(
-            [
-                str(python), "-m", "dramatiq_leak.supervise", "dramatiq_leak.worker_app",
-                "--processes", "1", "--threads", str(cfg.scenario.threads),
-                "--queues", cfg.queue,
-            ],
-            env=env, stdout=logf, stderr=subprocess.STDOUT,
-        )  # fmt: skip
+    proc = start_worker(
+        procs, python, env, cfg.scenario.threads, cfg.queue, worker_log, supervisor_log
+    )
     sampler = Sampler(proc, int(cfg.mem_cap_mb * MiB))
     sampler.start()
     reader = ProbeReader(probe_path)

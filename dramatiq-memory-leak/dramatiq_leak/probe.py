@@ -12,6 +12,12 @@ flusher thread appends them as JSON lines to the probe file every 100 ms:
 
 Times are ``time.monotonic()`` (CLOCK_MONOTONIC: the same clock in every process
 of the machine, so the harness can line them up with its RSS samples).
+
+A worker killed with SIGKILL loses what the flusher has not written yet. The *ledger*
+(``Probe(ledger=PATH)``, crash cells) is for that: each message's ``msg`` line is written
+there with one ``write()`` in ``after_process_message``, which dramatiq runs before it
+acknowledges the message, so every acknowledged message is in the ledger whatever kills
+the process afterwards.
 """
 
 from __future__ import annotations
@@ -52,8 +58,13 @@ def live_objects() -> list[Any]:
 class Probe(Middleware):
     """Counts attempts, records GC runs and live exceptions; writes them to ``path`` if given."""
 
-    def __init__(self, path: str | None = None, interval: float = 0.1) -> None:
+    def __init__(
+        self, path: str | None = None, interval: float = 0.1, ledger: str | None = None
+    ) -> None:
         self.path = path
+        self._ledger = (
+            os.open(ledger, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644) if ledger else None
+        )
         self.interval = interval
         self.attempts = 0
         self.failures = 0
@@ -118,9 +129,15 @@ class Probe(Middleware):
                 self.succeeded += 1
             else:
                 self.failures += 1
-        self._events.append(
-            {"ev": "msg", "t": time.monotonic(), "id": message.message_id, "ok": exception is None}
-        )
+        event = {
+            "ev": "msg",
+            "t": time.monotonic(),
+            "id": message.message_id,
+            "ok": exception is None,
+        }
+        if self._ledger is not None:  # before dramatiq acknowledges the message
+            os.write(self._ledger, (json.dumps(event) + "\n").encode())
+        self._events.append(event)
 
     # -- output -------------------------------------------------------------------------------
     def stop(self) -> None:

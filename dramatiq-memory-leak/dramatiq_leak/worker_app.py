@@ -8,6 +8,11 @@ Configured by environment variables (set by the harness):
 ``DLEAK_EXTRA``      ``none`` | ``fix`` (:class:`~dramatiq_async_exc_fix.BreakAsyncioCycle`) |
                      ``gc`` (:class:`ForceCollectAfterFailure`, the original study's remedy)
 ``DLEAK_PROBE``      path of the probe's JSON-lines file (optional)
+``DLEAK_LEDGER``     path of the probe's ledger: each message's outcome, written before it is
+                     acknowledged (crash cells)
+``DLEAK_HEARTBEAT_MS`` the broker's heartbeat timeout (crash cells: a dead worker's unacked
+                     messages go back to the queue this long after its last heartbeat)
+``DLEAK_MAINTENANCE_CHANCE`` commands per million that run the broker's queue maintenance
 
 Imports only the standard library, dramatiq, redis and the fix distribution
 (``dramatiq-memory-leak/fix``, on ``PYTHONPATH``), so it runs in each variant's own environment.
@@ -97,13 +102,21 @@ def _config() -> tuple[str, str, str, str | None]:
 
 REDIS_URL, QUEUE, EXTRA, PROBE_PATH = _config()
 
-broker = RedisBroker(url=REDIS_URL)
+_BROKER_OPTIONS = {
+    key: int(os.environ[var])
+    for key, var in (
+        ("heartbeat_timeout", "DLEAK_HEARTBEAT_MS"),
+        ("maintenance_chance", "DLEAK_MAINTENANCE_CHANCE"),
+    )
+    if os.environ.get(var)
+}
+broker = RedisBroker(url=REDIS_URL, **_BROKER_OPTIONS)
 broker.add_middleware(AsyncIO())
 if EXTRA == "fix":
     broker.add_middleware(BreakAsyncioCycle())
 elif EXTRA == "gc":
     broker.add_middleware(ForceCollectAfterFailure())
-probe = _probe.Probe(PROBE_PATH)
+probe = _probe.Probe(PROBE_PATH, ledger=os.environ.get("DLEAK_LEDGER") or None)
 broker.add_middleware(probe)
 dramatiq.set_broker(broker)
 
@@ -165,6 +178,19 @@ async def sleep_async(mb: int, sleep_ms: int) -> None:
     del big
 
 
+class DesignedFailure(Exception):
+    """A crash cell's message that fails on purpose (and goes to the dead-letter queue)."""
+
+
+@dramatiq.actor(queue_name=QUEUE, max_retries=0)
+def work(index: int, fail_every: int, ms: int) -> None:
+    """Crash cells: ``ms`` milliseconds of work; message ``index`` fails when it is a multiple
+    of ``fail_every``, so the expected outcome of every message is known in advance."""
+    time.sleep(ms / 1000)
+    if fail_every and index % fail_every == 0:
+        raise DesignedFailure(f"message {index} fails by design")
+
+
 @dramatiq.actor(queue_name=QUEUE, max_retries=0)
 def crash_worker(code: int) -> None:
     """Harness self-test only: the worker process dies on the spot, as on a segfault.
@@ -188,6 +214,7 @@ ACTORS = {
         fail_sync_via_async,
         fail_sync,
         sleep_async,
+        work,
         crash_worker,
     )
 }

@@ -72,7 +72,7 @@ def test_dleak_verdict_reports_the_sawtooth_from_its_numbers() -> None:
         live_exceptions_max=18,
     )
     text = _findings(_results(affected))
-    assert "not a leak but delayed freeing" in text
+    assert "a reference cycle freed at the next collection" in text
     assert "back to 200-200 MB" in text
     assert "generation 0 (2x)" in text
     assert "2400 MB against 157 MB" in text
@@ -143,3 +143,23 @@ def test_dleak_added_verdicts_follow_each_interpreters_cells() -> None:
     table = report.added_section(results)
     assert "| TaskGroup child raises (ExceptionGroup) | 3.11 | 2.2.1 |" in table
     assert "not in 60 s" in table and "9.5 s" in table
+
+
+def test_dleak_fix_cost_verdict_needs_the_interval_inside_the_band() -> None:
+    def cost(ratios: list[float]) -> dict[str, Any]:
+        rounds = [{"2.2.1": 100.0, "2.2.0+fix": 100.0 * r} for r in ratios]
+        return {"seconds": 12.0, "rounds": rounds, "errors": []}
+
+    def answer(ratios: list[float]) -> str:
+        (v,) = report.fix_cost_verdict(cost(ratios))
+        return v["answer"]
+
+    assert answer([0.999, 1.001, 1.0, 0.998, 1.002, 1.0]) == "holds: costs at most 2%"
+    assert answer([1.03, 1.04, 1.03, 1.035]).startswith("holds: costs at most 2%, 3.")
+    assert answer([0.90, 0.91, 0.89, 0.90, 0.92]).startswith("no: ")
+    assert answer([0.90, 1.10, 0.95, 1.05, 1.0]) == "not shown: the interval reaches below -2%"
+    assert report.fix_cost_verdict(cost([1.0])) == []  # one round: no interval, no verdict
+    from dramatiq_leak import benchmark
+
+    errors = benchmark.run_errors({"cells": [], "fix_cost": cost([1.0])})
+    assert "fix cost: fewer than 2 complete rounds" in errors

@@ -27,7 +27,11 @@ DRAMATIQ_VERSIONS = ("2.2.0", "2.2.1")
 
 def _interpreters() -> list[str]:
     base = os.path.realpath(getattr(sys, "_base_executable", sys.executable))
-    return [base if py == sys.executable else py for py in pythons.default()]
+    found = [base if py == sys.executable else py for py in pythons.default()]
+    # The oldest Python the distribution supports (requires-python >= 3.10), where the machine
+    # has one: no BaseExceptionGroup there, which the fix must not need.
+    oldest = pythons.elsewhere("3.10")
+    return ([oldest] if oldest else []) + found
 
 
 def _tag(python: str) -> str:
