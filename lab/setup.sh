@@ -23,6 +23,7 @@ PACKAGES=(
   libbenchmark-dev                             # Google Benchmark (C++ ceilings)
   liburing-dev                                 # io_uring reference echo server
   redis-server                                 # dramatiq broker
+  rabbitmq-server                              # dramatiq broker (the same cells on AMQP)
   patchelf                                     # auditwheel repair of native wheels
   python3-venv                                 # the private venv that holds uv
 )
@@ -72,8 +73,9 @@ if ((${#missing[@]})); then
   $cmd -qq
 fi
 
-# The `redis-server` package starts a system-wide instance; the experiments start
-# their own on free loopback ports, so the system one is not needed.
+# The `redis-server` and `rabbitmq-server` packages start system-wide instances; the
+# experiments start their own (a unix socket; a private RabbitMQ node with its own ports,
+# epmd and data), so the system ones are not needed.
 
 if ! uv_ok; then
   echo "setup: installing uv $UV_VERSION into $UV_VENV"

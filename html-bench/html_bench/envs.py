@@ -14,6 +14,7 @@ interpreter it is installed with its declared dependencies and ``--python-versio
 
 from __future__ import annotations
 
+import re
 import sys
 import tomllib
 from collections.abc import Callable
@@ -51,8 +52,18 @@ class BenchEnv:
 
 
 def _requirements() -> list[str]:
+    """html_bench's pinned dependencies, without the workspace's own packages (the lab toolkit:
+    it runs in the lab's process, not in the benchmark workers, and is on no index)."""
     data = tomllib.loads((PROJECT / "pyproject.toml").read_text())
-    return list(data["project"]["dependencies"])
+    sources = data.get("tool", {}).get("uv", {}).get("sources", {})
+    workspace = {name for name, src in sources.items() if src.get("workspace")}
+    return [r for r in data["project"]["dependencies"] if _name(r) not in workspace]
+
+
+def _name(requirement: str) -> str:
+    """The distribution name a requirement string starts with ("tagflow @ https://..." ->
+    "tagflow")."""
+    return re.split(r"[\s<>=!~@\[;]", requirement, maxsplit=1)[0]
 
 
 def _is_self(python: str) -> bool:

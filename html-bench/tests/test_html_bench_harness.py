@@ -61,6 +61,17 @@ def test_html_bench_envs_self_and_missing_interpreters() -> None:
     assert gone.python is None and "not found" in gone.reason
 
 
+def test_html_bench_envs_install_no_workspace_package() -> None:
+    # The lab toolkit is a dependency of html_bench in the workspace but on no index: an
+    # environment for another interpreter must not ask for it (a 3.13 build failed on it).
+    args = [a for step in envs.steps("3.13.5") for a in step.args]
+    assert not [a for a in args if a.startswith("experiments-lab")], args
+    assert "jinja2==3.1.6" in args
+    assert envs._name("tagflow @ https://x/y.whl") == "tagflow"
+    assert envs._name("dominate==2.9.1") == "dominate"
+    assert envs._name("a[extra]>=1; python_version > '3'") == "a"
+
+
 def test_html_bench_envs_broken_interpreter_is_skipped(tmp_path) -> None:
     fake = tmp_path / "python3"
     fake.write_text("#!/bin/sh\necho broken >&2\nexit 3\n")
