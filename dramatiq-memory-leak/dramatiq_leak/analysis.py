@@ -173,6 +173,12 @@ def analyse(raw: dict[str, Any]) -> dict[str, Any]:
         "live_exceptions_final": lives[-1],
         "accounting": raw["accounting"],
         "idle": idle_figures(raw, t, rss, gcs, ticks) if cfg.scenario.burst else None,
+        "broker": cfg.broker,
+        "processes": cfg.scenario.processes,
+        # peak RSS of each worker process (several in the multi-process cells)
+        "process_peaks_mb": sorted(
+            (round(b / MiB, 1) for b in (raw.get("peak_by_pid") or {}).values()), reverse=True
+        ),
     }
 
 

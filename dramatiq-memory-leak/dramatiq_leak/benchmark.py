@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import dataclasses
 import difflib
 import json
 import os
@@ -37,6 +38,8 @@ class Plan:
     #: crash cells (dramatiq_leak.crash): the variants, and their size
     crash_variants: tuple[str, ...] = ("2.2.1",)
     crash_plan: crash.CrashPlan = crash.FULL
+    #: (scenario, variant) cells repeated on a private RabbitMQ node (this interpreter)
+    rabbit_cells: tuple[tuple[str, str], ...] = ()
     #: the fix's throughput cost: rounds of (2.2.1, 2.2.0+fix) cells of FIX_COST, the order
     #: alternating, and seconds per cell
     cost_rounds: int = 2
@@ -77,6 +80,7 @@ QUICK = Plan(
         "reraise": 3,
         "sync-async": 3,
         "idle": 30,  # at most: the burst, then idle_s
+        "multi": 4,
     },
     variants={
         "sync-raise": ("2.2.0", "2.2.1"),
@@ -85,10 +89,12 @@ QUICK = Plan(
         "reraise": ("2.2.0", "2.2.1"),
         "sync-async": ("2.2.0", "2.2.1"),
         "idle": ("2.2.0", "2.2.1"),
+        "multi": ("2.2.0", "2.2.1"),
     },
     other_pythons=(("async-raise", "2.2.0"), ("taskgroup", "2.2.1")),
     idle_s=4.0,
     crash_plan=crash.QUICK,
+    rabbit_cells=(("async-raise", "2.2.0"), ("async-raise", "2.2.1")),
 )
 FULL = Plan(
     quick=False,
@@ -105,8 +111,9 @@ FULL = Plan(
         "reraise": 20,
         "sync-async": 20,
         "idle": 120,  # at most: the burst (a few seconds), then 60 s idle
+        "multi": 30,
     },
-    variants={k: THREE for k in ADDED},
+    variants={**{k: THREE for k in ADDED}, "multi": THREE},
     other_pythons=(
         ("async-raise", "2.2.0"),
         ("async-raise", "2.2.1"),
@@ -118,6 +125,7 @@ FULL = Plan(
     crash_plan=crash.FULL,
     cost_rounds=8,
     cost_seconds=12.0,
+    rabbit_cells=tuple((s, v) for s in ("async-raise", "taskgroup", "multi") for v in THREE),
 )
 
 
@@ -162,17 +170,21 @@ def select(plan: Plan, scenarios: list[str] | None, variants: list[str] | None) 
     if variants:  # an explicit variant list overrides the quick-mode subsets
         chosen = {k: tuple(variants) for k in chosen}
     others = tuple((s, v) for s, v in plan.other_pythons if not variants or v in variants)
-    return Plan(
-        plan.quick,
-        plan.scale,
-        durations,
-        chosen,
-        others,
-        plan.idle_s,
-        tuple(v for v in plan.crash_variants if not variants or v in variants),
-        plan.crash_plan,
-        plan.cost_rounds,
-        plan.cost_seconds,
+    # A run restricted to some scenarios runs only their cells: no crash cells, no cost rounds.
+    return dataclasses.replace(
+        plan,
+        durations=durations,
+        variants=chosen,
+        other_pythons=others,
+        crash_variants=()
+        if scenarios
+        else tuple(v for v in plan.crash_variants if not variants or v in variants),
+        cost_rounds=0 if scenarios else plan.cost_rounds,
+        rabbit_cells=tuple(
+            (s, v)
+            for s, v in plan.rabbit_cells
+            if s in durations and (not variants or v in variants)
+        ),
     )
 
 
@@ -258,7 +270,12 @@ def _run_all(
     proof_variants = [v for v in VARIANTS if v.extra != "gc"]
     if set_total:
         set_total(
-            len(cells) + len(proof_variants) + 2 + len(plan.crash_variants) + plan.cost_rounds
+            len(cells)
+            + len(proof_variants)
+            + 2
+            + len(plan.crash_variants)
+            + plan.cost_rounds
+            + len(plan.rabbit_cells)
         )
     register = artifact or (lambda p: p)
     step = advance or (lambda note: None)
@@ -301,7 +318,8 @@ def _run_all(
 
         summaries: list[dict[str, Any]] = []
         figures: dict[str, list[tuple[str, dict, dict]]] = {}
-        for sc, var, py in cells:
+
+        def one_cell(sc: Scenario, var: Variant, py: str | None, url: str, broker: str) -> None:
             mb = max(1, round(sc.mb_per_exception * plan.scale))
             cfg = harness.CellConfig(
                 sc,
@@ -312,11 +330,12 @@ def _run_all(
                 python=py,
                 max_retries=0 if sc.burst else None,
                 idle_s=plan.idle_s if sc.burst else 0.0,
+                broker=broker,
             )
             tag = "" if py is None else f"py{envs.python_tag(py)}"
-            step_note = f"{sc.key} / {var.key}" + (f" / {tag}" if tag else "")
+            step_note = " / ".join(x for x in (sc.key, var.key, tag, broker) if x != "redis" and x)
             try:
-                raw = harness.run_cell(procs, redis.url, cfg, work, log=log)
+                raw = harness.run_cell(procs, url, cfg, work, log=log)
             except (RuntimeError, TimeoutError) as exc:  # recorded, the run goes on
                 log(f"{step_note}: failed: {exc}")
                 summaries.append(
@@ -324,18 +343,20 @@ def _run_all(
                         "scenario": sc.key,
                         "variant": var.key,
                         "python_tag": tag or None,
+                        "broker": broker,
                         "error": str(exc),
                         "peak_mb": None,
                     }
                 )
                 step(step_note)
-                continue
+                return
             summary = analysis.analyse(raw)
             summaries.append(summary)
             for p in analysis.write_csvs(raw, out / "csv"):
                 register(p)
-            fig_key = sc.key + (f"-{tag}" if tag else "")
-            figures.setdefault(fig_key, []).append((var.label, analysis.series(raw), summary))
+            if broker == "redis":  # the RSS figures are the Redis cells'
+                fig_key = sc.key + (f"-{tag}" if tag else "")
+                figures.setdefault(fig_key, []).append((var.label, analysis.series(raw), summary))
             if summary["capped"]:
                 log(
                     f"{step_note}: stopped at the memory cap ({summary['capped']['rss_mb']:.0f} MB)"
@@ -343,6 +364,9 @@ def _run_all(
             if summary["crashed"]:
                 log(f"{step_note}: worker crashed: {harness.describe_crash(summary['crashed'])}")
             step(step_note)
+
+        for sc, var, py in cells:
+            one_cell(sc, var, py, redis.url, "redis")
 
         crashes = []
         for key in plan.crash_variants:
@@ -355,7 +379,22 @@ def _run_all(
             crashes.append(cell)
             step(f"crash / {key}")
         results["crash"] = crashes
-        results["fix_cost"] = fix_cost_rounds(procs, redis.url, work, plan, cap_mb, log, step)
+        if plan.cost_rounds:
+            results["fix_cost"] = fix_cost_rounds(procs, redis.url, work, plan, cap_mb, log, step)
+
+    # The same scenarios on RabbitMQ: a private node (its own ports, epmd and data), proven.
+    if plan.rabbit_cells:
+        from dramatiq_leak.rabbitmq_server import RabbitError, RabbitServer
+
+        try:
+            with RabbitServer(procs) as rabbit:
+                results["rabbitmq_node"] = rabbit.node
+                for sc_key, v_key in plan.rabbit_cells:
+                    one_cell(get_scenario(sc_key), envs.variant(v_key), None, rabbit.url,
+                             "rabbitmq")  # fmt: skip
+        except RabbitError as exc:  # e.g. rabbitmq-server not installed: said, no traceback
+            log(f"RabbitMQ cells not run: {exc}")
+            results["rabbitmq_error"] = str(exc)
 
     mine = f"Python {envs.python_tag()}"
     for fig_key, fig_cells in figures.items():
@@ -366,7 +405,11 @@ def _run_all(
         path = out / f"rss_{fig_key}.png"
         register(plots.rss_figure(f"{label}  ({on})", fig_cells, path, cap_mb))
     scenario_keys = [sc.key for sc in SCENARIOS if sc.key in figures]
-    ok_rows = [r for r in summaries if "error" not in r and not r.get("python_tag")]
+    ok_rows = [
+        r
+        for r in summaries
+        if "error" not in r and not r.get("python_tag") and r.get("broker", "redis") == "redis"
+    ]
     if ok_rows:
         register(plots.peaks_figure(ok_rows, scenario_keys, out / "peaks.png"))
     results["cells"] = summaries
@@ -433,8 +476,10 @@ def run_errors(results: dict[str, Any]) -> list[str]:
     if not cells:
         out.append("no cell was run")
     for c in cells:
-        where = f"{c.get('scenario')} / {c.get('variant')}" + (
-            f" / {c['python_tag']}" if c.get("python_tag") else ""
+        where = (
+            f"{c.get('scenario')} / {c.get('variant')}"
+            + (f" / {c['python_tag']}" if c.get("python_tag") else "")
+            + (f" / {c['broker']}" if c.get("broker", "redis") != "redis" else "")
         )
         if "error" in c:
             out.append(f"{where}: failed: {c['error']}")
@@ -452,6 +497,8 @@ def run_errors(results: dict[str, Any]) -> list[str]:
             out.append(f"{where}: no RSS measured")
     for cell in results.get("crash") or []:
         out += crash.crash_errors(cell)
+    if results.get("rabbitmq_error"):
+        out.append(f"RabbitMQ cells not run: {results['rabbitmq_error']}")
     if "fix_cost" in results:
         cost = results["fix_cost"]
         out += cost.get("errors") or []

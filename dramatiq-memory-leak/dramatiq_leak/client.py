@@ -14,6 +14,7 @@ from __future__ import annotations
 import argparse
 import inspect
 import json
+import os
 import sys
 from typing import Any
 
@@ -31,8 +32,19 @@ def enqueue(
     if actor not in app.ACTORS:
         raise SystemExit(f"unknown actor {actor!r}; known: {', '.join(sorted(app.ACTORS))}")
     if flush:
-        _check_own_server(app.broker.client)
-        app.broker.client.flushdb()
+        if _is_rabbitmq(app):
+            # The harness's own node: proven with rabbitmqctl when it started (the pid is
+            # passed only for a proven node). Its queues for this cell are emptied.
+            if not os.environ.get("DLEAK_BROKER_PID"):
+                raise SystemExit(
+                    "refusing to flush: DLEAK_BROKER_PID is not set (only a RabbitMQ node "
+                    "started and proven by the harness may be emptied)"
+                )
+            app.broker.declare_queue(app.QUEUE, ensure=True)
+            app.broker.flush(app.QUEUE)
+        else:
+            _check_own_server(app.broker.client)
+            app.broker.client.flushdb()
     ids = [
         app.ACTORS[actor]
         .send_with_options(args=(i, *args) if numbered else tuple(args), **options)
@@ -46,26 +58,55 @@ def _check_own_server(client: Any) -> None:
     """Refuse to empty a database unless the server is the harness's own (same pid)."""
     import os
 
-    expected = os.environ.get("DLEAK_REDIS_PID")
+    expected = os.environ.get("DLEAK_BROKER_PID")
     if not expected:
         raise SystemExit(
-            "refusing to flush: DLEAK_REDIS_PID is not set (only a redis-server started and "
+            "refusing to flush: DLEAK_BROKER_PID is not set (only a redis-server started and "
             "proven by the harness may be emptied)"
         )
     actual = client.info("server").get("process_id")
     if str(actual) != expected:
         raise SystemExit(
-            f"refusing to flush: the server at DLEAK_REDIS_URL is pid {actual}, "
+            f"refusing to flush: the server at DLEAK_BROKER_URL is pid {actual}, "
             f"not the harness's redis-server (pid {expected})"
         )
 
 
+def _is_rabbitmq(app: Any) -> bool:
+    return type(app.broker).__name__ == "RabbitmqBroker"
+
+
+def _account_rabbitmq(app: Any) -> dict:
+    """Every message left in the cell's queues (taken off them: call it when the workers are
+    stopped; RabbitMQ gives a stopped worker's unacknowledged messages back to the queue)."""
+    from dramatiq import Message
+    from dramatiq.common import dq_name, xq_name
+
+    app.broker.declare_queue(app.QUEUE, ensure=True)
+    channel = app.broker.channel
+    states: dict[str, str] = {}
+    places = ((app.QUEUE, "queued"), (dq_name(app.QUEUE), "delayed"),
+              (xq_name(app.QUEUE), "dead_lettered"))  # fmt: skip
+    for queue, label in places:
+        while True:
+            method, _props, body = channel.basic_get(queue=queue, auto_ack=True)
+            if method is None:
+                break
+            mid = Message.decode(body).message_id
+            states[mid] = f"duplicate({states[mid]},{label})" if mid in states else label
+    return {"states": states}
+
+
 def account() -> dict:
-    """Where each message is in Redis: queued, delayed, unacked (held by a worker) or dead."""
+    """Where each message is in the broker: queued, delayed, unacked (held by a worker; Redis
+    only) or dead."""
     from dramatiq import Message
     from dramatiq.common import dq_name, xq_name
 
     from dramatiq_leak import worker_app as app
+
+    if _is_rabbitmq(app):
+        return _account_rabbitmq(app)
 
     client = app.broker.client
     ns = app.broker.namespace

@@ -20,6 +20,8 @@ from lab.venvs import Step, ensure
 
 #: The redis client pinned in every variant environment (tested with it).
 REDIS_PY = "8.1.0"
+#: The AMQP client dramatiq's RabbitmqBroker uses, pinned the same way.
+PIKA = "1.3.2"
 PACKAGE_PARENT = Path(__file__).resolve().parent.parent
 #: The fix distribution's import root (``dramatiq_async_exc_fix``), put on the same PYTHONPATH.
 FIX_SRC = PACKAGE_PARENT / "fix" / "src"
@@ -80,7 +82,7 @@ def ensure_env(version: str, python: str | None = None, log: Callable[[str], Non
     venv = ensure(
         f"dramatiq-{version}",
         python or _base_python(),
-        [Step((f"dramatiq[redis]=={version}", f"redis=={REDIS_PY}"))],
+        [Step((f"dramatiq[redis]=={version}", f"redis=={REDIS_PY}", f"pika=={PIKA}"))],
         check=check,
         log=log,
     )
@@ -90,7 +92,7 @@ def ensure_env(version: str, python: str | None = None, log: Callable[[str], Non
 def child_env(variant_: Variant, redis_url: str, queue: str, probe: str | None) -> dict[str, str]:
     """Environment for a worker or client process of ``variant_``.
 
-    ``DLEAK_REDIS_PID`` is set when ``redis_url`` is a server this process started and proved
+    ``DLEAK_BROKER_PID`` is set when ``redis_url`` is a server this process started and proved
     its own (:func:`dramatiq_leak.redis_server.proven_pid`); the client flushes nothing else.
     """
     from dramatiq_leak.redis_server import proven_pid
@@ -99,15 +101,17 @@ def child_env(variant_: Variant, redis_url: str, queue: str, probe: str | None) 
     env.update(
         PYTHONPATH=os.pathsep.join((str(PACKAGE_PARENT), str(FIX_SRC))),
         PYTHONUNBUFFERED="1",
-        DLEAK_REDIS_URL=redis_url,
+        DLEAK_BROKER_URL=redis_url,
         DLEAK_QUEUE=queue,
         DLEAK_EXTRA=variant_.extra,
     )
-    pid = proven_pid(redis_url)
+    from dramatiq_leak import rabbitmq_server
+
+    pid = proven_pid(redis_url) or rabbitmq_server.proven_pid(redis_url)
     if pid is not None:
-        env["DLEAK_REDIS_PID"] = str(pid)
+        env["DLEAK_BROKER_PID"] = str(pid)
     else:
-        env.pop("DLEAK_REDIS_PID", None)
+        env.pop("DLEAK_BROKER_PID", None)
     if probe:
         env["DLEAK_PROBE"] = probe
     else:

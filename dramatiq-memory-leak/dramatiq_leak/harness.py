@@ -51,12 +51,15 @@ class CellConfig:
     max_retries: int | None = None  # None: the actor's (practically infinite)
     queue: str = "leak"
     python: str | None = None  # interpreter of the variant env (default: this one)
+    broker: str = "redis"  # redis | rabbitmq (the URL passed to run_cell says which)
     #: burst scenarios: seconds the worker is watched idle after its last message
     idle_s: float = 0.0
 
     @property
     def name(self) -> str:
         base = f"{self.scenario.key}__{self.variant.key}"
+        if self.broker != "redis":
+            base += f"__{self.broker}"
         return base if self.python is None else f"{base}__py{envs.python_tag(self.python)}"
 
 
@@ -84,6 +87,7 @@ class Sampler(threading.Thread):
         self._tree_at = 0.0
         self.worker_seen = False
         self._missing = 0
+        self.peak_by_pid: dict[int, int] = {}  # worker processes (not the supervisor): peak RSS
 
     @property
     def worker_gone(self) -> bool:
@@ -119,6 +123,7 @@ class Sampler(threading.Thread):
                 tree += rss
                 if i > 0:  # not the supervisor (the `dramatiq` main process)
                     worker += rss
+                    self.peak_by_pid[proc.pid] = max(rss, self.peak_by_pid.get(proc.pid, 0))
             if worker:
                 self.worker_seen = True
                 self._missing = 0
@@ -200,17 +205,18 @@ def start_worker(
     queue: str,
     worker_log: Path,
     supervisor_log: Path,
+    processes: int = 1,
 ) -> subprocess.Popen:
-    """The ``dramatiq`` command (dramatiq.cli.main) with one worker process of ``threads``
-    threads on ``queue``, its output in ``worker_log`` and the supervisor's own log records in
-    ``supervisor_log`` (see supervise.py)."""
+    """The ``dramatiq`` command (dramatiq.cli.main) with ``processes`` worker processes of
+    ``threads`` threads on ``queue``, its output in ``worker_log`` and the supervisor's own log
+    records in ``supervisor_log`` (see supervise.py)."""
     supervisor_log.unlink(missing_ok=True)
     env = {**env, "DLEAK_SUPERVISOR_LOG": str(supervisor_log)}
     with open(worker_log, "wb") as logf:
         return procs.popen(
             [
                 str(python), "-m", "dramatiq_leak.supervise", "dramatiq_leak.worker_app",
-                "--processes", "1", "--threads", str(threads), "--queues", queue,
+                "--processes", str(processes), "--threads", str(threads), "--queues", queue,
             ],
             env=env, stdout=logf, stderr=subprocess.STDOUT,
         )  # fmt: skip
@@ -248,8 +254,9 @@ def run_cell(
     worker_log = workdir / f"{cfg.name}.worker.log"
     supervisor_log = workdir / f"{cfg.name}.supervisor.log"
     proc = start_worker(
-        procs, python, env, cfg.scenario.threads, cfg.queue, worker_log, supervisor_log
-    )
+        procs, python, env, cfg.scenario.threads, cfg.queue, worker_log, supervisor_log,
+        processes=cfg.scenario.processes,
+    )  # fmt: skip
     sampler = Sampler(proc, int(cfg.mem_cap_mb * MiB))
     sampler.start()
     reader = ProbeReader(probe_path)
@@ -337,6 +344,7 @@ def run_cell(
         "accounting": accounting,
         "boot": boot,
         "burst_done": burst_done,
+        "peak_by_pid": dict(sampler.peak_by_pid),
     }
 
 

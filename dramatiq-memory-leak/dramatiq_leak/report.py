@@ -28,7 +28,11 @@ SEED = {
 
 
 def _cell(
-    results: dict[str, Any], scenario: str, variant: str, python_tag: str | None = None
+    results: dict[str, Any],
+    scenario: str,
+    variant: str,
+    python_tag: str | None = None,
+    broker: str = "redis",
 ) -> dict[str, Any] | None:
     return next(
         (
@@ -38,6 +42,7 @@ def _cell(
             and c.get("variant") == variant
             and "error" not in c
             and c.get("python_tag") == python_tag
+            and c.get("broker", "redis") == broker
         ),
         None,
     )
@@ -116,6 +121,8 @@ def summary_table(results: dict[str, Any]) -> str:
             note = f" ({harness.describe_crash(c['crashed'])})"
         if c.get("python_tag"):
             note = f" on {c['python_tag']}" + note
+        if c.get("broker", "redis") != "redis":
+            note = f" on {c['broker']}" + note
         rows.append(
             [
                 c["scenario"],
@@ -258,10 +265,73 @@ def decide(results: dict[str, Any]) -> list[Verdict]:
         )
     out += added_verdicts(results)
     out += crash_verdicts(results)
+    out += broker_verdicts(results)
     return out
 
 
 Q_DELIVERY = "every message accounted for when a worker is killed with SIGKILL mid-run"
+#: The scenarios run on both brokers.
+BROKER_SCENARIOS = ("async-raise", "taskgroup", "multi")
+
+
+def broker_verdicts(results: dict[str, Any]) -> list[Verdict]:
+    """Does the retention depend on the broker? Per scenario, the variants that retain on
+    Redis and on RabbitMQ (same interpreter)."""
+    out = []
+    for key in BROKER_SCENARIOS:
+        per: dict[str, list[str]] = {}
+        measured = []
+        for broker in ("redis", "rabbitmq"):
+            cells = {v: _cell(results, key, v, None, broker) for v in ADDED_VARIANTS}
+            if not all(cells.values()):
+                break
+            per[broker] = [v for v, c in cells.items() if c and _retains(c)]
+            measured.append(
+                f"{broker}: " + ", ".join(
+                    f"{v} {c['live_exceptions_max']} alive" for v, c in cells.items() if c
+                )
+            )  # fmt: skip
+        if len(per) < 2:
+            continue
+        same = per["redis"] == per["rabbitmq"]
+        kept = ", ".join(per["rabbitmq"]) or "none"
+        out.append(
+            verdict(
+                f"retention depends on the broker ({key})",
+                f"no: the same variants retain on both ({kept})"
+                if same
+                else f"yes: Redis {per['redis'] or 'none'}, RabbitMQ {per['rabbitmq'] or 'none'}",
+                "; ".join(measured),
+                "a variant retains when more than one exception is alive at once; compared "
+                "variant by variant",
+            )
+        )
+    return out
+
+
+def broker_section(results: dict[str, Any]) -> str:
+    rows = []
+    for key in BROKER_SCENARIOS:
+        for v in ADDED_VARIANTS:
+            for broker in ("redis", "rabbitmq"):
+                c = _cell(results, key, v, None, broker)
+                if c is None:
+                    continue
+                rows.append([
+                    key, v, broker, _fmt(c["peak_mb"]), c["live_exceptions_max"],
+                    ", ".join(f"{p:,.0f}" for p in c.get("process_peaks_mb") or []) or "–",
+                    _fmt(c["throughput_per_s"], 1),
+                ])  # fmt: skip
+    if not rows:
+        return "(not in this run)\n"
+    return markdown(
+        ["scenario", "variant", "broker", "peak MB (all worker processes)",
+         "live exceptions (max)", "peak MB per worker process", "msg/s"],
+        rows,
+        "lllrrrr",
+    ) + "\n"  # fmt: skip
+
+
 #: Issue 16's goal for the fix's throughput cost against 2.2.1.
 FIX_COST_BAND = 0.02
 
@@ -701,4 +771,5 @@ def readme_sections(results: dict[str, Any]) -> dict[str, str]:
         "figures": figures_section(results),
         "added": added_section(results),
         "crash": crash_section(results),
+        "broker": broker_section(results),
     }

@@ -19,6 +19,8 @@ class Scenario:
     #: a burst instead of endless retries: each message fails once (max_retries 0, then the
     #: dead-letter queue); the worker is then watched idle for this many seconds (full scale)
     idle_s: float = 0.0
+    #: worker processes (dramatiq --processes); each runs ``threads`` threads
+    processes: int = 1
 
     @property
     def burst(self) -> bool:
@@ -79,6 +81,15 @@ SCENARIOS: tuple[Scenario, ...] = (
         1,
         1,
         128,
+    ),
+    Scenario(
+        "multi",
+        "2 worker processes x 2 threads, async raise, 64 MB each",
+        "fail_async",
+        2,
+        4,
+        64,
+        processes=2,
     ),
     Scenario(
         "idle",

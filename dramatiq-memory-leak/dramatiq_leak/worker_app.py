@@ -2,8 +2,10 @@
 
 Configured by environment variables (set by the harness):
 
-``DLEAK_REDIS_URL``  unix:///PATH/redis.sock?db=0 or redis://127.0.0.1:PORT/0 (required)
-``DLEAK_REDIS_PID``  pid of the harness's own redis-server (``client.py --flush`` checks it)
+``DLEAK_BROKER_URL`` unix:///PATH/redis.sock?db=0 or redis://127.0.0.1:PORT/0 (Redis), or
+                     amqp://guest:guest@127.0.0.1:PORT/%2F (RabbitMQ) (required)
+``DLEAK_BROKER_PID`` pid of the harness's own broker, set only for one it started and proved
+                     (``client.py --flush`` needs it)
 ``DLEAK_QUEUE``      queue name (default ``leak``)
 ``DLEAK_EXTRA``      ``none`` | ``fix`` (:class:`~dramatiq_async_exc_fix.BreakAsyncioCycle`) |
                      ``gc`` (:class:`ForceCollectAfterFailure`, the original study's remedy)
@@ -91,16 +93,18 @@ class ForceCollectAfterFailure(Middleware):
 
 
 def _config() -> tuple[str, str, str, str | None]:
-    url = os.environ.get("DLEAK_REDIS_URL")
+    url = os.environ.get("DLEAK_BROKER_URL")
     if not url:
-        raise RuntimeError("DLEAK_REDIS_URL is not set (e.g. redis://127.0.0.1:6379/0)")
+        raise RuntimeError(
+            "DLEAK_BROKER_URL is not set (e.g. redis://127.0.0.1:6379/0 or amqp://...)"
+        )
     extra = os.environ.get("DLEAK_EXTRA", "none")
     if extra not in EXTRAS:
         raise RuntimeError(f"DLEAK_EXTRA={extra!r}: expected one of {', '.join(EXTRAS)}")
     return url, os.environ.get("DLEAK_QUEUE", "leak"), extra, os.environ.get("DLEAK_PROBE")
 
 
-REDIS_URL, QUEUE, EXTRA, PROBE_PATH = _config()
+BROKER_URL, QUEUE, EXTRA, PROBE_PATH = _config()
 
 _BROKER_OPTIONS = {
     key: int(os.environ[var])
@@ -110,7 +114,12 @@ _BROKER_OPTIONS = {
     )
     if os.environ.get(var)
 }
-broker = RedisBroker(url=REDIS_URL, **_BROKER_OPTIONS)
+if BROKER_URL.startswith("amqp://"):
+    from dramatiq.brokers.rabbitmq import RabbitmqBroker
+
+    broker: Any = RabbitmqBroker(url=BROKER_URL)
+else:
+    broker = RedisBroker(url=BROKER_URL, **_BROKER_OPTIONS)
 broker.add_middleware(AsyncIO())
 if EXTRA == "fix":
     broker.add_middleware(BreakAsyncioCycle())

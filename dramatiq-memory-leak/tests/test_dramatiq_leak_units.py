@@ -63,9 +63,10 @@ def test_dleak_unknown_names_and_bad_cap_are_clear_errors(monkeypatch) -> None:
 
 def test_dleak_quick_plan_and_selection() -> None:
     cells = benchmark.QUICK.cells()
-    # 16 of the original five scenarios, and issue 16's four (taskgroup with all three
-    # variants, the others with 2.2.0 and 2.2.1)
-    assert len(cells) == 16 + 3 + 2 + 2 + 2
+    # 16 of the original five scenarios, and issue 16's five (taskgroup with all three
+    # variants, the others - reraise, sync-async, multi, idle - with 2.2.0 and 2.2.1)
+    assert len(cells) == 16 + 3 + 2 + 2 + 2 + 2
+    assert benchmark.QUICK.rabbit_cells and benchmark.FULL.rabbit_cells
     full = benchmark.FULL.cells_on(["/elsewhere/python3.13"])
     for key in benchmark.ADDED:  # every added scenario with three variants on both interpreters
         for py in (None, "/elsewhere/python3.13"):
@@ -187,12 +188,12 @@ def test_dleak_client_flushes_only_the_proven_server(foreign_redis: tuple[int, i
     py = envs.ensure_env("2.2.1")
     url = f"redis://127.0.0.1:{port}/0"
     env = envs.child_env(envs.variant("2.2.1"), url, "q", None)
-    assert "DLEAK_REDIS_PID" not in env  # never proven here
+    assert "DLEAK_BROKER_PID" not in env  # never proven here
     args = [str(py), "-m", "dramatiq_leak.client", "enqueue", "sleep_async", "--args", "[1, 1]",
             "--flush"]  # fmt: skip
     res = subprocess.run(args, env=env, capture_output=True, text=True)
-    assert res.returncode != 0 and "refusing to flush: DLEAK_REDIS_PID is not set" in res.stderr
-    env["DLEAK_REDIS_PID"] = str(foreign_pid + 1)
+    assert res.returncode != 0 and "refusing to flush: DLEAK_BROKER_PID is not set" in res.stderr
+    env["DLEAK_BROKER_PID"] = str(foreign_pid + 1)
     res = subprocess.run(args, env=env, capture_output=True, text=True)
     assert res.returncode != 0 and f"pid {foreign_pid}, not the harness's" in res.stderr
 
