@@ -326,7 +326,7 @@ def broker_section(results: dict[str, Any]) -> str:
         return "(not in this run)\n"
     return markdown(
         ["scenario", "variant", "broker", "peak MB (all worker processes)",
-         "live exceptions (max)", "peak MB per worker process", "msg/s"],
+         "live exceptions (max)", "peak MB per worker process (whole cell)", "msg/s"],
         rows,
         "lllrrrr",
     ) + "\n"  # fmt: skip
