@@ -163,3 +163,17 @@ def test_dleak_fix_cost_verdict_needs_the_interval_inside_the_band() -> None:
 
     errors = benchmark.run_errors({"cells": [], "fix_cost": cost([1.0])})
     assert "fix cost: fewer than 2 complete rounds" in errors
+
+
+def test_dleak_broker_verdict_allows_one_failure_in_flight_per_thread() -> None:
+    # The multi cell's processes have 2 threads each: 2 exceptions alive at once is two
+    # failures in flight, not retention (the full run of 2026-11-27 15:10 called it retention).
+    cells = []
+    for broker in ("redis", "rabbitmq"):
+        for v, live in (("2.2.0", 30), ("2.2.1", 2), ("2.2.0+fix", 2)):
+            cells.append(_cell("multi", v, broker=broker, threads=2, live_exceptions_max=live))
+    (v,) = report.broker_verdicts({"cells": cells})
+    assert v["answer"] == "no: the same variants retain on both (2.2.0)"
+    cells[-1]["live_exceptions_max"] = 3  # one more than its threads: retained
+    (v,) = report.broker_verdicts({"cells": cells})
+    assert v["answer"] == "yes: on Redis 2.2.0, on RabbitMQ 2.2.0, 2.2.0+fix"
