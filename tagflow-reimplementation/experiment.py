@@ -626,7 +626,8 @@ def serving_errors(serving: dict[str, Any]) -> list[str]:
 
 
 def measurement_count(results: dict[str, Any]) -> int:
-    """Timed (engine, scenario) cells on every interpreter, ceiling pages, the binding timing."""
+    """Timed (engine, scenario) cells on every interpreter, ceiling pages, the binding timing,
+    serving rounds and free-threading cells."""
     rows = list(results.get("rows") or [])
     for other in results.get("other_interpreters") or []:
         rows += other.get("rows") or []
@@ -635,6 +636,8 @@ def measurement_count(results: dict[str, Any]) -> int:
     n += 1 if (results.get("binding_choice") or {}).get("available") else 0
     for cells in ((results.get("serving") or {}).get("cells") or {}).values():
         n += sum(1 for c in cells if "error" not in c)
+    for build in ((results.get("scaling") or {}).get("builds") or {}).values():
+        n += len(build.get("cells") or [])
     return n
 
 

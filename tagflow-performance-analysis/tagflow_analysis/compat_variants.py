@@ -12,8 +12,9 @@ the current engine: ``tag.<name>`` and ``text`` as Python functions, everything 
 (``document``, ``attr``, ``classes``, ``dataset``, ``html``, the engine) tagflow_cpp.compat's
 own. The ladder times it as rung f- next to rung f (tagflow_cpp.compat as shipped), and the
 callgrind analysis splits both, so the gain of moving the dispatch into C stays a measured
-figure. It reads ``tagflow_cpp.compat._current`` (the ContextVar) and
-``tagflow_cpp._core._tf_open``: an experiment on that package, not an API of it.
+figure. It reads ``tagflow_cpp.compat._current`` (the ContextVar) and opens elements through
+``tagflow_cpp.compat.tag(name, ...)`` (once ``_core._tf_open``, removed when compat's ``tag``
+became a C type): an experiment on that package, not an API of it.
 """
 
 from __future__ import annotations
@@ -25,20 +26,20 @@ from typing import Any
 def python_dispatch() -> types.ModuleType:
     """tagflow_cpp.compat with ``tag.<name>`` and ``text`` as Python wrappers (the first design)."""
     from tagflow_cpp import compat
-    from tagflow_cpp._core import _tf_open
 
     get = compat._current.get
+    open_named = compat.tag  # tag(name, *classes, **attrs): the engine's generic opener
 
     class HTMLTagBuilder:
         def __call__(self, tagname: str, *klasses: Any, **kwargs: Any) -> Any:
-            return _tf_open(get(), tagname, klasses, kwargs)
+            return open_named(tagname, *klasses, **kwargs)
 
         def __getattr__(self, name: str) -> Any:
             if name.startswith("__"):
                 raise AttributeError(name)
 
             def open_element(*klasses: Any, **kwargs: Any) -> Any:
-                return _tf_open(get(), name, klasses, kwargs)
+                return open_named(name, *klasses, **kwargs)
 
             open_element.__name__ = name
             setattr(self, name, open_element)  # cached: the next tag.<name> is a plain lookup

@@ -36,5 +36,7 @@ def test_empty_run(stored: dict[str, Any]) -> None:
     stored["other_interpreters"] = []
     stored["ceiling"] = {"available": False, "reason": "x"}
     stored["binding_choice"] = {"available": False, "reason": "x"}
+    stored["serving"] = {"available": False, "reason": "x"}
+    stored["scaling"] = {"available": False, "required": True, "reason": "x"}
     assert exp.errors(stored)
     assert exp.measurement_count(stored) == 0
