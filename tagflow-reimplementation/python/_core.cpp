@@ -567,6 +567,14 @@ PyObject* guard_exit(PyObject* op, PyObject* const*, Py_ssize_t) {
   Py_RETURN_FALSE;
 }
 
+// tp_dealloc of the heap types here whose objects hold no references of their own
+// (PyObject_New, no GC): free the object, then drop its reference to its type.
+void free_plain_object(PyObject* op) {
+  PyTypeObject* type = Py_TYPE(op);
+  PyObject_Free(op);
+  Py_DECREF(type);
+}
+
 void guard_dealloc(PyObject* op) {
   auto* g = reinterpret_cast<GuardObject*>(op);
   for (PyObject* m : {g->bound_enter, g->bound_exit}) {
@@ -575,9 +583,7 @@ void guard_dealloc(PyObject* op) {
       Py_DECREF(m);
     }
   }
-  PyTypeObject* type = Py_TYPE(op);
-  PyObject_Free(op);
-  Py_DECREF(type);
+  free_plain_object(op);
 }
 
 PyType_Slot guard_slots[] = {
@@ -605,18 +611,12 @@ PyObject* guard_method_vectorcall(PyObject* op, PyObject* const* args, std::size
   return guard_enter(reinterpret_cast<PyObject*>(m->guard), nullptr);
 }
 
-void guard_method_dealloc(PyObject* op) {
-  PyTypeObject* type = Py_TYPE(op);
-  PyObject_Free(op);
-  Py_DECREF(type);
-}
-
 PyMemberDef guard_method_members[] = {{"__vectorcalloffset__", T_PYSSIZET,
                                        offsetof(GuardMethodObject, vectorcall), READONLY, nullptr},
                                       {nullptr, 0, 0, 0, nullptr}};
 
 PyType_Slot guard_method_slots[] = {
-    {Py_tp_dealloc, reinterpret_cast<void*>(guard_method_dealloc)},
+    {Py_tp_dealloc, reinterpret_cast<void*>(free_plain_object)},
     {Py_tp_call, reinterpret_cast<void*>(PyVectorcall_Call)},
     {Py_tp_members, guard_method_members},
     {Py_tp_doc, const_cast<char*>("An element guard's __enter__ or __exit__, bound to it.")},
@@ -641,13 +641,7 @@ PyObject* guard_descr_get(PyObject* op, PyObject* obj, PyObject*) {
   return Py_NewRef(reinterpret_cast<GuardDescrObject*>(op)->exit ? g->bound_exit : g->bound_enter);
 }
 
-void guard_descr_dealloc(PyObject* op) {
-  PyTypeObject* type = Py_TYPE(op);
-  PyObject_Free(op);
-  Py_DECREF(type);
-}
-
-PyType_Slot guard_descr_slots[] = {{Py_tp_dealloc, reinterpret_cast<void*>(guard_descr_dealloc)},
+PyType_Slot guard_descr_slots[] = {{Py_tp_dealloc, reinterpret_cast<void*>(free_plain_object)},
                                    {Py_tp_descr_get, reinterpret_cast<void*>(guard_descr_get)},
                                    {0, nullptr}};
 
