@@ -44,8 +44,10 @@ std::unique_ptr<EchoServer> make_epoll_server(const std::string& host, std::uint
 // is closed.
 std::unique_ptr<EchoServer> make_epoll_http_server(const std::string& host, std::uint16_t port);
 
-// io_uring (liburing): one accept, one recv-or-send per connection in flight.
-// Throws std::runtime_error if the kernel refuses io_uring.
+// io_uring (liburing): a multishot accept, a multishot receive per connection into provided
+// buffers, sends straight from them, every wake-up's sends in one io_uring_enter; like the
+// epoll server, a connection stops being received from while its echoes cannot be written.
+// Throws std::runtime_error if the kernel refuses io_uring (needs Linux >= 5.19).
 std::unique_ptr<EchoServer> make_uring_server(const std::string& host, std::uint16_t port);
 
 }  // namespace echo

@@ -1,8 +1,14 @@
 #include <gtest/gtest.h>
+#include <poll.h>
 
+#include <algorithm>
 #include <array>
+#include <cerrno>
+#include <chrono>
 #include <numeric>
 #include <stdexcept>
+#include <thread>
+#include <vector>
 
 #include "loadgen.hpp"
 #include "test_support.hpp"
@@ -88,6 +94,44 @@ TEST_P(Servers, ClosesWhenTheClientCloses) {
   ::shutdown(c.get(), SHUT_WR);
   char extra = 0;
   EXPECT_EQ(::read(c.get(), &extra, 1), 0);  // the server saw EOF and closed its side
+}
+
+TEST_P(Servers, AClientThatDoesNotReadStallsOnlyItself) {
+  MAKE_OR_SKIP(server);
+  // 32 MB sent without reading a byte back: the server stops receiving from this client once its
+  // echoes cannot be written (bounded memory, no buffer taken from others) ...
+  const echo::Fd greedy = echo::connect_tcp("127.0.0.1", server.port());
+  echo::set_nonblocking(greedy.get());
+  std::vector<char> sent(32'000'000);  // more than every socket buffer on the way holds
+  for (std::size_t i = 0; i < sent.size(); ++i) sent[i] = static_cast<char>(i * 7 + i / 251);
+  std::size_t written = 0;
+  for (int stuck = 0; written < sent.size() && stuck < 50;) {
+    const ssize_t w =
+        ::send(greedy.get(), sent.data() + written, sent.size() - written, MSG_NOSIGNAL);
+    if (w > 0) {
+      written += static_cast<std::size_t>(w);
+      stuck = 0;
+    } else {
+      ASSERT_EQ(errno, EAGAIN);
+      ++stuck;  // both directions' socket buffers are full: the server has paused this client
+      std::this_thread::sleep_for(std::chrono::milliseconds(2));
+    }
+  }
+  ASSERT_LT(written, sent.size()) << "the server kept reading from a client that never reads";
+  // ... while every other client is served ...
+  const auto r = echo::run_load(counted(server.port(), 16, 1000, 200, 1));
+  EXPECT_EQ(r.requests, 3200u);
+  // ... and once the client reads, everything it sent comes back in order.
+  std::vector<char> got(written);
+  std::size_t have = 0;
+  while (have < written) {
+    pollfd p{greedy.get(), POLLIN, 0};
+    ASSERT_EQ(::poll(&p, 1, 5000), 1) << "no echo for 5 s after " << have << " bytes";
+    const ssize_t n = ::recv(greedy.get(), got.data() + have, written - have, 0);
+    ASSERT_GT(n, 0);
+    have += static_cast<std::size_t>(n);
+  }
+  EXPECT_TRUE(std::equal(got.begin(), got.end(), sent.begin()));
 }
 
 INSTANTIATE_TEST_SUITE_P(Engines, Servers, ::testing::Values("epoll", "epoll_busy", "io_uring"),
