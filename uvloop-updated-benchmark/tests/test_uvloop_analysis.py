@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 from uvloop_bench import analysis as an
 from uvloop_bench.plan import APIS, SIZES
-from uvloop_bench.runner import run_problems
+from uvloop_bench.runner import Cell, run_problems
 
 from lab.verdicts import find, problems
 
@@ -21,19 +21,20 @@ OLD = {"ok": True, "version": "3.11.2", "build": "debian", "main": True, "exe": 
 def _run(rps: float, rnd: int, *, client_cores: float = 0.5, server_cores: float = 0.99) -> dict:
     seconds = 2.0
     return {"req_per_s": rps, "requests": int(rps * seconds), "seconds": seconds, "round": rnd,
-            "latency_us": {"p50": 1e6 / rps, "p99": 2e6 / rps},
+            "mb_per_s": rps * 1000 / 1e6, "cpu": {"cores": client_cores},
+            "latency_us": {"p50": 1e6 / rps, "p99": 2e6 / rps, "p999": 3e6 / rps,
+                           "max": 4e6 / rps},
             "server_cpu_us_per_req": 1e6 * server_cores / rps, "server_cpu_cores": server_cores,
             "threads": [{"cpu_s": client_cores * seconds, "runqueue_wait_s": 0.0}]}  # fmt: skip
 
 
 def _cell(p: dict, loop: str, api: str, size: int, rates: list[float], **kw: Any) -> dict:
-    runs = [_run(r, i, **kw) for i, r in enumerate(rates)]
-    invalid = sorted({x for r in runs for x in run_problems(r)})
-    saturated = all(r["server_cpu_cores"] >= 0.95 for r in runs)
-    return {"key": {"contender": f"{p['version']} {p['build']} {loop}", "python": p["version"],
-                    "build": p["build"], "loop": loop, "api": api, "size": size},
-            "ok": True, "error": None, "runs": runs, "stats": {},
-            "extra": {"invalid": invalid, "server_saturated": saturated}}  # fmt: skip
+    """A saturation cell as the runner stores it (its windows judged by Cell.summarize)."""
+    cell = Cell(key={"contender": f"{p['version']} {p['build']} {loop}", "python": p["version"],
+                     "build": p["build"], "loop": loop, "api": api, "size": size},
+                runs=[_run(r, i, **kw) for i, r in enumerate(rates)], saturate=True)  # fmt: skip
+    cell.summarize()
+    return cell.as_dict()
 
 
 def _results(uvloop_factor: float, noise: float = 0.02, seed: int = 1, **kw: Any) -> dict:
@@ -98,6 +99,35 @@ def test_invalid_cells_leave_every_ratio(kw: dict[str, float], reason: str | Non
     )
     if reason:
         assert any(reason in x for x in r["saturation"][0]["extra"]["invalid"])
+
+
+@pytest.mark.parametrize(("bad", "usable"), [(0, True), (3, True), (4, False)])
+def test_a_cell_counts_with_enough_valid_windows_and_only_those(bad: int, usable: bool) -> None:
+    # `bad` of 10 windows client-bound (one echoload thread at 0.9 of a core), their rates wild.
+    runs = [_run(1000.0 * (1 + i / 100), i) for i in range(10)]
+    for r in runs[:bad]:
+        r.update(_run(9e9, r["round"], client_cores=0.9))
+    cell = Cell(key={"contender": "3.13.5 pgo uvloop", "api": "protocol", "size": 1000},
+                runs=runs, saturate=True)  # fmt: skip
+    cell.summarize()
+    d = cell.as_dict()
+    assert an.usable(d, "saturation") is usable
+    assert d["extra"]["windows"] == {"valid": 10 - bad, "all": 10}
+    assert [r["valid"] for r in d["runs"]] == [False] * bad + [True] * (10 - bad)
+    assert cell.stats["req_per_s"]["max"] < 2000  # the invalid windows' figures left out
+    assert sorted(an.per_round(d, "req_per_s")) == list(range(bad, 10))
+    if usable and bad:
+        assert d["extra"]["discarded"] == ["client thread 0 saturated (0.90 cores)"]
+
+
+def test_an_unsaturated_window_is_invalid_only_where_saturation_is_the_point() -> None:
+    runs = [_run(1000.0, i, server_cores=0.9) for i in range(10)]
+    for saturate, usable in ((True, False), (False, True)):
+        cell = Cell(key={"contender": "C++ epoll", "api": "protocol", "size": 1000},
+                    runs=[dict(r) for r in runs], saturate=saturate)  # fmt: skip
+        cell.summarize()
+        assert an.usable(cell.as_dict(), "saturation") is usable
+    assert cell.extra["invalid"] == [] and all(r["valid"] for r in cell.runs)
 
 
 def test_run_problems_flags_starved_clients_and_empty_windows() -> None:

@@ -3,9 +3,10 @@
 Everything here is a pure function of the results dictionary ``experiment.run`` returns. Every
 ratio is paired by repetition (contenders of a group take turns within each round), so its
 interval reflects the noise that remains after the machine's drift between rounds cancels; a
-verdict names a winner only when its interval excludes 1 (``lab.stats.direction``). Cells whose
-client was saturated or starved, or (saturation, HTTP) whose Python server was not saturated, are
-left out of every ratio and verdict.
+verdict names a winner only when its interval excludes 1 (``lab.stats.direction``). A window whose
+client was saturated or starved, or (saturation, HTTP) whose Python server was not saturated, is
+left out of its cell's medians and ratios; a cell with too few valid windows
+(runner.MIN_VALID_SHARE) is left out of every ratio and verdict.
 """
 
 from __future__ import annotations
@@ -37,16 +38,18 @@ Cell = dict[str, Any]
 
 
 def usable(cell: Cell | None, section: str) -> bool:
-    """Whether a cell's figures measure its server (see the module docstring)."""
+    """Whether a cell's figures measure its server: enough of its windows valid (see
+    runner.Cell.summarize). ``section`` only matters for results stored before windows were
+    judged one by one, where a saturation or HTTP cell also had to be saturated throughout."""
     if not cell or not cell.get("ok") or not cell.get("runs"):
         return False
     extra = cell.get("extra") or {}
     if extra.get("invalid"):
         return False
     key = cell["key"]
-    if section in ("saturation", "http") and "engine" not in key and not key.get("rate"):
-        return bool(extra.get("server_saturated"))
-    return True
+    if "windows" in extra or section not in ("saturation", "http"):
+        return True
+    return "engine" in key or bool(key.get("rate")) or bool(extra.get("server_saturated"))
 
 
 def find(cells: Iterable[Cell], **key: Any) -> Cell | None:
@@ -59,6 +62,8 @@ def find(cells: Iterable[Cell], **key: Any) -> Cell | None:
 def per_round(cell: Cell, stat: str) -> dict[int, float]:
     out = {}
     for i, r in enumerate(cell["runs"]):
+        if not r.get("valid", True):  # a window left out of its cell (runner.Cell.summarize)
+            continue
         value = r.get("latency_us", {}).get(stat[:-3]) if stat.endswith("_us") else r.get(stat)
         if value:
             out[r.get("round", i)] = float(value)
@@ -401,6 +406,14 @@ def analyze(results: dict[str, Any]) -> dict[str, Any]:
         for s in ("saturation", "pingpong", "http")
         for c in results.get(s, [])
         if not usable(c, s) and "engine" not in c["key"]
+    )
+    out["discarded_windows"] = sum(
+        1
+        for s in ("saturation", "pingpong", "http")
+        for c in results.get(s, [])
+        if usable(c, s)
+        for r in c["runs"]
+        if not r.get("valid", True)
     )
     out["remeasured_windows"] = sum(
         len((c.get("extra") or {}).get("remeasured") or [])

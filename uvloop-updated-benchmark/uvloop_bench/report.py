@@ -10,7 +10,12 @@ from lab.verdicts import find as find_verdict
 from lab.verdicts import table as verdict_table
 from uvloop_bench import analysis as an
 from uvloop_bench.plan import APIS, LOOPS, SIZES
-from uvloop_bench.runner import CLIENT_SATURATED_CORES, CLIENT_STARVED_SHARE, STARVED_RETRIES
+from uvloop_bench.runner import (
+    CLIENT_SATURATED_CORES,
+    CLIENT_STARVED_SHARE,
+    MIN_VALID_SHARE,
+    STARVED_RETRIES,
+)
 
 
 def _median(c: dict[str, Any] | None, stat: str) -> float | None:
@@ -126,14 +131,16 @@ def _setup(results: dict[str, Any]) -> str:
             "",
             markdown(["Python", "build", "interpreter", "event loops", "measured"], rows),
             "",
-            f"A window is invalid (and its cell leaves every ratio and verdict) when an echoload "
+            f"A window is invalid (it leaves its cell's medians and ratios) when an echoload "
             f"thread used ≥ {CLIENT_SATURATED_CORES} of a core or waited ≥ "
             f"{CLIENT_STARVED_SHARE:.0%} of the window in the run queue, or, at saturation, the "
-            f"Python server was < 95 % busy. Invalid cells in this run: "
-            f"{results['analysis']['invalid_cells']}. A window whose client or server waited "
-            f"≥ {CLIENT_STARVED_SHARE:.0%} for its CPU (the machine was busy elsewhere) is "
-            f"measured again, at most {STARVED_RETRIES} times, and the run fails if it stays "
-            f"starved; windows measured again in this run: "
+            f"Python server was < 95 % busy; a cell with fewer than {MIN_VALID_SHARE:.0%} of its "
+            f"windows valid is invalid and leaves every ratio and verdict. Invalid cells in this "
+            f"run: {results['analysis']['invalid_cells']}; invalid windows in the cells that "
+            f"count: {results['analysis'].get('discarded_windows', 0)}. A window whose client "
+            f"or server waited ≥ {CLIENT_STARVED_SHARE:.0%} for its CPU (the machine was busy "
+            f"elsewhere) is measured again, at most {STARVED_RETRIES} times, and the run fails "
+            f"if it stays starved; windows measured again in this run: "
             f"{results['analysis'].get('remeasured_windows', 0)}. "
             f"Two-client check: {_two(results)}.",
         ]

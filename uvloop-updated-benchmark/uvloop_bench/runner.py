@@ -366,9 +366,31 @@ def _combine(parts: list[dict[str, Any]]) -> dict[str, Any]:
     return out
 
 
+#: A cell counts (its figures enter ratios and verdicts) when at least this share of its windows
+#: is valid; only its valid windows enter its medians and its paired ratios. One disturbed
+#: window of ten no longer removes a cell, and a cell that was client-bound or unsaturated in
+#: most windows still leaves every figure.
+MIN_VALID_SHARE = 0.7
+
+
+def window_problems(run: dict[str, Any], saturate: bool) -> list[str]:
+    """run_problems, and for a server that should be saturated, a core less than
+    SERVER_SATURATED_CORES busy."""
+    out = run_problems(run)
+    busy = run.get("server_cpu_cores")
+    if saturate and (busy is None or busy < SERVER_SATURATED_CORES):
+        out.append(
+            "server not saturated"
+            + (f" ({busy:.2f} cores)" if busy is not None else " (its CPU was not sampled)")
+        )
+    return out
+
+
 @dataclass
 class Cell:
-    """The outcome of one cell: its key, the runs, and medians with min-max."""
+    """The outcome of one cell: its key, the runs, and medians with min-max over its valid
+    windows. ``saturate``: its server must be saturated (a Python server in the saturation or
+    HTTP section driven in closed loop), so a window where it was not is invalid."""
 
     key: dict[str, Any]
     ok: bool = True
@@ -376,10 +398,15 @@ class Cell:
     runs: list[dict[str, Any]] = field(default_factory=list)
     stats: dict[str, Any] = field(default_factory=dict)
     extra: dict[str, Any] = field(default_factory=dict)
+    saturate: bool = False
 
     def summarize(self) -> None:
         if not self.runs:
             return
+        for r in self.runs:
+            r["problems"] = window_problems(r, self.saturate)
+            r["valid"] = not r["problems"]
+        valid = [r for r in self.runs if r["valid"]]
         pick = {
             "req_per_s": lambda r: r["req_per_s"],
             "mb_per_s": lambda r: r["mb_per_s"],
@@ -394,15 +421,16 @@ class Cell:
             "server_runqueue_share": lambda r: r.get("server_runqueue_share"),
         }
         for name, get in pick.items():
-            values = [v for v in (get(r) for r in self.runs) if v is not None]
+            values = [v for v in (get(r) for r in valid or self.runs) if v is not None]
             if values:
                 self.stats[name] = spread(values)
-        problems = sorted({p for r in self.runs for p in run_problems(r)})
-        self.extra["invalid"] = problems
-        busy = [r.get("server_cpu_cores") for r in self.runs]
-        self.extra["server_saturated"] = bool(busy) and all(
-            b is not None and b >= SERVER_SATURATED_CORES for b in busy
-        )
+        self.extra["windows"] = {"valid": len(valid), "all": len(self.runs)}
+        problems = sorted({p for r in self.runs for p in r["problems"]})
+        if len(valid) >= max(2, MIN_VALID_SHARE * len(self.runs)):
+            self.extra["invalid"] = []
+            self.extra["discarded"] = problems  # why the windows left out were invalid
+        else:
+            self.extra["invalid"] = problems
 
     def as_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -416,7 +444,8 @@ class Cell:
                 for k in ("server_cpu_us_per_req", "server_cpu_cores", "server_runqueue_share")
                 if k in r
             }
-            | {"threads": client_threads(r), "problems": run_problems(r)}
+            | {"threads": client_threads(r)}
+            | {"problems": r.get("problems", []), "valid": r.get("valid", True)}
             for r in self.runs
         ]
         return d
@@ -495,7 +524,14 @@ def measure_group(
         # A contender driven at a fixed rate (open loop) says so in its key: its CPU per
         # request is comparable only with others at the same rate.
         about["rate"] = group.loads.get(n, group.load).rate or None
-        cells[n] = Cell(key=group.key | {k: v for k, v in about.items() if v is not None})
+        cells[n] = Cell(
+            key=group.key | {k: v for k, v in about.items() if v is not None},
+            # A Python server in closed loop is meant to be saturated; the C++ servers and the
+            # loops beside them at its fixed rate are not.
+            saturate=group.section in ("saturation", "http")
+            and srv.engine is None
+            and about["rate"] is None,
+        )
     with contextlib.ExitStack() as stack:
         running: dict[str, RunningServer] = {}
         for n in names:
