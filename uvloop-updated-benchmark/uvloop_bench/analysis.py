@@ -39,17 +39,11 @@ Cell = dict[str, Any]
 
 def usable(cell: Cell | None, section: str) -> bool:
     """Whether a cell's figures measure its server: enough of its windows valid (see
-    runner.Cell.summarize). ``section`` only matters for results stored before windows were
-    judged one by one, where a saturation or HTTP cell also had to be saturated throughout."""
+    runner.Cell.summarize, which judges each window, saturation included where ``section``
+    needs it)."""
     if not cell or not cell.get("ok") or not cell.get("runs"):
         return False
-    extra = cell.get("extra") or {}
-    if extra.get("invalid"):
-        return False
-    key = cell["key"]
-    if "windows" in extra or section not in ("saturation", "http"):
-        return True
-    return "engine" in key or bool(key.get("rate")) or bool(extra.get("server_saturated"))
+    return not (cell.get("extra") or {}).get("invalid")
 
 
 def find(cells: Iterable[Cell], **key: Any) -> Cell | None:
