@@ -54,6 +54,12 @@ struct GuardObject {
   std::uint64_t serial;
   bool void_guard;  // compat: void elements used with `with` (nothing to close)
   bool entered;     // inside its `with` block (a guard cannot be entered twice)
+  // compat: `with tag.div() as el` gives this guard as the element's handle. `ordinal` is the
+  // element's place in document order (what enter(el) and el.<attr> resolve it by). A guard
+  // still held elsewhere when its depth opens the next element is left to its holder for good
+  // (`detached`: it then owns a reference to its document) and the depth gets a new guard.
+  bool detached;
+  std::uint64_t ordinal;
   // Its __enter__ and __exit__, made once (see GuardMethodObject); owned.
   PyObject* bound_enter;
   PyObject* bound_exit;
@@ -68,16 +74,22 @@ struct DocumentObject {
   // free-threaded build nothing else serialises them. Set by compare-exchange in Enter.
   std::atomic<bool> busy;
   bool compat;  // tagflow 0.12.0 semantics (tagflow_cpp.compat)
-  // compat: the text run ending at markup_end (buffer offset) inside the element markup_serial
-  // holds a Markup (tagflow's run value, markup_value): text joining it goes through the hook.
-  PyObject* markup_value;
-  std::size_t markup_start;
-  std::size_t markup_end;
-  std::uint64_t markup_serial;
+  // compat: tagflow's element tree, once the document needed one (enter(), live sessions,
+  // Markup, an element handle used as an element): every compat call then goes to it
+  // (tagflow_cpp._compat_tree.Tree) and this engine only checks and writes what it renders.
+  PyObject* tree;
+  // compat: element ordinals removed by clear_content(), [first, last) pairs.
+  std::vector<std::pair<std::uint64_t, std::uint64_t>>* removed;
   std::vector<GuardObject*>* guards;
   GuardObject* void_guard;
   PyObject* weakrefs;
 };
+
+// compat: content written inside `with tag.br():` belongs in the void element (tagflow's tree
+// holds it there; its XML shows it), which only the tree can express.
+bool inside_void(const DocumentObject* self) {
+  return self->void_guard != nullptr && self->void_guard->entered;
+}
 
 PyTypeObject* g_document_type = nullptr;
 PyTypeObject* g_guard_type = nullptr;
@@ -422,6 +434,8 @@ GuardObject* new_guard(DocumentObject* self, bool void_guard) {
   g->serial = 0;
   g->void_guard = void_guard;
   g->entered = false;
+  g->detached = false;
+  g->ordinal = 0;
   g->bound_enter = new_guard_method(g, false);
   g->bound_exit = g->bound_enter == nullptr ? nullptr : new_guard_method(g, true);
   if (g->bound_exit == nullptr) {
@@ -432,10 +446,23 @@ GuardObject* new_guard(DocumentObject* self, bool void_guard) {
   return g;
 }
 
+// compat: a cached guard someone still holds (`with tag.li() as el`, el kept) stays that
+// element's handle: it takes a reference to its document and leaves the cache to its holder.
+bool held_elsewhere(GuardObject*& slot) {
+  GuardObject* g = slot;
+  if (g == nullptr || Py_REFCNT(g) <= 1) return false;
+  g->detached = true;
+  Py_INCREF(g->doc);
+  slot = nullptr;
+  Py_DECREF(g);  // the cache's reference
+  return true;
+}
+
 GuardObject* guard_for_top(DocumentObject* self) {
   const std::size_t depth = self->doc->depth() - 1;
   auto& guards = *self->guards;
   if (guards.size() <= depth) guards.resize(depth + 1, nullptr);
+  if (self->compat) held_elsewhere(guards[depth]);
   GuardObject* g = guards[depth];
   if (g == nullptr) {
     g = new_guard(self, false);
@@ -444,6 +471,7 @@ GuardObject* guard_for_top(DocumentObject* self) {
   }
   g->serial = self->doc->top_serial();
   g->entered = false;
+  g->ordinal = self->doc->elements_written() - 1;
   return g;
 }
 
@@ -514,9 +542,13 @@ constexpr auto kTagFunctions = make_tag_functions(std::make_index_sequence<kTagC
 
 PyObject* guard_enter(PyObject* op, PyObject*) {
   auto* g = reinterpret_cast<GuardObject*>(op);
-  // `with tag.div() as el`: el is this element's handle (tagflow gives its element); compat's
-  // enter(el) accepts it while the element is the innermost open one.
-  if (g->void_guard) return Py_NewRef(op);
+  // `with tag.div() as el`: el is this element's handle (tagflow gives its element; compat's
+  // enter(el) and el.<attr> resolve it). A void element's `with` block is remembered: content
+  // written inside it goes into the element, as in tagflow's tree (see tf_text).
+  if (g->void_guard) {
+    g->entered = true;
+    return Py_NewRef(op);
+  }
   DocumentObject* self = g->doc;
   if (self == nullptr || self->doc == nullptr) {
     PyErr_SetString(PyExc_RuntimeError, "the Document of this element no longer exists");
@@ -547,8 +579,16 @@ PyObject* guard_exit(PyObject* op, PyObject* const*, Py_ssize_t) {
     PyErr_SetString(PyExc_RuntimeError, "the Document of this element no longer exists");
     return nullptr;
   }
-  if (g->void_guard) Py_RETURN_FALSE;
+  const bool was_void = g->void_guard;
   g->entered = false;
+  if (self->tree != nullptr) {  // opened before the document turned into a tree
+    PyObject* r =
+        PyObject_CallMethod(self->tree, was_void ? "exit_void" : "exit_stream", "(O)", op);
+    if (r == nullptr) return nullptr;
+    Py_DECREF(r);
+    Py_RETURN_FALSE;
+  }
+  if (was_void) Py_RETURN_FALSE;
   Enter enter(self);
   if (!enter) return nullptr;
   tagflow::Document& doc = *self->doc;
@@ -583,12 +623,76 @@ void guard_dealloc(PyObject* op) {
       Py_DECREF(m);
     }
   }
+  DocumentObject* doc = g->detached ? g->doc : nullptr;
   free_plain_object(op);
+  Py_XDECREF(reinterpret_cast<PyObject*>(doc));
 }
+
+// compat: an element handle used as tagflow's xml.etree element (el.set(...), el.attrib,
+// el.text = ...) turns the document into a tree and forwards to its element.
+PyObject* g_tf_switch = nullptr;   // switch(doc) -> the document's tree (made once)
+PyObject* g_tf_element = nullptr;  // element(handle) -> its xml.etree element
+
+// Whether `name` on this handle means its tagflow element (a compat document's handle; dunder
+// names stay the handle's own: copy, pickle and IPython probe them).
+bool forwards_to_element(GuardObject* g, PyObject* name) {
+  if (g->doc == nullptr || !g->doc->compat || g_tf_element == nullptr) return false;
+  return !(PyUnicode_Check(name) && PyUnicode_GetLength(name) >= 2 &&
+           PyUnicode_ReadChar(name, 0) == '_' && PyUnicode_ReadChar(name, 1) == '_');
+}
+
+PyObject* guard_getattro(PyObject* op, PyObject* name) {
+  PyObject* found = PyObject_GenericGetAttr(op, name);
+  auto* g = reinterpret_cast<GuardObject*>(op);
+  if (found != nullptr || !PyErr_ExceptionMatches(PyExc_AttributeError) ||
+      !forwards_to_element(g, name)) {
+    return found;
+  }
+  PyErr_Clear();
+  PyObject* el = PyObject_CallOneArg(g_tf_element, op);
+  if (el == nullptr) return nullptr;
+  found = PyObject_GetAttr(el, name);
+  Py_DECREF(el);
+  return found;
+}
+
+int guard_setattro(PyObject* op, PyObject* name, PyObject* v) {
+  if (!forwards_to_element(reinterpret_cast<GuardObject*>(op), name)) {
+    return PyObject_GenericSetAttr(op, name, v);
+  }
+  PyObject* el = PyObject_CallOneArg(g_tf_element, op);
+  if (el == nullptr) return -1;
+  const int rc = PyObject_SetAttr(el, name, v);
+  Py_DECREF(el);
+  return rc;
+}
+
+PyObject* guard_document(PyObject* op, void*) {
+  auto* g = reinterpret_cast<GuardObject*>(op);
+  return Py_NewRef(g->doc != nullptr ? reinterpret_cast<PyObject*>(g->doc) : Py_None);
+}
+PyObject* guard_ordinal(PyObject* op, void*) {
+  return PyLong_FromUnsignedLongLong(reinterpret_cast<GuardObject*>(op)->ordinal);
+}
+PyObject* guard_serial(PyObject* op, void*) {
+  return PyLong_FromUnsignedLongLong(reinterpret_cast<GuardObject*>(op)->serial);
+}
+
+PyGetSetDef guard_getset[] = {
+    {"_document", guard_document, nullptr, "compat: the element's Document (None once gone).",
+     nullptr},
+    {"_ordinal", guard_ordinal, nullptr, "compat: the element's place in document order.", nullptr},
+    {"_serial", guard_serial, nullptr, "The engine's number of the open element.", nullptr},
+    {nullptr, nullptr, nullptr, nullptr, nullptr}};
 
 PyType_Slot guard_slots[] = {
     {Py_tp_dealloc, reinterpret_cast<void*>(guard_dealloc)},
-    {Py_tp_doc, const_cast<char*>("Context manager returned by doc.<element>(): closes it.")},
+    {Py_tp_getattro, reinterpret_cast<void*>(guard_getattro)},
+    {Py_tp_setattro, reinterpret_cast<void*>(guard_setattro)},
+    {Py_tp_getset, guard_getset},
+    {Py_tp_doc, const_cast<char*>("Context manager returned by doc.<element>(): closes it. "
+                                  "In tagflow_cpp.compat also the element's handle: "
+                                  "enter(el), el.set(...), el.attrib as on tagflow's element.")},
     {0, nullptr}};
 
 PyObject* guard_method_vectorcall(PyObject* op, PyObject* const* args, std::size_t nargsf,
@@ -734,7 +838,8 @@ int document_init(PyObject* op, PyObject* args, PyObject* kwds) {
   }
   self->compat = compat != 0;
   self->owner = PyThread_get_thread_ident();
-  Py_CLEAR(self->markup_value);
+  Py_CLEAR(self->tree);
+  if (self->removed != nullptr) self->removed->clear();
   return 0;
 }
 
@@ -747,9 +852,8 @@ PyObject* document_new(PyTypeObject* type, PyObject*, PyObject*) {
   self->guards = nullptr;
   self->void_guard = nullptr;
   self->weakrefs = nullptr;
-  self->markup_value = nullptr;
-  self->markup_start = self->markup_end = 0;
-  self->markup_serial = 0;
+  self->tree = nullptr;
+  self->removed = nullptr;
   self->owner = PyThread_get_thread_ident();
   new (&self->busy) std::atomic<bool>(false);  // tp_alloc gives raw (zeroed) memory
   return op;
@@ -757,7 +861,7 @@ PyObject* document_new(PyTypeObject* type, PyObject*, PyObject*) {
 
 int document_traverse(PyObject* op, visitproc visit, void* arg) {
   Py_VISIT(as_doc(op)->sink);
-  Py_VISIT(as_doc(op)->markup_value);
+  Py_VISIT(as_doc(op)->tree);
   Py_VISIT(Py_TYPE(op));
   return 0;
 }
@@ -766,7 +870,7 @@ int document_clear_refs(PyObject* op) {
   DocumentObject* self = as_doc(op);
   if (self->doc != nullptr && self->doc->streaming()) self->doc->stream_to(nullptr, 1);
   Py_CLEAR(self->sink);
-  Py_CLEAR(self->markup_value);
+  Py_CLEAR(self->tree);
   return 0;
 }
 
@@ -775,7 +879,8 @@ void document_dealloc(PyObject* op) {
   PyObject_GC_UnTrack(op);
   if (self->weakrefs != nullptr) PyObject_ClearWeakRefs(op);
   Py_CLEAR(self->sink);
-  Py_CLEAR(self->markup_value);
+  Py_CLEAR(self->tree);
+  delete self->removed;
   if (self->guards != nullptr) {
     for (GuardObject* g : *self->guards) {
       if (g != nullptr) {
@@ -945,7 +1050,7 @@ PyObject* document_script_json(PyObject* op, PyObject* const* args, Py_ssize_t n
   } else {
     PyObject* json = PyImport_ImportModule("json");
     if (json == nullptr) return nullptr;
-    text = PyObject_CallMethod(json, "dumps", "O", args[0]);
+    text = PyObject_CallMethod(json, "dumps", "(O)", args[0]);
     Py_DECREF(json);
     if (text == nullptr) return nullptr;
     if (!PyUnicode_Check(text)) {
@@ -1019,99 +1124,31 @@ PyObject* document_str(PyObject* op) {
 }
 
 PyObject* document_clear(PyObject* op, PyObject*) {
-  Py_CLEAR(as_doc(op)->markup_value);
   return simple_call(op, [](tagflow::Document& d) { d.clear(); });
 }
 
 PyObject* document_clear_content(PyObject* op, PyObject*) {
-  Py_CLEAR(as_doc(op)->markup_value);
-  return simple_call(op, [](tagflow::Document& d) { d.clear_content(); });
-}
-
-// compat Markup runs. _text_run() -> (start, text, raw, markup): the current text run of the
-// innermost element begins at buffer offset `start`; `text` is its bytes as written (escaped
-// unless `raw`); `markup` is the run's Markup value when the run is one (then `text` is "").
-bool markup_run_continues(DocumentObject* self) {
-  return self->markup_value != nullptr && self->doc->buffered().size() == self->markup_end &&
-         self->doc->top_serial() == self->markup_serial;
-}
-
-PyObject* document_text_run(PyObject* op, PyObject*) {
   DocumentObject* self = as_doc(op);
-  Enter enter(self);
-  if (!enter) return nullptr;
-  const tagflow::Document& doc = *self->doc;
-  const std::string_view buf = doc.buffered();
-  if (markup_run_continues(self)) {
-    return Py_BuildValue("(nsOO)", static_cast<Py_ssize_t>(self->markup_start), "", Py_False,
-                         self->markup_value);
-  }
-  std::size_t start = buf.size();
-  const bool raw = doc.top_is_raw();
-  if (!doc.start_tag_pending()) {
-    if (raw) {
-      start = doc.top_content_start();
-    } else {
-      // Escaped text holds no '>': the run is what follows the last tag.
-      const std::size_t gt = buf.rfind('>');
-      start = gt == std::string_view::npos ? 0 : gt + 1;
-      if (doc.depth() > 0 && start < doc.top_content_start()) start = doc.top_content_start();
-    }
-  }
-  PyObject* text = PyUnicode_DecodeUTF8(buf.data() + start,
-                                        static_cast<Py_ssize_t>(buf.size() - start), "strict");
-  if (text == nullptr) return nullptr;
-  return Py_BuildValue("(nNOO)", static_cast<Py_ssize_t>(start), text, raw ? Py_True : Py_False,
-                       Py_None);
-}
-
-// _rewrite_run(start, html, markup): replaces the run from `start` with `html` (written as is,
-// still checked inside raw text) and records `markup` as the run's value.
-PyObject* document_rewrite_run(PyObject* op, PyObject* const* args, Py_ssize_t nargs) {
-  DocumentObject* self = as_doc(op);
-  Py_ssize_t start = 0;
-  if (nargs != 3 || !PyLong_Check(args[0]) || !PyUnicode_Check(args[1])) {
-    PyErr_SetString(PyExc_TypeError, "_rewrite_run(start: int, html: str, markup)");
-    return nullptr;
-  }
-  start = PyLong_AsSsize_t(args[0]);
-  if (start == -1 && PyErr_Occurred()) return nullptr;
-  std::string_view html;
-  if (!utf8(args[1], html)) return nullptr;
-  Enter enter(self);
-  if (!enter) return nullptr;
-  tagflow::Document& doc = *self->doc;
-  auto cp = doc.checkpoint();
-  if (start < 0 || static_cast<std::size_t>(start) > cp.size ||
-      (doc.depth() > 0 && static_cast<std::size_t>(start) < doc.top_content_start() &&
-       !doc.start_tag_pending())) {
-    PyErr_SetString(PyExc_ValueError, "_rewrite_run(): start is not in the current text run");
-    return nullptr;
-  }
-  const std::string before(doc.buffered().substr(static_cast<std::size_t>(start)));
-  cp.size = static_cast<std::size_t>(start);
-  doc.rollback(cp);
-  try {
-    doc.raw(html);
-  } catch (...) {
-    PyObject* error = set_error_from_exception();
-    // Refused (e.g. "</script" in script): put the run back as it was; it was accepted before.
-    doc.rollback(cp);
+  if (!ready(self)) return nullptr;
+  // compat: the children of the innermost element are the elements after it in document
+  // order; their ordinals are remembered so that handles to them stay detached.
+  const std::size_t depth = self->doc->depth();
+  const bool track = self->compat && depth > 0 && self->guards->size() >= depth &&
+                     (*self->guards)[depth - 1] != nullptr;
+  const std::uint64_t first = track ? (*self->guards)[depth - 1]->ordinal + 1 : 0;
+  PyObject* result = simple_call(op, [](tagflow::Document& d) { d.clear_content(); });
+  const std::uint64_t last = self->doc->elements_written();
+  if (result != nullptr && track && last > first) {
     try {
-      doc.raw(before);
-    } catch (...) {  // cannot happen: the same bytes passed the same checks
+      if (self->removed == nullptr)
+        self->removed = new std::vector<std::pair<std::uint64_t, std::uint64_t>>();
+      self->removed->emplace_back(first, last);
+    } catch (...) {
+      Py_DECREF(result);
+      return set_error_from_exception();
     }
-    return error;
   }
-  self->markup_end = doc.buffered().size();
-  self->markup_start = self->markup_end - html.size();
-  self->markup_serial = doc.top_serial();
-  if (args[2] == Py_None) {
-    Py_CLEAR(self->markup_value);
-  } else {
-    Py_XSETREF(self->markup_value, Py_NewRef(args[2]));
-  }
-  Py_RETURN_NONE;
+  return result;
 }
 
 PyObject* document_stream_to(PyObject* op, PyObject* args, PyObject* kwds) {
@@ -1184,6 +1221,77 @@ PyObject* document_elements(PyObject* op, void*) {
 
 PyObject* document_compat(PyObject* op, void*) {
   return PyBool_FromLong(as_doc(op)->compat);
+}
+
+PyObject* document_get_tree(PyObject* op, void*) {
+  PyObject* tree = as_doc(op)->tree;
+  return Py_NewRef(tree != nullptr ? tree : Py_None);
+}
+
+int document_set_tree(PyObject* op, PyObject* value, void*) {
+  DocumentObject* self = as_doc(op);
+  if (value == nullptr || value == Py_None) {
+    Py_CLEAR(self->tree);
+  } else {
+    Py_XSETREF(self->tree, Py_NewRef(value));
+  }
+  return 0;
+}
+
+PyObject* document_removed(PyObject* op, void*) {
+  DocumentObject* self = as_doc(op);
+  PyObject* list = PyList_New(0);
+  if (list == nullptr || self->removed == nullptr) return list;
+  for (const auto& [first, last] : *self->removed) {
+    PyObject* pair = Py_BuildValue("(KK)", static_cast<unsigned long long>(first),
+                                   static_cast<unsigned long long>(last));
+    if (pair == nullptr || PyList_Append(list, pair) < 0) {
+      Py_XDECREF(pair);
+      Py_DECREF(list);
+      return nullptr;
+    }
+    Py_DECREF(pair);
+  }
+  return list;
+}
+
+PyObject* document_open_serials(PyObject* op, void*) {
+  DocumentObject* self = as_doc(op);
+  if (!ready(self)) return nullptr;
+  const std::size_t n = self->doc->depth();
+  PyObject* t = PyTuple_New(static_cast<Py_ssize_t>(n));
+  if (t == nullptr) return nullptr;
+  for (std::size_t i = 0; i < n; ++i) {
+    const GuardObject* g = i < self->guards->size() ? (*self->guards)[i] : nullptr;
+    PyObject* v = g != nullptr ? PyLong_FromUnsignedLongLong(g->serial) : Py_NewRef(Py_None);
+    if (v == nullptr) {
+      Py_DECREF(t);
+      return nullptr;
+    }
+    PyTuple_SET_ITEM(t, static_cast<Py_ssize_t>(i), v);
+  }
+  return t;
+}
+
+PyObject* document_partial(PyObject* op, void*) {
+  DocumentObject* self = as_doc(op);
+  if (!ready(self)) return nullptr;
+  Enter enter(self);
+  if (!enter) return nullptr;
+  std::string out(self->doc->buffered());
+  out.append(self->doc->pending_close());
+  return PyUnicode_DecodeUTF8(out.data(), static_cast<Py_ssize_t>(out.size()), "strict");
+}
+
+PyObject* document_entered_void(PyObject* op, void*) {
+  DocumentObject* self = as_doc(op);
+  return Py_NewRef(inside_void(self) ? reinterpret_cast<PyObject*>(self->void_guard) : Py_None);
+}
+
+PyObject* document_in_raw_text(PyObject* op, void*) {
+  DocumentObject* self = as_doc(op);
+  if (!ready(self)) return nullptr;
+  return PyBool_FromLong(self->doc->depth() > 0 && self->doc->top_is_raw());
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1275,15 +1383,55 @@ bool tagflow_strs(PyObject* v, std::string& out, int depth = 0) {
   return true;  // anything else contributes ""
 }
 
-// compat: a keyword attribute value that is a str subclass with __html__ (Markup) is handed to
-// this hook (set by _tf_bind_markup), which returns the plain string whose escaping gives what
-// tagflow's xml.etree writes for that Markup.
-PyObject* g_tf_markup_attr = nullptr;
-
 PyObject* no_compat_document() {
   PyErr_SetString(PyExc_LookupError,
                   "tagflow_cpp.compat: no document is active (use `with document():`)");
   return nullptr;
+}
+
+// 1 when `v` has __html__ (markupsafe.Markup and the like), 0 when not, -1 on error.
+int has_html(PyObject* v) {
+  PyObject* html = nullptr;
+#if PY_VERSION_HEX >= 0x030D0000
+  const int found = PyObject_GetOptionalAttr(v, g_str_html, &html);
+#else
+  const int found = _PyObject_LookupAttr(v, g_str_html, &html);
+#endif
+  Py_XDECREF(html);
+  return found;
+}
+
+// The compat document's tagflow tree, made on first need (a new reference). tagflow keeps a
+// Markup value as it is, and its serializer escapes it through Markup's own str methods; only
+// the tree can do that (in every output: HTML, XML, a live session's events).
+PyObject* tree_of(DocumentObject* self) {
+  if (self->tree != nullptr) return Py_NewRef(self->tree);
+  if (g_tf_switch == nullptr) {
+    PyErr_SetString(PyExc_RuntimeError, "tagflow_cpp.compat is not initialised");
+    return nullptr;
+  }
+  return PyObject_CallOneArg(g_tf_switch, reinterpret_cast<PyObject*>(self));
+}
+
+// tree.open(name, klasses, kwargs): tag(name, *klasses, **kwargs) on the tree.
+PyObject* tree_open(DocumentObject* self, PyObject* name, PyObject* const* klasses,
+                    Py_ssize_t nklasses, PyObject* const* keys, PyObject* const* values,
+                    Py_ssize_t nkw) {
+  PyObject* tree = tree_of(self);
+  if (tree == nullptr) return nullptr;
+  PyObject* result = nullptr;
+  PyObject* k = PyTuple_New(nklasses);
+  PyObject* kw = PyDict_New();
+  if (k != nullptr && kw != nullptr) {
+    for (Py_ssize_t i = 0; i < nklasses; ++i) PyTuple_SET_ITEM(k, i, Py_NewRef(klasses[i]));
+    bool ok = true;
+    for (Py_ssize_t i = 0; i < nkw && ok; ++i) ok = PyDict_SetItem(kw, keys[i], values[i]) == 0;
+    if (ok) result = PyObject_CallMethod(tree, "open", "OOO", name, k, kw);
+  }
+  Py_XDECREF(k);
+  Py_XDECREF(kw);
+  Py_DECREF(tree);
+  return result;
 }
 
 // The attributes of one compat element in tagflow's dict order: a later duplicate replaces the
@@ -1327,8 +1475,10 @@ class PendingAttrs {
 };
 
 // One keyword attribute value by tagflow's rules, into `out` (borrowed or in `scratch`).
-bool tagflow_value(PyObject* key, PyObject* v, bool class_merged, std::string& scratch,
-                   Piece& out) {
+// False with `needs_tree` set (and no exception) for a Markup value, which only tagflow's tree
+// serializes as tagflow does.
+bool tagflow_value(PyObject* key, PyObject* v, bool class_merged, std::string& scratch, Piece& out,
+                   bool& needs_tree) {
   if (v == Py_True) {  // tagflow: True -> empty value
     out = Piece::borrowed(std::string_view());
     return true;
@@ -1340,16 +1490,14 @@ bool tagflow_value(PyObject* key, PyObject* v, bool class_merged, std::string& s
     return true;
   }
   const std::size_t from = scratch.size();
-  if (PyUnicode_Check(v) && g_tf_markup_attr != nullptr && !class_merged) {
-    PyObject* plain = PyObject_CallOneArg(g_tf_markup_attr, v);
-    if (plain == nullptr) return false;
-    const bool ok = PyUnicode_Check(plain) && tagflow_strs(plain, scratch);
-    Py_DECREF(plain);
-    if (!ok) {
-      if (!PyErr_Occurred()) PyErr_SetString(PyExc_TypeError, "markup attribute hook: not str");
+  if (PyUnicode_Check(v) && !class_merged) {
+    const int html = has_html(v);
+    if (html != 0) {
+      needs_tree = html > 0;
       return false;
     }
-  } else if (PyUnicode_Check(v) || PyList_Check(v)) {
+  }
+  if (PyUnicode_Check(v) || PyList_Check(v)) {
     if (!tagflow_strs(v, scratch)) return false;
   } else if (PyLong_Check(v) || PyFloat_Check(v)) {
     PyObject* s = PyObject_Str(v);
@@ -1423,6 +1571,9 @@ PyObject* tf_open_impl(PyObject* doc_obj, PyObject* name_obj, std::optional<Elem
     return nullptr;
   }
   DocumentObject* self = as_doc(doc_obj);
+  if (self->tree != nullptr || inside_void(self)) [[unlikely]] {
+    return tree_open(self, name_obj, klasses, nklasses, keys, values, nkw);
+  }
   std::string_view name;
   if (!utf8(name_obj, name)) return nullptr;
   // Attributes first (no document change yet): tagflow's dict semantics.
@@ -1435,7 +1586,11 @@ PyObject* tf_open_impl(PyObject* doc_obj, PyObject* name_obj, std::optional<Elem
     Piece value{};
     if (!tagflow_name(keys[i], scratch, xml_name)) return nullptr;
     const bool class_merged = nklasses > 0 && xml_name.view(scratch) == "class";
-    if (!tagflow_value(keys[i], v, class_merged, scratch, value)) return nullptr;
+    bool needs_tree = false;
+    if (!tagflow_value(keys[i], v, class_merged, scratch, value, needs_tree)) {
+      if (!needs_tree) return nullptr;
+      return tree_open(self, name_obj, klasses, nklasses, keys, values, nkw);
+    }
     attrs.set(xml_name, value, scratch);
   }
   if (nklasses > 0) {
@@ -1462,10 +1617,12 @@ PyObject* tf_open_impl(PyObject* doc_obj, PyObject* name_obj, std::optional<Elem
     return fail_and_undo(doc, mark);
   }
   if (kind == ElementKind::kVoid) {
+    held_elsewhere(self->void_guard);
     if (self->void_guard == nullptr) {
       self->void_guard = new_guard(self, true);
       if (self->void_guard == nullptr) return nullptr;
     }
+    self->void_guard->ordinal = doc.elements_written() - 1;
     return Py_NewRef(reinterpret_cast<PyObject*>(self->void_guard));
   }
   GuardObject* g = guard_for_top(self);
@@ -1499,17 +1656,14 @@ PyObject* tf_bind(PyObject*, PyObject* var) {
   Py_RETURN_NONE;
 }
 
-// compat: text(value) for values with __html__ (markupsafe.Markup) goes to this Python function,
-// hook(doc, value), which writes what tagflow would (tagflow escapes Markup through xml.etree).
-PyObject* g_tf_markup = nullptr;
-
-PyObject* tf_bind_markup(PyObject*, PyObject* const* args, Py_ssize_t nargs) {
+// _tf_bind_tree(switch, element): the compat module's tree hooks (see g_tf_switch).
+PyObject* tf_bind_tree(PyObject*, PyObject* const* args, Py_ssize_t nargs) {
   if (nargs != 2 || !PyCallable_Check(args[0]) || !PyCallable_Check(args[1])) {
-    PyErr_SetString(PyExc_TypeError, "_tf_bind_markup(text_hook, attr_hook) takes two callables");
+    PyErr_SetString(PyExc_TypeError, "_tf_bind_tree(switch, element) takes two callables");
     return nullptr;
   }
-  Py_XSETREF(g_tf_markup, Py_NewRef(args[0]));
-  Py_XSETREF(g_tf_markup_attr, Py_NewRef(args[1]));
+  Py_XSETREF(g_tf_switch, Py_NewRef(args[0]));
+  Py_XSETREF(g_tf_element, Py_NewRef(args[1]));
   Py_RETURN_NONE;
 }
 
@@ -1704,28 +1858,29 @@ PyObject* tf_text(PyObject*, PyObject* content) {
     Py_DECREF(doc);
     return no_compat_document();
   }
-  if (PyObject_TypeCheck(doc, g_document_type) && as_doc(doc)->markup_value != nullptr &&
-      as_doc(doc)->doc != nullptr && markup_run_continues(as_doc(doc))) [[unlikely]] {
-    // text joining a Markup run: tagflow's `run + content` is Markup again (see the hook)
-    PyObject* result = PyObject_CallFunctionObjArgs(g_tf_markup, doc, content, nullptr);
+  if (!PyObject_TypeCheck(doc, g_document_type)) {
     Py_DECREF(doc);
-    return result;
+    PyErr_SetString(PyExc_TypeError, "text(): the current compat document is not a Document");
+    return nullptr;
   }
-  if (!PyUnicode_CheckExact(content) && content != Py_None && !PyLong_CheckExact(content) &&
-      !PyFloat_CheckExact(content) && g_tf_markup != nullptr) [[unlikely]] {
-    PyObject* html = nullptr;
-#if PY_VERSION_HEX >= 0x030D0000
-    const int found = PyObject_GetOptionalAttr(content, g_str_html, &html);
-#else
-    const int found = _PyObject_LookupAttr(content, g_str_html, &html);
-#endif
-    Py_XDECREF(html);
-    if (found != 0) {
-      PyObject* result =
-          found < 0 ? nullptr : PyObject_CallFunctionObjArgs(g_tf_markup, doc, content, nullptr);
+  DocumentObject* self = as_doc(doc);
+  bool to_tree = self->tree != nullptr || inside_void(self);
+  if (!to_tree && !PyUnicode_CheckExact(content) && content != Py_None &&
+      !PyLong_CheckExact(content) && !PyFloat_CheckExact(content)) [[unlikely]] {
+    const int found = has_html(content);  // Markup: tagflow keeps it as it is (see tree_of)
+    if (found < 0) {
       Py_DECREF(doc);
-      return result;
+      return nullptr;
     }
+    to_tree = found > 0;
+  }
+  if (to_tree) [[unlikely]] {
+    PyObject* tree = tree_of(self);
+    Py_DECREF(doc);
+    if (tree == nullptr) return nullptr;
+    PyObject* result = PyObject_CallMethod(tree, "text", "(O)", content);
+    Py_DECREF(tree);
+    return result;
   }
   PyObject* result = document_text_impl(as_doc(doc), content);
   Py_DECREF(doc);
@@ -1744,6 +1899,7 @@ PyObject* tf_attr(PyObject*, PyObject* const* args, Py_ssize_t nargs) {
     return nullptr;
   }
   DocumentObject* self = as_doc(args[0]);
+  if (self->tree != nullptr) return PyObject_CallMethod(self->tree, "attr", "OO", args[1], args[2]);
   std::string scratch;
   Piece piece{};
   if (!tagflow_name(args[1], scratch, piece)) return nullptr;
@@ -1793,6 +1949,7 @@ PyObject* tf_classes(PyObject*, PyObject* const* args, Py_ssize_t nargs) {
     return nullptr;
   }
   DocumentObject* self = as_doc(args[0]);
+  if (self->tree != nullptr) return PyObject_CallMethod(self->tree, "classes", "(O)", args[1]);
   std::string added;
   PyObject* list = PySequence_List(args[1]);
   if (list == nullptr) return nullptr;
@@ -1835,6 +1992,61 @@ PyObject* tf_classes(PyObject*, PyObject* const* args, Py_ssize_t nargs) {
   Py_RETURN_NONE;
 }
 
+// compat's tree rendering: _tf_replay_open(doc, name, [(attr, value), ...]) writes the start tag
+// with exactly these names (checked) and values (escaped); True when the element is open (close
+// it with _tf_replay_close(doc)), False for a void element.
+PyObject* tf_replay_open(PyObject*, PyObject* const* args, Py_ssize_t nargs) {
+  if (nargs != 3 || !PyObject_TypeCheck(args[0], g_document_type) || !PyUnicode_Check(args[1]) ||
+      !PyList_Check(args[2])) {
+    PyErr_SetString(PyExc_TypeError, "_tf_replay_open(doc, name: str, attrs: list)");
+    return nullptr;
+  }
+  DocumentObject* self = as_doc(args[0]);
+  std::string_view name;
+  if (!utf8(args[1], name)) return nullptr;
+  std::vector<std::pair<std::string_view, std::string_view>> attrs;
+  for (Py_ssize_t i = 0; i < PyList_GET_SIZE(args[2]); ++i) {
+    PyObject* item = PyList_GET_ITEM(args[2], i);
+    std::pair<std::string_view, std::string_view> a;
+    if (!PyTuple_Check(item) || PyTuple_GET_SIZE(item) != 2 ||
+        !PyUnicode_Check(PyTuple_GET_ITEM(item, 0)) ||
+        !PyUnicode_Check(PyTuple_GET_ITEM(item, 1))) {
+      PyErr_SetString(PyExc_TypeError, "_tf_replay_open(): attrs are (str, str) pairs");
+      return nullptr;
+    }
+    if (!utf8(PyTuple_GET_ITEM(item, 0), a.first) || !utf8(PyTuple_GET_ITEM(item, 1), a.second)) {
+      return nullptr;
+    }
+    if (!tagflow::is_valid_attr_name(a.first)) {
+      PyErr_Format(PyExc_ValueError, "<%U>: invalid attribute name %R", args[1],
+                   PyTuple_GET_ITEM(item, 0));
+      return nullptr;
+    }
+    attrs.push_back(a);
+  }
+  Enter enter(self);
+  if (!enter) return nullptr;
+  tagflow::Document& doc = *self->doc;
+  const ElementKind kind = tagflow::element_kind(name, true);
+  const auto mark = doc.checkpoint();
+  try {
+    tagflow::validate_tag_name(name);
+    doc.start_trusted(name, kind);
+    for (const auto& [k, v] : attrs) doc.attr_trusted(k, AttrValue(v));
+  } catch (...) {
+    return fail_and_undo(doc, mark);
+  }
+  return PyBool_FromLong(kind != ElementKind::kVoid);
+}
+
+PyObject* tf_replay_close(PyObject*, PyObject* doc_obj) {
+  if (!PyObject_TypeCheck(doc_obj, g_document_type)) {
+    PyErr_SetString(PyExc_TypeError, "_tf_replay_close(doc)");
+    return nullptr;
+  }
+  return simple_call(doc_obj, [](tagflow::Document& d) { d.end(); });
+}
+
 // ---------------------------------------------------------------------------------------------
 // Type and module definitions
 // ---------------------------------------------------------------------------------------------
@@ -1870,12 +2082,6 @@ std::vector<PyMethodDef>* build_methods() {
                    "whenever more than threshold bytes are ready."});
   defs->push_back({"finish", document_finish, METH_NOARGS,
                    "finish(): hand the rest to the sink; ValueError naming any unclosed tags."});
-  defs->push_back({"_text_run", document_text_run, METH_NOARGS,
-                   "compat: (start, text, raw, markup) of the current text run."});
-  defs->push_back(
-      {"_rewrite_run",
-       reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(document_rewrite_run)),
-       METH_FASTCALL, "compat: replaces the current text run (Markup)."});
   defs->push_back({"clear_content", document_clear_content, METH_NOARGS,
                    "clear_content(): remove what was written inside the innermost open element."});
   for (std::size_t i = 0; i < kTagCount; ++i) {
@@ -1894,6 +2100,18 @@ PyGetSetDef document_getset[] = {
     {"elements", document_elements, nullptr, "Number of elements written since the last clear().",
      nullptr},
     {"compat", document_compat, nullptr, "True for a tagflow 0.12.0-compatible document.", nullptr},
+    {"_tree", document_get_tree, document_set_tree, "compat: tagflow's element tree, once made.",
+     nullptr},
+    {"_removed", document_removed, nullptr,
+     "compat: [first, last) ordinals of the elements clear_content() removed.", nullptr},
+    {"_open_serials", document_open_serials, nullptr,
+     "compat: the engine's numbers of the open elements, outermost first.", nullptr},
+    {"_partial", document_partial, nullptr,
+     "The output so far, open elements unclosed (render() refuses them).", nullptr},
+    {"_entered_void", document_entered_void, nullptr,
+     "compat: the void element whose `with` block is active, if any.", nullptr},
+    {"_in_raw_text", document_in_raw_text, nullptr,
+     "Whether text written now lands in raw text (script, style, xmp, ...).", nullptr},
     {nullptr, nullptr, nullptr, nullptr, nullptr}};
 
 PyMemberDef document_members[] = {
@@ -1910,8 +2128,11 @@ PyMethodDef module_methods[] = {
     {"_tf_classes", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(tf_classes)),
      METH_FASTCALL, nullptr},
     {"_tf_bind", tf_bind, METH_O, nullptr},
-    {"_tf_bind_markup", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(tf_bind_markup)),
+    {"_tf_bind_tree", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(tf_bind_tree)),
      METH_FASTCALL, nullptr},
+    {"_tf_replay_open", reinterpret_cast<PyCFunction>(reinterpret_cast<void (*)()>(tf_replay_open)),
+     METH_FASTCALL, nullptr},
+    {"_tf_replay_close", tf_replay_close, METH_O, nullptr},
     {"_tf_text", tf_text, METH_O, "text(content): escaped text in the current compat document."},
     {"escape_kernel", kernel_name, METH_NOARGS,
      "The SIMD kernel the escaper uses on this CPU: 'avx2', 'sse2' or 'scalar'."},

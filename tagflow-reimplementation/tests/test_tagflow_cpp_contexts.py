@@ -155,6 +155,9 @@ def test_script_json_escapes_for_the_script_context() -> None:
     d2 = Document()
     d2.script_json('{"k": "<b>\u2028"}')  # a str is JSON text already
     assert d2.render() == '<script>{"k": "\\u003cb\\u003e\\u2028"}</script>'
+    d3 = Document()
+    d3.script_json(("<", 1))  # a tuple is one value (a JSON array), not json.dumps' arguments
+    assert d3.render() == '<script>["\\u003c", 1]</script>'
 
 
 # ---- control characters -----------------------------------------------------------------

@@ -237,6 +237,11 @@ class Document {
   // innermost element's content is raw text, and where that content begins in the buffer.
   [[nodiscard]] std::string_view buffered() const noexcept { return buf_.view(); }
   [[nodiscard]] bool start_tag_pending() const noexcept { return pending_ != Pending::kNone; }
+  // What ends the start tag still pending ("", ">" or "/>"): buffered() + this is the output
+  // so far as a parser would read it (with the open elements unclosed).
+  [[nodiscard]] std::string_view pending_close() const noexcept {
+    return pending_ == Pending::kNone ? "" : pending_ == Pending::kForeignVoid ? "/>" : ">";
+  }
   [[nodiscard]] bool top_is_raw() const noexcept {
     return !stack_.empty() && (stack_.back().flags & kRaw) != 0;
   }
