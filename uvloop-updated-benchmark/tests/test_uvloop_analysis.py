@@ -195,6 +195,54 @@ def test_the_cpp_floor_is_judged_in_every_mode(
     assert v is not None and v["answer"] == ("yes" if lowest else "not shown")
 
 
+def test_ping_pong_floor_is_judged_in_closed_loop_and_at_a_fixed_rate_apart() -> None:
+    # Closed loop: the C++ epoll server is faster, so woken for more of its requests, and costs
+    # more per request than uvloop; at one fixed rate over the same connections it costs less.
+    from uvloop_bench import plan, report
+
+    rates = [40000.0 * (1 + 0.01 * i) for i in range(10)]
+    fixed = [plan.PINGPONG_FLOOR_RATE] * 10
+    closed_py = [_with_cpu(_cell(PY, loop, "protocol", 1000, rates), us)
+                 for loop, us in (("asyncio", 9.0), ("uvloop", 6.0))]  # fmt: skip
+    rated_py = []
+    for loop, us in (("asyncio", 16.0), ("uvloop", 13.0)):
+        c = _with_cpu(_cell(PY, loop, "protocol", 1000, fixed), us)
+        c["key"] |= {"contender": f"3.13.5 pgo {loop} {plan.AT_RATE}",
+                     "rate": plan.PINGPONG_FLOOR_RATE}  # fmt: skip
+        rated_py.append(c)
+    closed = _engine_cell("epoll", "protocol", 1000, [2 * r for r in rates], 8.0)
+    busy = _engine_cell("epoll-busy", "protocol", 1000, [3 * r for r in rates], 20.0)
+    rated = _engine_cell("epoll", "protocol", 1000, fixed, 10.0)
+    rated["key"] |= {"contender": f"C++ epoll {plan.AT_FIXED_RATE}",
+                     "rate": plan.PINGPONG_FLOOR_RATE}  # fmt: skip
+    for c, us in ((closed, 8.0), (rated, 10.0)):
+        for r in c["runs"]:
+            r["server_cpu_us_per_req"] = us * (1 + 0.01 * (r["round"] % 2))
+    cells = [rated, *rated_py, closed, busy, *closed_py]
+    results: dict[str, Any] = {"pythons": [PY], "saturation": [], "http": [], "crosscheck": [],
+                               "pingpong": cells}  # fmt: skip
+    rows = {r["rate"]: r for r in an.floor(results)}
+    assert set(rows) == {None, plan.PINGPONG_FLOOR_RATE}
+    assert not rows[None]["engines"]["epoll"]["lowest"]
+    assert rows[plan.PINGPONG_FLOOR_RATE]["python"] == f"3.13.5 pgo uvloop {plan.AT_RATE}"
+    assert rows[plan.PINGPONG_FLOOR_RATE]["engines"]["epoll"]["lowest"]
+    # The busy-polling diagnosis compares the closed-loop servers only (the fixed-rate epoll
+    # cell comes first in the results).
+    w = an.wakeups(results)
+    assert w is not None and w["epoll"]["req_per_s"] == 80000.0
+    assert plan.AT_RATE not in w["python"]
+    results["analysis"] = an.analyze(results)
+    verdicts = an.decide(results)
+    q = "Does the C++ epoll server use the least CPU per request (pingpong, 1,000 B{})?"
+    assert (v := find(verdicts, q.format(""))) is not None and v["answer"] == "not shown"
+    assert (v := find(verdicts, q.format(", 10,000 req/s"))) is not None and v["answer"] == "yes"
+    table = report._floor(results)
+    assert "| pingpong | 1,000 | 10,000 req/s over 3 connections | C++ epoll |" in table
+    assert "| pingpong | 1,000 | closed loop, 3 connections | C++ epoll |" in table
+    # The original's p50/p99 table keeps to the closed loop.
+    assert plan.AT_RATE not in report._pingpong(results)
+
+
 def test_busy_polling_names_wake_ups_as_the_ping_pong_bound() -> None:
     rates = [30000.0 * (1 + 0.02 * (i % 4)) for i in range(10)]
     blocking = _engine_cell("epoll", "protocol", 1000, rates, 3.0)
@@ -241,6 +289,17 @@ def test_the_floor_groups_hold_python_loops_at_the_cpp_rate() -> None:
                 ["C++ epoll", "C++ io_uring", f"3.13.5 pgo asyncio {plan.AT_RATE}",
                  f"3.13.5 pgo uvloop {plan.AT_RATE}"], plan.FLOOR_RATE[g.key["size"]])  # fmt: skip
             assert g.load.rate == 0.0 and "3.11.2 debian uvloop" in g.servers
+        elif g.section == "pingpong" and g.key["api"] == "protocol":
+            # the floor over the same 3 connections: the C++ servers (also in closed loop,
+            # named apart) and the newest interpreter's loops, all at one fixed rate
+            assert rated == dict.fromkeys(
+                [f"C++ epoll {plan.AT_FIXED_RATE}", f"C++ io_uring {plan.AT_FIXED_RATE}",
+                 f"3.13.5 pgo asyncio {plan.AT_RATE}", f"3.13.5 pgo uvloop {plan.AT_RATE}"],
+                plan.PINGPONG_FLOOR_RATE)  # fmt: skip
+            assert {"C++ epoll", "C++ io_uring", "C++ epoll-busy"} <= set(g.servers)
+            assert all(n not in g.loads for n in ("C++ epoll", "C++ epoll-busy"))
+            assert g.load.rate == 0.0 and g.load.connections == plan.PINGPONG_CONNECTIONS
+            assert {ld.connections for ld in g.loads.values()} == {plan.PINGPONG_CONNECTIONS}
         elif g.section == "http":
             assert set(rated) == {"C++ epoll http", f"3.13.5 pgo asyncio http-httptools "
                                   f"{plan.AT_RATE}", f"3.13.5 pgo uvloop http-httptools "

@@ -14,14 +14,17 @@ saturation  the primary result. Enough connections (calibrated: the smallest of 
             same rate (CPU per request is only comparable under the same load).
 pingpong    the original study's question: 3 connections, one request in flight each. Bound
             by round-trip latency (cross-core wake-ups), not by the loop's CPU; p50/p99. The
-            protocol group also runs the C++ servers and the epoll one busy polling.
+            protocol group also runs the C++ servers and the epoll one busy polling, and for
+            the floor the C++ servers and the newest interpreter's loops at one fixed rate
+            over the same 3 connections (in closed loop a faster server is woken for more of
+            its requests, so CPU per request there measures speed as much as work).
 http        HTTP/1.1 keep-alive (uvloop's own headline workload): httptools on a Protocol and
             asyncio streams per loop, saturated; the C++ epoll HTTP server and the newest
             interpreter's httptools servers at one fixed rate.
 
 The loops: asyncio, uvloop, rloop and ringloop (this repository's, ringloop-event-loop/).
 
-Full mode (~80 min here): 10 repetitions of 2 s windows (0.2 s warm-up) everywhere;
+Full mode (~82 min here): 10 repetitions of 2 s windows (0.2 s warm-up) everywhere;
 saturation on all four APIs x 1,000/10,000/100,000 B on the distribution-style interpreters
 (PGO+LTO: Debian's python3.11, `lab pythons`' 3.13), plus the builds without PGO (the lab's pyenv
 3.11, `lab pythons --plain` 3.13) at 1,000 B; ping-pong on all four APIs at 1,000 B with uvloop
@@ -57,6 +60,14 @@ PINGPONG_CONNECTIONS = 3
 #: In the protocol ping-pong group: the C++ servers, and the epoll one busy polling (epoll_wait
 #: never sleeps), which shows how much of a blocking server's round trip is being woken up.
 PINGPONG_ENGINES = ("epoll", "io_uring", "epoll-busy")
+#: The ping-pong floor: the C++ servers and the newest interpreter's loops over the same 3
+#: connections at this rate, far below every one's closed-loop rate (the slowest Python loop in
+#: the protocol ping-pong of the published run of 2026-11-27 17:00 did 28,000 req/s), so each
+#: serves every request alike: one wake-up, one receive, one send.
+PINGPONG_FLOOR_RATE = 10000.0
+#: Contender name of a C++ server at the fixed rate where it also runs in closed loop.
+AT_FIXED_RATE = "at a fixed rate"
+FLOOR_CPP = ("epoll", "io_uring")
 
 
 @dataclass(frozen=True)
@@ -136,7 +147,7 @@ def groups(
             servers = _python_contenders(main + (plain if size in mode.plain_sizes else []), api)
             floor = {}
             if api == "protocol":  # the C++ floor, and the newest Python's loops at its rate
-                floor = {f"C++ {e}": Server(engine=e) for e in ("epoll", "io_uring")}
+                floor = {f"C++ {e}": Server(engine=e) for e in FLOOR_CPP}
                 floor |= _at_rate(main[-1:], api)
             conns = connections[size]
             key = {"api": api, "size": size, "connections": conns}
@@ -158,10 +169,22 @@ def groups(
                 servers[f"{newest['version']} {newest['build']} uvloop 0.21.0"] = _server(
                     newest, "uvloop", api, newest["original_uvloop_python"]
                 )
+            floor = {}
             if api == "protocol":  # the C++ servers, and epoll busy polling as the diagnostic
                 servers |= {f"C++ {e}": Server(engine=e) for e in PINGPONG_ENGINES}
+                floor = {f"C++ {e} {AT_FIXED_RATE}": Server(engine=e) for e in FLOOR_CPP}
+                floor |= _at_rate(main[-1:], api)
             key = {"api": api, "size": size, "connections": PINGPONG_CONNECTIONS}
-            out.append(Group("pingpong", key, servers, Load(PINGPONG_CONNECTIONS, size, **load)))
+            rated = Load(PINGPONG_CONNECTIONS, size, rate=PINGPONG_FLOOR_RATE, **load)
+            out.append(
+                Group(
+                    "pingpong",
+                    key,
+                    servers | floor,
+                    Load(PINGPONG_CONNECTIONS, size, **load),
+                    {n: rated for n in floor},
+                )
+            )
     size = 1000
     servers = {}
     for api in HTTP_APIS:

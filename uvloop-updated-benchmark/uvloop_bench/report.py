@@ -9,6 +9,7 @@ from lab.tables import markdown
 from lab.verdicts import find as find_verdict
 from lab.verdicts import table as verdict_table
 from uvloop_bench import analysis as an
+from uvloop_bench import plan
 from uvloop_bench.plan import APIS, LOOPS, SIZES
 from uvloop_bench.runner import (
     CLIENT_SATURATED_CORES,
@@ -244,12 +245,19 @@ def _ringloop(results: dict[str, Any]) -> str:
     return markdown(head, rows)
 
 
+def _floor_load(row: dict[str, Any]) -> str:
+    if row["mode"] != "pingpong":
+        return f"{row['rate']:,.0f} req/s offered"
+    conns = f"{plan.PINGPONG_CONNECTIONS} connections"
+    return f"{row['rate']:,.0f} req/s over {conns}" if row.get("rate") else f"closed loop, {conns}"
+
+
 def _floor(results: dict[str, Any]) -> str:
     rows = [
         [
             r["mode"],
             f"{r['size']:,}",
-            f"{r['rate']:,.0f} req/s offered" if r.get("rate") else "closed loop, 3 connections",
+            _floor_load(r),
             f"C++ {engine}",
             _num(d["us"], 2),
             _num(d.get("req_per_s")),
@@ -305,7 +313,11 @@ def _pingpong(results: dict[str, Any]) -> str:
         parts += [f"#### Python {an.label(p)}", "", _section_table(results, "pingpong", p), ""]
         rows = []
         for c in results["pingpong"]:
-            if c["key"].get("python") == p["version"] and c["key"].get("build") == p["build"]:
+            if (
+                c["key"].get("python") == p["version"]
+                and c["key"].get("build") == p["build"]
+                and "rate" not in c["key"]  # the floor's fixed-rate cells: see the floor
+            ):
                 rows.append(
                     [
                         c["key"]["contender"],
