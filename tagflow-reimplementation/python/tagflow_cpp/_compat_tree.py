@@ -284,13 +284,12 @@ class _Guard:
         self.token = node.set(self.element)
         return self.element
 
-    def __exit__(self, *exc: object) -> bool:
+    def __exit__(self, *exc: object) -> None:
         token, self.token = self.token, None
         if token is not None:
             node.reset(token)
         tree = self.tree
         tree.record(CloseTagEvent(target=tree.id_of(self.element)))
-        return False
 
 
 class Tree:

@@ -154,5 +154,6 @@ def _alone(group: BaseExceptionGroup) -> BaseException:
 
 
 async def _unused() -> AsyncIterator[bytes]:
-    return
-    yield b""
+    nothing: tuple[bytes, ...] = ()
+    for piece in nothing:  # an async generator that yields nothing
+        yield piece
