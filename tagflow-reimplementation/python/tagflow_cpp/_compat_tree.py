@@ -213,7 +213,7 @@ def _markup_attr(value: str) -> str:
     return str.__str__(ET._escape_attrib_html(value)).replace("&amp;", "&")  # type: ignore[attr-defined]
 
 
-def _attr_out(name: str, value: Any) -> str:
+def _attr_out(value: Any) -> str:
     if type(value) is str:
         return value
     if isinstance(value, str):
@@ -236,7 +236,7 @@ def _text_out(out: Document, value: Any) -> None:
 def _replay(out: Document, el: ET.Element) -> None:
     if not isinstance(el.tag, str):
         raise TypeError(f"tagflow_cpp.compat renders elements only, not {el.tag!r}")
-    attrs = [(k, _attr_out(k, v)) for k, v in el.attrib.items()]
+    attrs = [(k, _attr_out(v)) for k, v in el.attrib.items()]
     opened = _tf_replay_open(out, el.tag, attrs)
     if el.text:
         _text_out(out, el.text)
@@ -332,9 +332,6 @@ class Tree:
             skipped += last - first
         return self.ordered[ordinal - skipped]
 
-    def live(self) -> bool:
-        return self.session is not None
-
     def id_of(self, el: ET.Element) -> str:
         current = el.attrib.get("id")
         if not current and self.session is not None:
@@ -362,7 +359,7 @@ class Tree:
             if attrs.get("class"):
                 values.append(attrs["class"])
             attrs["class"] = strs(values)
-        checked = [(k, _attr_out(k, v)) for k, v in attrs.items()]
+        checked = [(k, _attr_out(v)) for k, v in attrs.items()]
         _tf_replay_open(Document(compat=True), name, checked)  # names and values as streamed
         element = ET.Element(name, attrib=attrs)
         if self.session is not None and "id" not in attrs:
