@@ -22,6 +22,7 @@ PACKAGES=(
   clang clang-format libclang-rt-14-dev        # libFuzzer, formatting
   libbenchmark-dev                             # Google Benchmark (C++ ceilings)
   liburing-dev                                 # io_uring reference echo server
+  linux-perf                                   # servers' user-space CPU (uvloop floor)
   redis-server                                 # dramatiq broker
   rabbitmq-server                              # dramatiq broker (the same cells on AMQP)
   patchelf                                     # auditwheel repair of native wheels

@@ -119,6 +119,37 @@ MUTANTS = [
         ("ctest", "release", "echo_tests", r"^Loadgen\.Threads"),
     ),
     Mutant(
+        "echoload-window-includes-warmup",
+        "uvloop-updated-benchmark/cpp/src/loadgen.cpp",
+        "  r.window_from_ns = from;",
+        "  r.window_from_ns = t0;",
+        ("ctest", "release", "echo_tests", r"^Loadgen\.TimedRun"),
+    ),
+    Mutant(
+        "usercpu-kernel-samples-as-user",
+        "uvloop-updated-benchmark/uvloop_bench/usercpu.py",
+        "kernel = sum(1 for ip in inside if ip >= KERNEL_START)",
+        "kernel = sum(1 for ip in inside if ip < KERNEL_START)",
+        (
+            "pytest",
+            "uvloop-updated-benchmark/tests/test_uvloop_usercpu.py",
+            "-k",
+            "not floor and not no_perf",
+        ),
+    ),
+    Mutant(
+        "usercpu-samples-outside-the-window",
+        "uvloop-updated-benchmark/uvloop_bench/usercpu.py",
+        "inside = [ip for t, ip in taken if start <= t < end]",
+        "inside = [ip for t, ip in taken if start <= t]",
+        (
+            "pytest",
+            "uvloop-updated-benchmark/tests/test_uvloop_usercpu.py",
+            "-k",
+            "not floor and not no_perf",
+        ),
+    ),
+    Mutant(
         "echoload-http-body-skips-last-byte",
         "uvloop-updated-benchmark/cpp/src/http.cpp",
         "std::memcmp(p, expected_ + body_off_, take) != 0",

@@ -226,6 +226,7 @@ def run(ctx: Any) -> dict[str, Any]:
             "reps": mode.reps,
             "warmup": mode.warmup,
             "duration": mode.duration,
+            "sampled": mode.sampled,
             "pinned": bench.pin,
             "server_cpu": 0,
             "load_cpu": 1,
@@ -361,6 +362,10 @@ def errors(results: dict[str, Any]) -> list[str]:
             # verdict), which is the finding for it, not an error.
             starved = {p for r in c["runs"] for p in r.get("problems", []) if "starved" in p}
             out.extend(f"{who}: {problem}" for problem in sorted(starved))
+            # A floor contender (driven at a fixed rate) gets a perf-sampled window per round.
+            sampled = (results.get("config") or {}).get("sampled")
+            if sampled and "rate" in c["key"] and "server_user_us_per_req" not in c["stats"]:
+                out.append(f"{who}: no user-space CPU sampled")
     for c in results.get("crosscheck") or []:
         if not c.get("ok"):
             out.append(f"crosscheck {c['key']}: {c.get('error')}")

@@ -195,6 +195,49 @@ def test_the_cpp_floor_is_judged_in_every_mode(
     assert v is not None and v["answer"] == ("yes" if lowest else "not shown")
 
 
+def _with_user_cpu(cell: dict, us: float) -> dict:
+    cell["stats"]["server_user_us_per_req"] = {"median": us}
+    for r in cell["runs"]:
+        r["server_user_us_per_req"] = us * (1 + 0.02 * (r["round"] % 3))
+    return cell
+
+
+def test_the_loops_own_work_is_a_floor_of_its_own() -> None:
+    # Equal total CPU per request (the kernel's share dominates), a clear user-space margin.
+    from uvloop_bench import plan, report
+
+    fixed = [20000.0] * 10
+    cells = [_with_user_cpu(_with_cpu(_cell(PY, loop, "protocol", 1000, fixed), 18.0), user)
+             for loop, user in (("asyncio", 7.0), ("uvloop", 2.6))]  # fmt: skip
+    cells.append(_with_user_cpu(_engine_cell("epoll", "protocol", 1000, fixed, 18.0), 0.5))
+    cells.append(_with_user_cpu(_engine_cell("io_uring", "protocol", 1000, fixed, 18.0), 3.0))
+    for c in cells[2:]:  # the same total as the Python servers', round by round a little off
+        for r in c["runs"]:
+            r["server_cpu_us_per_req"] = 18.0 * (1 + 0.01 * ((r["round"] + 1) % 3))
+    # A closed-loop (saturated) Python cell has no user-space figure: it is no reference.
+    cells.append(_with_cpu(_cell(PY, "rloop", "protocol", 1000, [40000.0] * 10), 12.0))
+    for c in cells[:4]:
+        c["key"]["rate"] = 20000.0
+        c["key"]["contender"] += f" {plan.AT_RATE}" if "engine" not in c["key"] else ""
+    results: dict[str, Any] = {"pythons": [PY], "saturation": cells, "pingpong": [], "http": [],
+                               "crosscheck": []}  # fmt: skip
+    results["analysis"] = an.analyze(results)
+    (total,) = results["analysis"]["floor"]
+    (user,) = results["analysis"]["floor_user"]
+    assert not total["engines"]["epoll"]["lowest"]
+    assert user["python"] == f"3.13.5 pgo uvloop {plan.AT_RATE}" and user["python_us"] == 2.6
+    assert user["engines"]["epoll"]["lowest"] and user["engines"]["epoll"]["us"] == 0.5
+    assert not user["engines"]["io_uring"]["lowest"]  # more than uvloop's: not the floor
+    verdicts = an.decide(results)
+    q = "Does the C++ {} server use the least {} per request (saturation, 1,000 B)?"
+    assert find(verdicts, q.format("epoll", "CPU"))["answer"] == "not shown"  # type: ignore[index]
+    assert find(verdicts, q.format("epoll", "user-space CPU"))["answer"] == "yes"  # type: ignore[index]
+    assert find(verdicts, q.format("io_uring", "user-space CPU"))["answer"] == "not shown"  # type: ignore[index]
+    table = report._floor_user(results)
+    assert "user-space CPU µs/request" in table
+    assert "| saturation | 1,000 | 20,000 req/s offered | C++ epoll | 0.50 |" in table
+
+
 def test_ping_pong_floor_is_judged_in_closed_loop_and_at_a_fixed_rate_apart() -> None:
     # Closed loop: the C++ epoll server is faster, so woken for more of its requests, and costs
     # more per request than uvloop; at one fixed rate over the same connections it costs less.

@@ -76,3 +76,10 @@ def test_published_verdicts_are_the_stored_ones(stored: dict[str, Any]) -> None:
     assert problems(stored["verdicts"]) == []
     stored["verdicts"] = [{**stored["verdicts"][0], "answer": "as the run decided"}]
     assert "as the run decided" in exp.readme_sections(stored)["answers"]
+
+
+def test_a_floor_cell_without_its_user_space_cpu_is_an_error(stored: dict[str, Any]) -> None:
+    stored["config"]["sampled"] = 0.5
+    cell = next(c for c in stored["saturation"] if "rate" in c["key"] and "engine" in c["key"])
+    cell["stats"].pop("server_user_us_per_req", None)
+    assert any(e.endswith("C++ epoll: no user-space CPU sampled") for e in exp.errors(stored))

@@ -255,10 +255,15 @@ FLOOR_GROUPS = {
 FLOOR_ENGINES = ("epoll", "io_uring", "epoll-http")
 
 
-def floor(results: dict[str, Any]) -> list[dict[str, Any]]:
-    """Per mode and size: CPU µs per request of each C++ server against the cheapest Python
-    server measured under the same load beside it, paired by round; the C++ server is the
-    floor when that ratio's interval is above 1.
+#: The floor's two measures: all the server's CPU per request (schedstat), and the part of it
+#: spent in user space, the loop's own work (perf samples in a second window; usercpu).
+FLOOR_STATS = {"floor": "server_cpu_us_per_req", "floor_user": "server_user_us_per_req"}
+
+
+def floor(results: dict[str, Any], stat: str = "server_cpu_us_per_req") -> list[dict[str, Any]]:
+    """Per mode and size: ``stat`` (CPU µs per request, or its user-space part) of each C++
+    server against the cheapest Python server measured under the same load beside it, paired
+    by round; the C++ server is the floor when that ratio's interval is above 1.
 
     Same load: in saturation and HTTP the C++ servers run at a fixed rate (one client thread
     cannot saturate them), so the reference is the Python loops at that same rate (cells whose
@@ -286,14 +291,14 @@ def floor(results: dict[str, Any]) -> list[dict[str, Any]]:
                     for p in group
                     if "engine" not in p["key"]
                     and p["key"].get("rate") == rate
-                    and "server_cpu_us_per_req" in p.get("stats", {})
+                    and stat in p.get("stats", {})
                 ]
-                if not py:
+                if not py or stat not in c.get("stats", {}):
                     continue
-                row = _floor_row(out, section, size, rate, py)
-                iv = ratio(row["_cheapest"], c, "server_cpu_us_per_req")
+                row = _floor_row(out, section, size, rate, py, stat)
+                iv = ratio(row["_cheapest"], c, stat)
                 row["engines"][c["key"]["engine"]] = {
-                    "us": c["stats"].get("server_cpu_us_per_req", {}).get("median"),
+                    "us": c["stats"][stat]["median"],
                     "req_per_s": c["stats"].get("req_per_s", {}).get("median"),
                     "valid": not (c.get("extra") or {}).get("invalid"),
                     "python_over_cpp": iv.as_dict() if iv else None,
@@ -305,18 +310,23 @@ def floor(results: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def _floor_row(
-    rows: list[dict[str, Any]], mode: str, size: int, rate: float | None, py: list[Cell]
+    rows: list[dict[str, Any]],
+    mode: str,
+    size: int,
+    rate: float | None,
+    py: list[Cell],
+    stat: str,
 ) -> dict[str, Any]:
     for row in rows:
         if (row["mode"], row["size"], row["rate"]) == (mode, size, rate):
             return row
-    cheapest = min(py, key=lambda c: c["stats"]["server_cpu_us_per_req"]["median"])
+    cheapest = min(py, key=lambda c: c["stats"][stat]["median"])
     row = {
         "mode": mode,
         "size": size,
         "rate": rate,
         "python": cheapest["key"]["contender"],
-        "python_us": cheapest["stats"]["server_cpu_us_per_req"]["median"],
+        "python_us": cheapest["stats"][stat]["median"],
         "engines": {},
         "_cheapest": cheapest,
     }
@@ -394,7 +404,8 @@ def analyze(results: dict[str, Any]) -> dict[str, Any]:
     out["pgo"] = pgo_effect(results)
     out["ringloop"] = ringloop_vs_peers(results)
     out["newer_python"] = newer_python(results)
-    out["floor"] = floor(results)
+    for name, stat in FLOOR_STATS.items():
+        out[name] = floor(results, stat)
     out["wakeups"] = wakeups(results)
     out["invalid_cells"] = sum(
         1
@@ -519,24 +530,27 @@ def decide(results: dict[str, Any]) -> list[Verdict]:
                 confidence=0.95,
             )
         )
-    for row in a.get("floor", []):
-        # Ping-pong is judged twice: in the original's closed loop and at one fixed rate.
-        fixed = f", {row['rate']:,.0f} req/s" if row["mode"] == "pingpong" and row["rate"] else ""
-        for engine, d in row["engines"].items():
-            out.append(
-                verdict(
-                    f"Does the C++ {engine} server use the least CPU per request "
-                    f"({row['mode']}, {row['size']:,} B{fixed})?",
-                    "yes" if d["lowest"] else "not shown",
-                    f"{d['us']:.2f} µs vs {row['python_us']:.2f} µs for the cheapest Python "
-                    f"server under the same load ({row['python']}); Python/C++ "
-                    f"{fmt(d['python_over_cpp'])}",
-                    "yes when the interval of the cheapest Python server's CPU per request (of "
-                    "all measured under the same load in the group, client-bound ones "
-                    "included) over the C++ server's lies above 1",
-                    confidence=0.95,
-                )
+    for name, what in (("floor", "CPU"), ("floor_user", "user-space CPU")):
+        for row in a.get(name, []):
+            # Ping-pong is judged twice: in the original's closed loop and at one fixed rate.
+            fixed = (
+                f", {row['rate']:,.0f} req/s" if row["mode"] == "pingpong" and row["rate"] else ""
             )
+            for engine, d in row["engines"].items():
+                out.append(
+                    verdict(
+                        f"Does the C++ {engine} server use the least {what} per request "
+                        f"({row['mode']}, {row['size']:,} B{fixed})?",
+                        "yes" if d["lowest"] else "not shown",
+                        f"{d['us']:.2f} µs vs {row['python_us']:.2f} µs for the cheapest Python "
+                        f"server under the same load ({row['python']}); Python/C++ "
+                        f"{fmt(d['python_over_cpp'])}",
+                        f"yes when the interval of the cheapest Python server's {what} per "
+                        "request (of all measured under the same load in the group, client-bound "
+                        "ones included) over the C++ server's lies above 1",
+                        confidence=0.95,
+                    )
+                )
     w = a.get("wakeups")
     if w and w.get("invalid"):
         out.append(

@@ -79,6 +79,9 @@ class Mode:
     sizes: tuple[int, ...]
     pingpong_sizes: tuple[int, ...]
     plain_sizes: tuple[int, ...]  # where the builds without PGO run beside
+    #: Seconds of the second window every floor contender gets per round, with perf sampling
+    #: its user-space CPU (runner.Load.sampled).
+    sampled: float
 
 
 QUICK = Mode(
@@ -89,6 +92,7 @@ QUICK = Mode(
     sizes=(1000,),
     pingpong_sizes=(1000,),
     plain_sizes=(1000,),
+    sampled=0.3,
 )
 FULL = Mode(
     "full",
@@ -98,6 +102,7 @@ FULL = Mode(
     sizes=SIZES,
     pingpong_sizes=(1000,),
     plain_sizes=(1000,),
+    sampled=0.5,
 )
 
 
@@ -151,7 +156,7 @@ def groups(
                 floor |= _at_rate(main[-1:], api)
             conns = connections[size]
             key = {"api": api, "size": size, "connections": conns}
-            rated = Load(conns, size, rate=FLOOR_RATE[size], **load)
+            rated = Load(conns, size, rate=FLOOR_RATE[size], sampled=mode.sampled, **load)
             out.append(
                 Group(
                     "saturation",
@@ -175,7 +180,9 @@ def groups(
                 floor = {f"C++ {e} {AT_FIXED_RATE}": Server(engine=e) for e in FLOOR_CPP}
                 floor |= _at_rate(main[-1:], api)
             key = {"api": api, "size": size, "connections": PINGPONG_CONNECTIONS}
-            rated = Load(PINGPONG_CONNECTIONS, size, rate=PINGPONG_FLOOR_RATE, **load)
+            rated = Load(
+                PINGPONG_CONNECTIONS, size, rate=PINGPONG_FLOOR_RATE, sampled=mode.sampled, **load
+            )
             out.append(
                 Group(
                     "pingpong",
@@ -193,7 +200,9 @@ def groups(
     floor |= _at_rate(main[-1:], "http-httptools", named=True)
     conns = connections[size]
     key = {"api": "http", "size": size, "connections": conns}
-    rated = Load(conns, size, rate=FLOOR_RATE[size] * 0.75, mode="http", **load)
+    rated = Load(
+        conns, size, rate=FLOOR_RATE[size] * 0.75, mode="http", sampled=mode.sampled, **load
+    )
     out.append(
         Group(
             "http",

@@ -252,7 +252,7 @@ def _floor_load(row: dict[str, Any]) -> str:
     return f"{row['rate']:,.0f} req/s over {conns}" if row.get("rate") else f"closed loop, {conns}"
 
 
-def _floor(results: dict[str, Any]) -> str:
+def _floor_table(rows_in: list[dict[str, Any]], measure: str) -> str:
     rows = [
         [
             r["mode"],
@@ -265,16 +265,24 @@ def _floor(results: dict[str, Any]) -> str:
             _num(r["python_us"], 2),
             an.fmt(d["python_over_cpp"]),
         ]
-        for r in results["analysis"].get("floor", [])
+        for r in rows_in
         for engine, d in r["engines"].items()
     ]
     if not rows:
         return "(no C++ server measured beside the Python ones)"
-    head = ["mode", "size (B)", "load (every server)", "server", "CPU µs/request", "req/s"]
-    head += ["cheapest Python server at that load", "its CPU µs/request", "Python / C++"]
-    parts = [markdown(head, rows)]
+    head = ["mode", "size (B)", "load (every server)", "server", f"{measure} µs/request", "req/s"]
+    head += ["cheapest Python server at that load", f"its {measure} µs/request", "Python / C++"]
+    return markdown(head, rows)
+
+
+def _floor(results: dict[str, Any]) -> str:
+    parts = [_floor_table(results["analysis"].get("floor", []), "CPU")]
     parts += _wakeups(results["analysis"].get("wakeups"))
     return "\n".join(parts)
+
+
+def _floor_user(results: dict[str, Any]) -> str:
+    return _floor_table(results["analysis"].get("floor_user", []), "user-space CPU")
 
 
 def _wakeups(w: dict[str, Any] | None) -> list[str]:
@@ -416,6 +424,7 @@ def readme_sections(results: dict[str, Any]) -> dict[str, str]:
         "pingpong": _pingpong(results),
         "http": _http(results),
         "floor": _floor(results),
+        "floor_user": _floor_user(results),
         "pgo": _pgo(results),
         "crosscheck": _crosscheck(results),
     }

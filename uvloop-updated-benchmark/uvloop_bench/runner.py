@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Any
 
 from lab.procs import ProcessGroup, free_port, wait_for_port
+from uvloop_bench import usercpu
 
 HERE = Path(__file__).resolve().parent
 SERVERS_PY = HERE / "servers.py"
@@ -102,6 +103,10 @@ class Load:
     duration: float = 5.0
     threads: int = 1
     mode: str = "echo"  # echo | http
+    #: > 0: after the measured window, a second one of this many seconds with perf sampling the
+    #: server, for its user-space CPU per request (usercpu; a separate window because sampling
+    #: makes the server's context switches dearer).
+    sampled: float = 0.0
 
     def argv(self, tools: Tools, port: int, server_pid: int | None = None) -> list[str]:
         return [
@@ -282,7 +287,57 @@ class Bench:
             result["server_runqueue_share"] = server_wait / result["seconds"]
         if result["requests"]:
             result["server_cpu_us_per_req"] = 1e6 * server_cpu / result["requests"]
+        if load.sampled > 0:
+            result |= self.sample_user_cpu(running, replace(load, duration=load.sampled))
         return result
+
+    def sample_user_cpu(self, running: RunningServer, load: Load) -> dict[str, Any]:
+        """One more window of ``load`` with perf sampling the server: its user-space CPU per
+        request (``server_user_us_per_req``) and the sampled split (``user_cpu``)."""
+        data = self.workdir / f"perf-{running.port}.data"
+        err = self.workdir / f"perf-{running.port}.err"
+        ctl_r, ctl_w = os.pipe()
+        ack_r, ack_w = os.pipe()
+        try:
+            argv = usercpu.record_argv(running.proc.pid, data, (ctl_r, ack_w))
+            with err.open("wb") as fh:
+                perf = self.procs.popen(
+                    argv, stdin=subprocess.DEVNULL, stdout=fh, stderr=fh, pass_fds=(ctl_r, ack_w)
+                )
+            os.close(ctl_r)
+            os.close(ack_w)
+            ctl_r = ack_w = -1
+            try:
+                enabled = usercpu.enable(ctl_w, ack_r)
+                run = self.load(running, replace(load, sampled=0.0))
+            finally:
+                self.procs.stop(perf)  # SIGTERM: perf record writes its data and exits
+            taken = usercpu.samples(data)
+            window = run["window_monotonic_ns"]
+            got = usercpu.split(taken, (window["from"], window["to"]), run["server_cpu_s"], enabled)
+        except (usercpu.PerfError, KeyError) as exc:
+            tail = err.read_text(errors="replace").strip()[-300:] if err.is_file() else ""
+            raise CellError(
+                f"sampling {running.server.label}'s user-space CPU failed: {exc}"
+                + (f" (perf: {tail})" if tail else "")
+            ) from None
+        finally:
+            data.unlink(missing_ok=True)
+            for fd in (ctl_r, ctl_w, ack_r, ack_w):
+                if fd >= 0:
+                    os.close(fd)
+        return {
+            "server_user_us_per_req": 1e6 * got.user_s / run["requests"],
+            "user_cpu": {
+                "seconds": run["seconds"],
+                "requests": run["requests"],
+                "user_samples": got.user_samples,
+                "kernel_samples": got.kernel_samples,
+                "period_ns": usercpu.PERIOD_NS,
+                "server_cpu_s": run["server_cpu_s"],
+                "problems": run_problems(run),
+            },
+        }
 
     def pyclient(
         self, running: RunningServer, size: int, messages: int, workers: int = 3
@@ -377,6 +432,7 @@ def window_problems(run: dict[str, Any], saturate: bool) -> list[str]:
     """run_problems, and for a server that should be saturated, a core less than
     SERVER_SATURATED_CORES busy."""
     out = run_problems(run)
+    out += [f"sampled window: {p}" for p in (run.get("user_cpu") or {}).get("problems", [])]
     busy = run.get("server_cpu_cores")
     if saturate and (busy is None or busy < SERVER_SATURATED_CORES):
         out.append(
@@ -419,6 +475,7 @@ class Cell:
             "server_cores": lambda r: r.get("server_cpu_cores"),
             "server_cpu_us_per_req": lambda r: r.get("server_cpu_us_per_req"),
             "server_runqueue_share": lambda r: r.get("server_runqueue_share"),
+            "server_user_us_per_req": lambda r: r.get("server_user_us_per_req"),
         }
         for name, get in pick.items():
             values = [v for v in (get(r) for r in valid or self.runs) if v is not None]
@@ -441,7 +498,13 @@ class Cell:
             | {"latency_us": r.get("latency_us"), "cpu": r.get("cpu")}
             | {
                 k: r[k]
-                for k in ("server_cpu_us_per_req", "server_cpu_cores", "server_runqueue_share")
+                for k in (
+                    "server_cpu_us_per_req",
+                    "server_cpu_cores",
+                    "server_runqueue_share",
+                    "server_user_us_per_req",
+                    "user_cpu",
+                )
                 if k in r
             }
             | {"threads": client_threads(r)}

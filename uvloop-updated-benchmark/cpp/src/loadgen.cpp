@@ -976,6 +976,8 @@ LoadResult run_load(const LoadConfig& cfg, std::ostream* progress) {
   }
   r.connect_s = static_cast<double>(t0 - connect_start) / 1e9;
   r.seconds = static_cast<double>(end - from) / 1e9;  // counted: from == t0
+  r.window_from_ns = from;
+  r.window_to_ns = end;
   r.cpu_user_s = cpu1.user - cpu0.user;
   r.cpu_sys_s = cpu1.sys - cpu0.sys;
   if (server0 && server1) {
@@ -1031,7 +1033,8 @@ std::string to_json(const LoadConfig& cfg, const LoadResult& r) {
     << ",\"size\":" << cfg.size << ",\"depth\":" << cfg.depth << ",\"mode\":\""
     << (cfg.rate > 0 ? "open" : "closed") << "\",\"target_rate\":" << cfg.rate
     << ",\"warmup_s\":" << (cfg.requests ? 0.0 : cfg.warmup_s) << ",\"seconds\":" << r.seconds
-    << ",\"connect_s\":" << r.connect_s << ",\"connect_timeout_s\":" << cfg.connect_timeout_s
+    << ",\"window_monotonic_ns\":{\"from\":" << r.window_from_ns << ",\"to\":" << r.window_to_ns
+    << "},\"connect_s\":" << r.connect_s << ",\"connect_timeout_s\":" << cfg.connect_timeout_s
     << ",\"stall_timeout_s\":" << cfg.stall_timeout_s << ",\"requests\":" << r.requests
     << ",\"bytes\":" << r.bytes << ",\"req_per_s\":" << r.req_per_s()
     << ",\"mb_per_s\":" << r.mb_per_s() << ",\"unfinished_at_end\":" << r.unfinished

@@ -92,7 +92,11 @@ struct LoadResult {
   std::uint64_t requests = 0;  // completed inside the measured window
   std::uint64_t bytes = 0;     // echoed payload bytes inside the window (one direction)
   double seconds = 0;          // length of the measured window
-  double cpu_user_s = 0;       // echoload's own CPU time during the window
+  // The measured window on CLOCK_MONOTONIC (ns), so other tools' timestamps can be matched to
+  // it (perf record -k monotonic: the server's samples inside the window).
+  std::int64_t window_from_ns = 0;
+  std::int64_t window_to_ns = 0;
+  double cpu_user_s = 0;  // echoload's own CPU time during the window
   double cpu_sys_s = 0;
   std::uint64_t unfinished = 0;  // open loop: requests due but unanswered when the window closed
   Histogram latency;     // ns, one entry per completed request in the window (+ each unfinished

@@ -115,8 +115,19 @@ TEST_P(Loadgen, TimedRunCountsOnlyTheMeasuredWindow) {
   cfg.port = server.port();
   cfg.warmup_s = 0.05;
   cfg.duration_s = 0.2;
+  const std::int64_t before = echo::now_ns();
   const auto r = run_load(cfg);
+  const std::int64_t after = echo::now_ns();
   EXPECT_DOUBLE_EQ(r.seconds, 0.2);
+  // The window on CLOCK_MONOTONIC: after the warm-up, inside the call, as long as reported.
+  EXPECT_GE(r.window_from_ns, before + 50'000'000);
+  EXPECT_LE(r.window_to_ns, after);
+  EXPECT_EQ(r.window_to_ns - r.window_from_ns, 200'000'000);
+  const std::string json = echo::to_json(cfg, r);
+  EXPECT_NE(json.find("\"window_monotonic_ns\":{\"from\":" + std::to_string(r.window_from_ns) +
+                      ",\"to\":" + std::to_string(r.window_to_ns) + "}"),
+            std::string::npos)
+      << json;
   EXPECT_EQ(r.latency.count(), r.requests);
   EXPECT_EQ(r.bytes, r.requests * cfg.size);
   // The client did 0.25 s of socket work: it used some CPU, and at most all of its threads'.
