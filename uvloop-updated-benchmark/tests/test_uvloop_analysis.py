@@ -233,6 +233,10 @@ def test_the_loops_own_work_is_a_floor_of_its_own() -> None:
     assert find(verdicts, q.format("epoll", "CPU"))["answer"] == "not shown"  # type: ignore[index]
     assert find(verdicts, q.format("epoll", "user-space CPU"))["answer"] == "yes"  # type: ignore[index]
     assert find(verdicts, q.format("io_uring", "user-space CPU"))["answer"] == "not shown"  # type: ignore[index]
+    headline = "user-space CPU per request, cheapest Python loop / C++ epoll, same load"
+    assert (headline, an.fmt(user["engines"]["epoll"]["python_over_cpp"])) in an.summary_rows(
+        results
+    )
     table = report._floor_user(results)
     assert "user-space CPU µs/request" in table
     assert "| saturation | 1,000 | 20,000 req/s offered | C++ epoll | 0.50 |" in table

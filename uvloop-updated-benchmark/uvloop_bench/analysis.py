@@ -657,4 +657,9 @@ def summary_rows(results: dict[str, Any]) -> list[tuple[str, str]]:
         g = a["pingpong"].get(f"{label(p)} uvloop", {}).get("geomean")
         if g:
             rows.append((f"ping-pong (original question), Python {label(p)}", fmt(g)))
+    for row in a.get("floor_user", []):
+        d = row["engines"].get("epoll")
+        if row["mode"] == "saturation" and row["size"] == 1000 and d and d["python_over_cpp"]:
+            what = "user-space CPU per request, cheapest Python loop / C++ epoll, same load"
+            rows.append((what, fmt(d["python_over_cpp"])))
     return rows
