@@ -3,8 +3,6 @@ split is known (a loop in user space, reads the kernel serves)."""
 
 from __future__ import annotations
 
-import os
-import subprocess
 import sys
 import time
 from pathlib import Path
@@ -77,22 +75,16 @@ READ = (
 def _sample_process(code: str, tmp_path: Path) -> tuple[usercpu.Split, float]:
     """Sample a process running ``code`` for 0.5 s; (the split, its CPU time from schedstat)."""
     data = tmp_path / "perf.data"
-    with ProcessGroup() as procs:
+    with (
+        ProcessGroup() as procs,
+        (tmp_path / "perf.log").open("wb") as log,
+    ):
         target = procs.popen([sys.executable, "-c", code])
-        ctl_r, ctl_w = os.pipe()
-        ack_r, ack_w = os.pipe()
-        argv = usercpu.record_argv(target.pid, data, (ctl_r, ack_w))
-        perf = procs.popen(argv, pass_fds=(ctl_r, ack_w), stdout=subprocess.DEVNULL)
-        os.close(ctl_r)
-        os.close(ack_w)
-        enabled = usercpu.enable(ctl_w, ack_r)
-        time.sleep(0.1)
-        start, cpu0 = time.clock_gettime_ns(time.CLOCK_MONOTONIC), schedstat(target.pid)[0]
-        time.sleep(0.5)
-        end, cpu1 = time.clock_gettime_ns(time.CLOCK_MONOTONIC), schedstat(target.pid)[0]
-        procs.stop(perf)
-        os.close(ctl_w)
-        os.close(ack_r)
+        with usercpu.recording(procs, target.pid, data, log) as enabled:
+            time.sleep(0.1)
+            start, cpu0 = time.clock_gettime_ns(time.CLOCK_MONOTONIC), schedstat(target.pid)[0]
+            time.sleep(0.5)
+            end, cpu1 = time.clock_gettime_ns(time.CLOCK_MONOTONIC), schedstat(target.pid)[0]
     return usercpu.split(usercpu.samples(data), (start, end), cpu1 - cpu0, enabled), cpu1 - cpu0
 
 

@@ -296,25 +296,16 @@ class Bench:
         request (``server_user_us_per_req``) and the sampled split (``user_cpu``)."""
         data = self.workdir / f"perf-{running.port}.data"
         err = self.workdir / f"perf-{running.port}.err"
-        ctl_r, ctl_w = os.pipe()
-        ack_r, ack_w = os.pipe()
         try:
-            argv = usercpu.record_argv(running.proc.pid, data, (ctl_r, ack_w))
-            with err.open("wb") as fh:
-                perf = self.procs.popen(
-                    argv, stdin=subprocess.DEVNULL, stdout=fh, stderr=fh, pass_fds=(ctl_r, ack_w)
-                )
-            os.close(ctl_r)
-            os.close(ack_w)
-            ctl_r = ack_w = -1
-            try:
-                enabled = usercpu.enable(ctl_w, ack_r)
+            with (
+                err.open("wb") as log,
+                usercpu.recording(self.procs, running.proc.pid, data, log) as enabled,
+            ):
                 run = self.load(running, replace(load, sampled=0.0))
-            finally:
-                self.procs.stop(perf)  # SIGTERM: perf record writes its data and exits
-            taken = usercpu.samples(data)
             window = run["window_monotonic_ns"]
-            got = usercpu.split(taken, (window["from"], window["to"]), run["server_cpu_s"], enabled)
+            got = usercpu.split(
+                usercpu.samples(data), (window["from"], window["to"]), run["server_cpu_s"], enabled
+            )
         except (usercpu.PerfError, KeyError) as exc:
             tail = err.read_text(errors="replace").strip()[-300:] if err.is_file() else ""
             raise CellError(
@@ -323,9 +314,6 @@ class Bench:
             ) from None
         finally:
             data.unlink(missing_ok=True)
-            for fd in (ctl_r, ctl_w, ack_r, ack_w):
-                if fd >= 0:
-                    os.close(fd)
         return {
             "server_user_us_per_req": 1e6 * got.user_s / run["requests"],
             "user_cpu": {

@@ -25,15 +25,19 @@ with each), so these windows are separate from the ones that measure total CPU p
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import select
 import shutil
 import subprocess
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import BinaryIO
+
+from lab.procs import ProcessGroup
 
 #: One sample per this much of the server's CPU time (ns).
 PERIOD_NS = 50_000
@@ -91,6 +95,30 @@ def enable(ctl: int, ack: int, timeout: float = 20.0) -> int:
             else f"perf answered {got!r} to enable"
         )
     return time.clock_gettime_ns(time.CLOCK_MONOTONIC)
+
+
+@contextlib.contextmanager
+def recording(procs: ProcessGroup, pid: int, data: Path, log: BinaryIO) -> Iterator[int]:
+    """perf record sampling ``pid`` into ``data`` (its output to ``log``), its events on for
+    the block; yields the moment they were switched on (CLOCK_MONOTONIC, ns). On exit perf is
+    stopped (SIGTERM: it writes ``data`` and exits) and the control pipe closed."""
+    ctl_r, ctl_w = os.pipe()
+    ack_r, ack_w = os.pipe()
+    try:
+        perf = procs.popen(
+            record_argv(pid, data, (ctl_r, ack_w)),
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=log,
+            pass_fds=(ctl_r, ack_w),
+        )
+        try:
+            yield enable(ctl_w, ack_r)
+        finally:
+            procs.stop(perf)
+    finally:
+        for fd in (ctl_r, ctl_w, ack_r, ack_w):
+            os.close(fd)
 
 
 def samples(data: Path) -> list[tuple[int, int]]:
